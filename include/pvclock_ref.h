@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * pvclock_ref: guest-exact KVM clock (pvclock) arithmetic, and the choice of
+ * a new reference point that disturbs the guest's clock the least.
+ *
+ * Freestanding: no libc, no floating point, no allocation, so that KVM
+ * selftest guest code can call every function here.
+ */
+#ifndef PVCLOCK_REF_H
+#define PVCLOCK_REF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Error codes; functions that can fail return 0 or one of these. */
+#define PVCLOCK_REF_EINVAL	(-1)	/* an input outside its domain */
+#define PVCLOCK_REF_ENOCAND	(-2)	/* no valid candidate in the window */
+
+#define PVCLOCK_REF_MAX_WINDOW	(1ULL << 40)
+#define PVCLOCK_REF_MIN_SHIFT	(-31)
+#define PVCLOCK_REF_MAX_SHIFT	31
+
+/* The fields of a pvclock_vcpu_time_info that the guest's reader uses. */
+struct pvclock_ref_clock {
+	uint64_t tsc_timestamp;
+	uint64_t system_time;
+	uint32_t mul;
+	int8_t shift;
+	uint8_t flags;
+};
+
+/*
+ * Host TSC to guest TSC: guest = scale_tsc(host, ratio, frac_bits) + offset
+ * (mod 2^64), as KVM computes it with TSC scaling.
+ */
+struct pvclock_ref_map {
+	uint64_t ratio;
+	unsigned int frac_bits;
+	uint64_t offset;
+};
+
+enum pvclock_ref_method {
+	PVCLOCK_REF_NAIVE,	/* the newest candidate, as KVM does today */
+	PVCLOCK_REF_SCAN,	/* every candidate, O(window) */
+	PVCLOCK_REF_EXACT,	/* the same answer as SCAN in O(log 2^32) */
+	PVCLOCK_REF_SEED,	/* the seed sketch: post-shift fraction, unaligned */
+};
+
+struct pvclock_ref_choice {
+	uint64_t host_tsc;
+	uint64_t guest_tsc;
+	/* the fraction of a ns that the old clock's floor drops there */
+	uint32_t remainder;
+	/* d1 is a multiple of 2^-shift: the old and new clocks step together */
+	bool aligned;
+};
+
+/* Mirrors of what Linux computes, bit for bit. */
+uint64_t pvclock_ref_scale_delta(uint64_t delta, uint32_t mul, int8_t shift);
+void pvclock_ref_time_scale(uint64_t scaled_hz, uint64_t base_hz,
+			    int8_t *shift, uint32_t *mul);
+uint64_t pvclock_ref_scale_tsc(uint64_t tsc, uint64_t ratio,
+			       unsigned int frac_bits);
+
+/* The guest's clock read at a TSC value, and the fraction its floor drops. */
+uint64_t pvclock_ref_read(const struct pvclock_ref_clock *clk, uint64_t tsc);
+uint32_t pvclock_ref_frac(const struct pvclock_ref_clock *clk, uint64_t tsc);
+bool pvclock_ref_clock_valid(const struct pvclock_ref_clock *clk);
+
+void pvclock_ref_map_identity(struct pvclock_ref_map *map);
+bool pvclock_ref_map_valid(const struct pvclock_ref_map *map);
+uint64_t pvclock_ref_guest_tsc(const struct pvclock_ref_map *map,
+			       uint64_t host_tsc);
+
+/*
+ * Choose the new reference among the host TSC values [end - width + 1, end].
+ * Returns 0, PVCLOCK_REF_EINVAL or PVCLOCK_REF_ENOCAND.
+ */
+int pvclock_ref_choose(const struct pvclock_ref_clock *old,
+		       const struct pvclock_ref_map *map,
+		       uint64_t end, uint64_t width,
+		       enum pvclock_ref_method method,
+		       struct pvclock_ref_choice *choice);
+
+/* The new pvti whose reference is guest_tsc, continuing old's clock. */
+void pvclock_ref_rebase(const struct pvclock_ref_clock *old,
+			uint64_t guest_tsc, struct pvclock_ref_clock *new_clk);
+
+/*
+ * min over 0 <= i < count of (first + i * step) mod 2^32, and the largest
+ * such i: the core of PVCLOCK_REF_EXACT.  count must be at least 1.
+ */
+uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
+				uint64_t *index);
+
+#endif /* PVCLOCK_REF_H */
