@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# pvclock_ref and pvclock_drift_test.  `make help` lists the targets.
+
+CC ?= cc
+BUILD := build
+# Guest code on these machines is run by KVM's instruction emulator, which
+# cannot execute SSE: nothing here may use anything but general registers.
+NOFP_CFLAGS := -mgeneral-regs-only
+WARN_CFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN_CFLAGS) $(NOFP_CFLAGS) -Iinclude $(EXTRA_CFLAGS)
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRC := lib/pvclock_ref.c
+LIB_HDR := include/pvclock_ref.h
+
+.PHONY: host check help
+
+host: $(BUILD)/pvclock-ref
+
+$(BUILD)/pvclock-ref: tools/pvclock-ref.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ tools/pvclock-ref.c $(LIB_SRC)
+
+-include mk/tests.mk
+-include mk/kernel.mk
+
+help:
+	@echo 'make host          build the host tool $(BUILD)/pvclock-ref'
+	@echo 'make check         build and run the host tests (plain and sanitized)'
+	@echo 'make [KSRC=dir|KVER=6.1]  build $(BUILD)/pvclock_drift_test against a kernel tree'
+	@echo 'make run           build and run the selftest on this machine'
+	@echo 'make install|uninstall KSRC=dir  add the test to (remove it from) a tree'
