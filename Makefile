@@ -14,7 +14,10 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 LIB_SRC := lib/pvclock_ref.c
 LIB_HDR := include/pvclock_ref.h
 
-.PHONY: host check help
+.PHONY: all host check help
+
+.DEFAULT_GOAL := all
+all: host selftest
 
 host: $(BUILD)/pvclock-ref
 
