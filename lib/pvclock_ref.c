@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pvclock_ref: guest-exact KVM clock arithmetic and the choice of the
+ * reference point that disturbs the guest's clock the least.
+ *
+ * The derivation is in DESIGN.md §3.  In short, with d1 the distance in
+ * guest TSC ticks from the old reference to a candidate, k = max(0, -shift)
+ * and M = mul << max(0, shift) (mod 2^32):
+ *  - a candidate is valid when d1 >= 0 and d1 is a multiple of 2^k;
+ *  - the clocks read from the old and the rebased pvti then differ by 0 or
+ *    1 ns, and never differ when the remainder (d1 >> k) * M mod 2^32 is 0.
+ * Choosing the best candidate is thus minimising j * M mod 2^32 over a
+ * range of j = d1 >> k, which a Euclid-like descent does in O(log 2^32).
+ */
+#include "pvclock_ref.h"
+
+typedef unsigned __int128 u128;
+
+#define U32_RANGE	(1ULL << 32)
+
+/* Number of significant bits of a non-zero value. */
+static unsigned int bit_length(uint64_t x)
+{
+	return 64 - __builtin_clzll(x);
+}
+
+/* The guest's pre-shift: whole ticks are dropped before the multiply. */
+static uint64_t pre_shift(uint64_t delta, int8_t shift)
+{
+	if (shift <= -64 || shift >= 64)
+		return 0;
+	return shift < 0 ? delta >> -shift : delta << shift;
+}
+
+uint64_t pvclock_ref_scale_delta(uint64_t delta, uint32_t mul, int8_t shift)
+{
+	return (uint64_t)(((u128)pre_shift(delta, shift) * mul) >> 32);
+}
+
+/*
+ * KVM's kvm_get_time_scale() in closed form.  KVM first halves base_hz until
+ * it fits in 32 bits and is at most twice scaled_hz, then halves scaled_hz
+ * until it fits in 32 bits, then doubles the base until it exceeds the
+ * scaled rate (halving the scaled rate once instead when the base's top bit
+ * is already set); every halving of the base counts -1 in the shift, every
+ * other step +1.  Each loop is replaced by the bit count it ends at.
+ */
+void pvclock_ref_time_scale(uint64_t scaled_hz, uint64_t base_hz,
+			    int8_t *shift, uint32_t *mul)
+{
+	uint64_t scaled = scaled_hz;
+	unsigned int base_down = 0, scaled_down = 0, base_up;
+	unsigned int base_bits = bit_length(base_hz);
+	uint64_t base;
+
+	if (base_bits > 32)
+		base_down = base_bits - 32;
+	if (base_bits > bit_length(2 * scaled) &&
+	    base_bits - bit_length(2 * scaled) > base_down)
+		base_down = base_bits - bit_length(2 * scaled);
+	if (base_hz >> base_down > 2 * scaled)
+		base_down++;
+	base = base_hz >> base_down;
+
+	if (bit_length(scaled) > 32) {
+		scaled_down = bit_length(scaled) - 32;
+		scaled >>= scaled_down;
+	}
+
+	/* Doublings until base > scaled, or until its top bit is set. */
+	base_up = 0;
+	if (bit_length(scaled) > bit_length(base))
+		base_up = bit_length(scaled) - bit_length(base);
+	if (base << base_up <= scaled)
+		base_up++;
+	if (bit_length(base) + base_up > 32) {
+		base_up = 32 - bit_length(base);
+		scaled >>= 1;
+		scaled_down++;
+	}
+	base <<= base_up;
+
+	*shift = (int8_t)((int)scaled_down + (int)base_up - (int)base_down);
+	*mul = (uint32_t)((scaled << 32) / base);
+}
+
+uint64_t pvclock_ref_scale_tsc(uint64_t tsc, uint64_t ratio,
+			       unsigned int frac_bits)
+{
+	if (frac_bits > 63)
+		return 0;
+	if (ratio == 1ULL << frac_bits)
+		return tsc;
+	return (uint64_t)(((u128)tsc * ratio) >> frac_bits);
+}
+
+uint64_t pvclock_ref_read(const struct pvclock_ref_clock *clk, uint64_t tsc)
+{
+	return clk->system_time +
+	       pvclock_ref_scale_delta(tsc - clk->tsc_timestamp, clk->mul,
+				       clk->shift);
+}
+
+uint32_t pvclock_ref_frac(const struct pvclock_ref_clock *clk, uint64_t tsc)
+{
+	uint64_t delta = pre_shift(tsc - clk->tsc_timestamp, clk->shift);
+
+	/* Only the low 32 bits of the 96-bit product are dropped. */
+	return (uint32_t)delta * clk->mul;
+}
+
+bool pvclock_ref_clock_valid(const struct pvclock_ref_clock *clk)
+{
+	return clk->mul != 0 && clk->shift >= PVCLOCK_REF_MIN_SHIFT &&
+	       clk->shift <= PVCLOCK_REF_MAX_SHIFT;
+}
+
+void pvclock_ref_map_identity(struct pvclock_ref_map *map)
+{
+	map->frac_bits = 48;
+	map->ratio = 1ULL << map->frac_bits;
+	map->offset = 0;
+}
+
+bool pvclock_ref_map_valid(const struct pvclock_ref_map *map)
+{
+	return map->frac_bits <= 63 && map->ratio != 0;
+}
+
+uint64_t pvclock_ref_guest_tsc(const struct pvclock_ref_map *map,
+			       uint64_t host_tsc)
+{
+	return pvclock_ref_scale_tsc(host_tsc, map->ratio, map->frac_bits) +
+	       map->offset;
+}
+
+void pvclock_ref_rebase(const struct pvclock_ref_clock *old,
+			uint64_t guest_tsc, struct pvclock_ref_clock *new_clk)
+{
+	*new_clk = *old;
+	new_clk->tsc_timestamp = guest_tsc;
+	new_clk->system_time = pvclock_ref_read(old, guest_tsc);
+}
+
+/* ---- Choosing the reference ---- */
+
+static unsigned int align_bits(const struct pvclock_ref_clock *clk)
+{
+	return clk->shift < 0 ? -clk->shift : 0;
+}
+
+/* M: the remainder of a valid candidate is (d1 >> k) * M mod 2^32. */
+static uint32_t remainder_step(const struct pvclock_ref_clock *clk)
+{
+	return (uint32_t)((uint64_t)clk->mul << (clk->shift > 0 ? clk->shift : 0));
+}
+
+/*
+ * The fraction the seed sketch minimised: multiply first, shift after,
+ * with no regard to alignment (its absolute-TSC defect is fixed here).
+ */
+static uint32_t seed_fraction(const struct pvclock_ref_clock *clk, uint64_t d1)
+{
+	uint64_t product = d1 * clk->mul;
+
+	if (clk->shift < 0)
+		return (uint32_t)(product >> -clk->shift);
+	return (uint32_t)(product << clk->shift);
+}
+
+static void fill_choice(const struct pvclock_ref_clock *old,
+			const struct pvclock_ref_map *map, uint64_t host_tsc,
+			struct pvclock_ref_choice *choice)
+{
+	uint64_t guest_tsc = pvclock_ref_guest_tsc(map, host_tsc);
+	uint64_t d1 = guest_tsc - old->tsc_timestamp;
+
+	choice->host_tsc = host_tsc;
+	choice->guest_tsc = guest_tsc;
+	choice->remainder = pvclock_ref_frac(old, guest_tsc);
+	choice->aligned = (d1 & ((1ULL << align_bits(old)) - 1)) == 0;
+}
+
+/*
+ * One pass over the window, newest first, keeping strict improvements so
+ * that ties go to the newest candidate.  seed selects the seed's rule.
+ */
+static int choose_by_scan(const struct pvclock_ref_clock *old,
+			  const struct pvclock_ref_map *map, uint64_t end,
+			  uint64_t width, bool seed, uint64_t *best_host)
+{
+	uint64_t align_mask = seed ? 0 : (1ULL << align_bits(old)) - 1;
+	uint64_t best_rank = UINT64_MAX, i;
+
+	for (i = 0; i < width; i++) {
+		uint64_t host = end - i;
+		uint64_t d1 = pvclock_ref_guest_tsc(map, host) -
+			      old->tsc_timestamp;
+		uint64_t rank;
+
+		if ((int64_t)d1 < 0 || (d1 & align_mask))
+			continue;
+		rank = seed ? seed_fraction(old, d1) :
+			      pvclock_ref_frac(old, old->tsc_timestamp + d1);
+		if (rank < best_rank) {
+			best_rank = rank;
+			*best_host = host;
+			if (!rank)
+				break;
+		}
+	}
+	return best_rank == UINT64_MAX ? PVCLOCK_REF_ENOCAND : 0;
+}
+
+/*
+ * min over 0 <= i < n of (b + a * i) mod m, for a, b < m <= 2^32 and
+ * 1 <= n <= 2^32, so that b + a * (n - 1) fits in 64 bits.
+ *
+ * The sequence only falls where it wraps past m, so its minimum is b or one
+ * of the values just after a wrap.  Those lie below a and step by -(m mod a)
+ * modulo a; read backwards they step by +(m mod a): the same problem with
+ * (m, a) replaced by (a, m mod a), which is Euclid's step.
+ */
+static uint64_t min_linear_mod(uint64_t n, uint64_t m, uint64_t a, uint64_t b)
+{
+	uint64_t best = b;
+
+	for (;;) {
+		uint64_t last, wraps, first_low, step;
+
+		if (b < best)
+			best = b;
+		if (a == 0 || best == 0)
+			return best;
+		last = b + a * (n - 1);
+		if (last < m)
+			return best;
+		wraps = last / m;
+		step = m % a;
+		first_low = (b + a - step) % a;
+		/* The last low value becomes the first of the reversed run. */
+		b = (first_low + a - (wraps - 1) % a * step % a) % a;
+		n = wraps;
+		m = a;
+		a = step;
+	}
+}
+
+/* The inverse of an odd x modulo 2^32, by Newton's iteration. */
+static uint32_t inverse_odd(uint32_t x)
+{
+	uint32_t y = x;	/* right to 3 bits, since x * x == 1 mod 8 */
+	int i;
+
+	for (i = 0; i < 4; i++)
+		y *= 2 - x * y;
+	return y;
+}
+
+uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
+				uint64_t *index)
+{
+	unsigned int twos, period_bits;
+	uint64_t period, n, i;
+	uint32_t best;
+
+	if (count == 0 || step == 0) {
+		*index = count ? count - 1 : 0;
+		return first;
+	}
+	/* j * step mod 2^32 repeats every 2^(32 - twos) steps. */
+	twos = __builtin_ctz(step);
+	period_bits = 32 - twos;
+	period = 1ULL << period_bits;
+	n = count < period ? count : period;
+	best = (uint32_t)min_linear_mod(n, U32_RANGE, step, first);
+	/* Within one period the minimum is unique: solve for its index. */
+	i = (uint64_t)(((uint32_t)(best - first) >> twos) *
+		       inverse_odd(step >> twos)) & (period - 1);
+	*index = i + ((count - 1 - i) >> period_bits << period_bits);
+	return best;
+}
+
+/*
+ * (hi:lo) / d, for a quotient known to fit in 64 bits (hi < d).  The guest
+ * may link this file, so no libgcc 128-bit division.
+ */
+static uint64_t div_u128_u64(u128 num, uint64_t d)
+{
+	uint64_t hi = (uint64_t)(num >> 64), lo = (uint64_t)num, q = 0;
+	int bit;
+
+	for (bit = 63; bit >= 0; bit--) {
+		bool carry = hi >> 63;
+
+		hi = hi << 1 | lo >> 63;
+		lo <<= 1;
+		q <<= 1;
+		if (carry || hi >= d) {
+			hi -= d;
+			q |= 1;
+		}
+	}
+	return q;
+}
+
+/*
+ * The newest host TSC in [.., end] that the map sends to scaled (before the
+ * offset).  With ratio <= 1.0 it is the largest h with
+ * h * ratio < (scaled + 1) * 2^frac_bits.
+ */
+static uint64_t newest_host_for(const struct pvclock_ref_map *map,
+				uint64_t scaled, uint64_t end)
+{
+	u128 limit = ((u128)scaled + 1) << map->frac_bits;
+
+	if (map->ratio == 1ULL << map->frac_bits)
+		return scaled;
+	if (limit > ((u128)end + 1) * map->ratio)
+		return end;
+	return div_u128_u64(limit - 1, map->ratio);
+}
+
+/*
+ * The valid d1 values of a window: the cyclic range [lo, lo + span] cut to
+ * [0, 2^63).  span < 2^40, so at most one end of that cut applies.
+ */
+static bool valid_range(uint64_t lo, uint64_t span, uint64_t *first,
+			uint64_t *last)
+{
+	if ((int64_t)lo >= 0) {
+		*first = lo;
+		*last = lo + span;
+		if ((int64_t)*last < 0)
+			*last = INT64_MAX;
+		return true;
+	}
+	if (lo + span >= lo)
+		return false;	/* never reaches 0: all before the old reference */
+	*first = 0;
+	*last = lo + span;
+	return true;
+}
+
+/*
+ * With ratio <= 1.0 consecutive host TSCs map to guest TSCs that step by 0
+ * or 1, so the window's candidates are every guest TSC in a range, and the
+ * valid ones are the multiples j * 2^k in a range of d1.
+ */
+static int choose_exact(const struct pvclock_ref_clock *old,
+			const struct pvclock_ref_map *map, uint64_t end,
+			uint64_t width, uint64_t *best_host)
+{
+	unsigned int k = align_bits(old);
+	uint64_t scaled_lo = pvclock_ref_scale_tsc(end - (width - 1), map->ratio,
+						   map->frac_bits);
+	uint64_t scaled_hi = pvclock_ref_scale_tsc(end, map->ratio,
+						   map->frac_bits);
+	uint64_t to_d1 = map->offset - old->tsc_timestamp;
+	uint64_t first, last, j_lo, j_hi, index;
+
+	if (!valid_range(scaled_lo + to_d1, scaled_hi - scaled_lo, &first, &last))
+		return PVCLOCK_REF_ENOCAND;
+	j_lo = (first + (1ULL << k) - 1) >> k;
+	j_hi = last >> k;
+	if (j_lo > j_hi)
+		return PVCLOCK_REF_ENOCAND;
+	pvclock_ref_min_mulmod((uint32_t)j_lo * remainder_step(old),
+			       remainder_step(old), j_hi - j_lo + 1, &index);
+	*best_host = newest_host_for(map, ((j_lo + index) << k) - to_d1, end);
+	return 0;
+}
+
+static bool window_valid(uint64_t end, uint64_t width)
+{
+	return width >= 1 && width <= PVCLOCK_REF_MAX_WINDOW &&
+	       end >= width - 1;
+}
+
+int pvclock_ref_choose(const struct pvclock_ref_clock *old,
+		       const struct pvclock_ref_map *map,
+		       uint64_t end, uint64_t width,
+		       enum pvclock_ref_method method,
+		       struct pvclock_ref_choice *choice)
+{
+	uint64_t host = end;
+	int ret;
+
+	if (!pvclock_ref_clock_valid(old) || !pvclock_ref_map_valid(map) ||
+	    !window_valid(end, width))
+		return PVCLOCK_REF_EINVAL;
+
+	switch (method) {
+	case PVCLOCK_REF_NAIVE:
+		ret = (int64_t)(pvclock_ref_guest_tsc(map, end) -
+				old->tsc_timestamp) < 0 ? PVCLOCK_REF_ENOCAND : 0;
+		break;
+	case PVCLOCK_REF_EXACT:
+		/* A faster guest TSC skips values: not a plain range of d1. */
+		if (map->ratio <= 1ULL << map->frac_bits)
+			ret = choose_exact(old, map, end, width, &host);
+		else
+			ret = choose_by_scan(old, map, end, width, false, &host);
+		break;
+	case PVCLOCK_REF_SCAN:
+		ret = choose_by_scan(old, map, end, width, false, &host);
+		break;
+	case PVCLOCK_REF_SEED:
+		ret = choose_by_scan(old, map, end, width, true, &host);
+		break;
+	default:
+		return PVCLOCK_REF_EINVAL;
+	}
+	if (!ret)
+		fill_choice(old, map, host, choice);
+	return ret;
+}

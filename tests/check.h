@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A minimal TAP harness for the host tests: each test function is one
+ * "ok"/"not ok" line; CHECK() records and reports the first few failures.
+ */
+#ifndef PVCLOCK_REF_CHECK_H
+#define PVCLOCK_REF_CHECK_H
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct check_state {
+	unsigned long failures;	/* in the current test */
+	unsigned int tests, failed;
+};
+
+extern struct check_state check_state;
+
+#define CHECK_REPORT_MAX 5
+
+#define CHECK(cond, fmt, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			if (check_state.failures++ < CHECK_REPORT_MAX)	\
+				printf("# %s:%d: " fmt "\n", __FILE__,	\
+				       __LINE__, ##__VA_ARGS__);	\
+		}							\
+	} while (0)
+
+static inline void check_run(void (*fn)(void), const char *name)
+{
+	check_state.failures = 0;
+	fn();
+	check_state.tests++;
+	if (check_state.failures) {
+		check_state.failed++;
+		printf("not ok %u %s (%lu failures)\n", check_state.tests,
+		       name, check_state.failures);
+	} else {
+		printf("ok %u %s\n", check_state.tests, name);
+	}
+	fflush(stdout);
+}
+
+#define RUN(fn) check_run(fn, #fn)
+
+/* splitmix64: a fixed-seed generator, so that every run tests the same. */
+static inline uint64_t rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]; the bias of the modulo is irrelevant for tests. */
+static inline uint64_t rng_range(uint64_t *state, uint64_t lo, uint64_t hi)
+{
+	uint64_t span = hi - lo + 1;
+
+	return span ? lo + rng_next(state) % span : rng_next(state);
+}
+
+#endif /* PVCLOCK_REF_CHECK_H */

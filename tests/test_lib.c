@@ -1,0 +1,765 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Host tests of the pvclock_ref library.  Every function is compared with a
+ * model written another way: split 32-bit arithmetic for the products, a
+ * step-by-step simulation of KVM's loops for the time scale, brute force for
+ * the choice of reference, and guest-exact reads of both clocks for the
+ * claims about disruption.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvclock_ref.h"
+#include "check.h"
+#include "../tools/sweep_rates.h"
+
+struct check_state check_state;
+
+/* Scale of the random parts; PVCLOCK_REF_TEST_SCALE=10 runs ten times more. */
+static uint64_t scale = 1;
+
+/* ---- Models ---- */
+
+static uint64_t model_pre_shift(uint64_t delta, int shift)
+{
+	if (shift < 0)
+		return delta / (1ULL << -shift);
+	return delta * (1ULL << shift);	/* wraps like the guest's shift */
+}
+
+static uint64_t model_scale_delta(uint64_t delta, uint32_t mul, int shift)
+{
+	uint64_t d = model_pre_shift(delta, shift);
+
+	return (d >> 32) * mul + (((d & 0xffffffffULL) * mul) >> 32);
+}
+
+static uint32_t model_frac(uint64_t delta, uint32_t mul, int shift)
+{
+	return (uint32_t)((model_pre_shift(delta, shift) & 0xffffffffULL) * mul);
+}
+
+/* KVM's time scale computed one loop step at a time. */
+static void model_time_scale(uint64_t scaled_hz, uint64_t base_hz,
+			     int *shift, uint32_t *mul)
+{
+	uint64_t scaled = scaled_hz, base = base_hz;
+	int sh = 0;
+
+	while (base > 2 * scaled || base > 0xffffffffULL) {
+		base /= 2;
+		sh--;
+	}
+	while (base <= scaled || scaled > 0xffffffffULL) {
+		if (scaled > 0xffffffffULL || base >= 0x80000000ULL)
+			scaled /= 2;
+		else
+			base *= 2;
+		sh++;
+	}
+	*shift = sh;
+	*mul = (uint32_t)((scaled * 0x100000000ULL) / base);
+}
+
+/* (tsc * ratio) >> frac_bits with four 32x32 partial products. */
+static uint64_t model_scale_tsc(uint64_t tsc, uint64_t ratio,
+				unsigned int frac_bits)
+{
+	uint64_t a0 = tsc & 0xffffffff, a1 = tsc >> 32;
+	uint64_t b0 = ratio & 0xffffffff, b1 = ratio >> 32;
+	uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+	uint64_t mid = (p00 >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);
+	uint64_t lo = (p00 & 0xffffffff) | (mid << 32);
+	uint64_t hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+
+	if (frac_bits == 0)
+		return lo;
+	return (lo >> frac_bits) | (hi << (64 - frac_bits));
+}
+
+static uint64_t model_read(const struct pvclock_ref_clock *c, uint64_t tsc)
+{
+	return c->system_time +
+	       model_scale_delta(tsc - c->tsc_timestamp, c->mul, c->shift);
+}
+
+/* Values around the edges of a 64-bit input. */
+static const uint64_t edge_u64[] = {
+	0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL,
+	0x100000001ULL, 0x7fffffffffffffffULL, 0x8000000000000000ULL,
+	0xfffffffffffffffeULL, 0xffffffffffffffffULL, 1ULL << 40,
+	(1ULL << 40) - 1, 0x123456789abcdefULL,
+};
+
+static const uint32_t edge_u32[] = {
+	1, 2, 3, 0x7fffffff, 0x80000000, 0x80000001, 0xaaaaaaaa, 0xc53774d1,
+	0xfffffffe, 0xffffffff,
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- Mirrors ---- */
+
+static void check_scale_delta(uint64_t delta, uint32_t mul, int shift)
+{
+	uint64_t got = pvclock_ref_scale_delta(delta, mul, (int8_t)shift);
+	uint64_t want = model_scale_delta(delta, mul, shift);
+
+	CHECK(got == want, "scale_delta(%#" PRIx64 ", %#x, %d) = %" PRIu64
+	      ", model %" PRIu64, delta, mul, shift, got, want);
+}
+
+static void test_scale_delta(void)
+{
+	uint64_t rng = 1, i;
+	unsigned int d, m;
+	int shift;
+
+	for (shift = -31; shift <= 31; shift++)
+		for (d = 0; d < ARRAY_SIZE(edge_u64); d++)
+			for (m = 0; m < ARRAY_SIZE(edge_u32); m++)
+				check_scale_delta(edge_u64[d], edge_u32[m], shift);
+	for (i = 0; i < 10000000 * scale; i++) {
+		uint64_t delta = rng_next(&rng);
+
+		/* Realistic deltas are small: vary the magnitude. */
+		delta >>= rng_next(&rng) % 64;
+		check_scale_delta(delta, (uint32_t)rng_next(&rng),
+				  (int)rng_range(&rng, 0, 62) - 31);
+	}
+}
+
+static void check_time_scale(uint64_t scaled_hz, uint64_t base_hz)
+{
+	int8_t shift;
+	uint32_t mul, want_mul;
+	int want_shift;
+
+	pvclock_ref_time_scale(scaled_hz, base_hz, &shift, &mul);
+	model_time_scale(scaled_hz, base_hz, &want_shift, &want_mul);
+	CHECK(shift == want_shift && mul == want_mul,
+	      "time_scale(%" PRIu64 ", %" PRIu64 ") = (%d, %#x), model (%d, %#x)",
+	      scaled_hz, base_hz, shift, mul, want_shift, want_mul);
+}
+
+/* The scale must also convert: base_hz ticks come out as about scaled_hz. */
+static void check_time_scale_converts(uint64_t scaled_hz, uint64_t base_hz)
+{
+	int8_t shift;
+	uint32_t mul;
+	uint64_t got;
+
+	pvclock_ref_time_scale(scaled_hz, base_hz, &shift, &mul);
+	CHECK(shift >= -31 && shift <= 31, "shift %d out of range", shift);
+	got = pvclock_ref_scale_delta(base_hz, mul, shift);
+	/* Both truncations, of the base and of mul, are relative 2^-31. */
+	CHECK((got > scaled_hz ? got - scaled_hz : scaled_hz - got) <=
+	      (scaled_hz >> 29) + 2,
+	      "%" PRIu64 " Hz ticks of one second scale to %" PRIu64
+	      ", want about %" PRIu64, base_hz, got, scaled_hz);
+}
+
+static void test_time_scale_vectors(void)
+{
+	int8_t shift;
+	uint32_t mul;
+
+	/* 1 GHz: one tick is exactly one ns, mul << shift == 2^32. */
+	pvclock_ref_time_scale(1000000000, 1000000000, &shift, &mul);
+	CHECK(shift == 1 && mul == 0x80000000, "1 GHz: %d %#x", shift, mul);
+	/* 3 GHz: a third of a ns per tick, halved once. */
+	pvclock_ref_time_scale(1000000000, 3000000000ULL, &shift, &mul);
+	CHECK(shift == -1 && mul == 0xaaaaaaaa, "3 GHz: %d %#x", shift, mul);
+	/* This project's hosts: 2596130 kHz, what KVM's pvti shows. */
+	pvclock_ref_time_scale(1000000000, 2596130000ULL, &shift, &mul);
+	CHECK(shift == -1 && mul == 0xc53774d1, "2596130 kHz: %d %#x", shift,
+	      mul);
+	/* ns to TSC, as KVM also uses it: 1 GHz the other way round. */
+	pvclock_ref_time_scale(1000000000, 1000000000, &shift, &mul);
+	CHECK(pvclock_ref_scale_delta(123456789, mul, shift) == 123456789,
+	      "1 GHz does not convert exactly");
+}
+
+static void test_time_scale_model(void)
+{
+	static const uint64_t edges[] = {
+		1000, 1001, 999999, 1000000000, 999999999, 1000000001,
+		2596130000ULL, 3000000000ULL, 0x7fffffff, 0x80000000,
+		0x80000001, 0xffffffff, 0x100000000ULL, 0x100000001ULL,
+		0x1ffffffffULL, 1000000000000ULL, 999999999999ULL,
+	};
+	uint64_t rng = 2, i;
+	unsigned int a, b;
+
+	for (a = 0; a < ARRAY_SIZE(edges); a++) {
+		for (b = 0; b < ARRAY_SIZE(edges); b++) {
+			check_time_scale(edges[a], edges[b]);
+			check_time_scale_converts(edges[a], edges[b]);
+		}
+	}
+	for (i = 0; i < 4000000 * scale; i++) {
+		/* Log-uniform over [1 kHz, 1 THz], both ways round. */
+		uint64_t x = rng_range(&rng, 1000, 1000000000000ULL);
+		uint64_t y = rng_range(&rng, 1000, 1000000000000ULL);
+
+		x = x >> (rng_next(&rng) % 30);
+		y = y >> (rng_next(&rng) % 30);
+		x = x < 1000 ? 1000 + x : x;
+		y = y < 1000 ? 1000 + y : y;
+		check_time_scale(x, y);
+		check_time_scale(y, x);
+		if (i % 8 == 0)
+			check_time_scale_converts(x, y);
+	}
+}
+
+static void check_scale_tsc(uint64_t tsc, uint64_t ratio, unsigned int bits)
+{
+	uint64_t got = pvclock_ref_scale_tsc(tsc, ratio, bits);
+	uint64_t want = model_scale_tsc(tsc, ratio, bits);
+
+	CHECK(got == want, "scale_tsc(%#" PRIx64 ", %#" PRIx64 ", %u) = %#"
+	      PRIx64 ", model %#" PRIx64, tsc, ratio, bits, got, want);
+}
+
+static void test_scale_tsc(void)
+{
+	static const unsigned int bits[] = { 32, 48 };
+	uint64_t rng = 3, i;
+	unsigned int t, r, b;
+
+	for (b = 0; b < 2; b++) {
+		for (t = 0; t < ARRAY_SIZE(edge_u64); t++) {
+			uint64_t one = 1ULL << bits[b];
+
+			CHECK(pvclock_ref_scale_tsc(edge_u64[t], one, bits[b]) ==
+			      edge_u64[t], "ratio 1.0 is not the identity");
+			for (r = 0; r < ARRAY_SIZE(edge_u64); r++)
+				check_scale_tsc(edge_u64[t], edge_u64[r], bits[b]);
+		}
+	}
+	for (i = 0; i < 4000000 * scale; i++) {
+		unsigned int fb = bits[i & 1];
+		/* Ratios between 1/16 and 16, as TSC scaling allows. */
+		uint64_t ratio = rng_range(&rng, 1ULL << (fb - 4),
+					   1ULL << (fb + 4));
+
+		check_scale_tsc(rng_next(&rng) >> (rng_next(&rng) % 64), ratio,
+				fb);
+	}
+}
+
+static void test_read_and_frac(void)
+{
+	uint64_t rng = 4, i;
+
+	for (i = 0; i < 4000000 * scale; i++) {
+		struct pvclock_ref_clock c = {
+			.tsc_timestamp = rng_next(&rng),
+			.system_time = rng_next(&rng),
+			.mul = (uint32_t)rng_next(&rng) | 1,
+			.shift = (int8_t)(rng_range(&rng, 0, 62) - 31),
+		};
+		uint64_t tsc = c.tsc_timestamp + (rng_next(&rng) >>
+						  (rng_next(&rng) % 64));
+		uint64_t delta = tsc - c.tsc_timestamp;
+
+		CHECK(pvclock_ref_read(&c, tsc) == model_read(&c, tsc),
+		      "read differs from the model");
+		CHECK(pvclock_ref_frac(&c, tsc) ==
+		      model_frac(delta, c.mul, c.shift),
+		      "frac differs from the model");
+	}
+}
+
+/* ---- The minimum of a linear function modulo 2^32 ---- */
+
+static uint32_t brute_min_mulmod(uint32_t first, uint32_t step,
+				 uint64_t count, uint64_t *index)
+{
+	uint32_t best = UINT32_MAX, value = first;
+	uint64_t i;
+
+	*index = 0;
+	for (i = 0; i < count; i++, value += step) {
+		if (value <= best) {
+			best = value;
+			*index = i;
+		}
+	}
+	return best;
+}
+
+static void check_min_mulmod(uint32_t first, uint32_t step, uint64_t count)
+{
+	uint64_t got_i, want_i;
+	uint32_t got = pvclock_ref_min_mulmod(first, step, count, &got_i);
+	uint32_t want = brute_min_mulmod(first, step, count, &want_i);
+
+	CHECK(got == want && got_i == want_i,
+	      "min_mulmod(%#x, %#x, %" PRIu64 ") = %#x at %" PRIu64
+	      ", brute force %#x at %" PRIu64, first, step, count, got, got_i,
+	      want, want_i);
+}
+
+/*
+ * For a step with many trailing zeros the sequence repeats within a short
+ * period: brute force over one period, then the last repeat in range.
+ */
+static void check_min_mulmod_periodic(uint32_t first, uint32_t step,
+				      uint64_t count)
+{
+	uint64_t period = step ? 1ULL << (32 - __builtin_ctz(step)) : 1;
+	uint64_t got_i, want_i;
+	uint32_t got, want;
+
+	/* Within one period each value occurs once. */
+	want = brute_min_mulmod(first, step, count < period ? count : period,
+				&want_i);
+	want_i += (count - 1 - want_i) / period * period;
+	got = pvclock_ref_min_mulmod(first, step, count, &got_i);
+	CHECK(got == want && got_i == want_i,
+	      "min_mulmod(%#x, %#x, %" PRIu64 ") = %#x at %" PRIu64
+	      ", want %#x at %" PRIu64, first, step, count, got, got_i, want,
+	      want_i);
+}
+
+static void test_min_mulmod(void)
+{
+	uint64_t rng = 5, i;
+	unsigned int a, b;
+
+	for (a = 0; a < ARRAY_SIZE(edge_u32); a++)
+		for (b = 0; b < ARRAY_SIZE(edge_u32); b++)
+			check_min_mulmod(edge_u32[a], edge_u32[b], 3000);
+	check_min_mulmod(12345, 0, 77);
+	for (i = 0; i < 60000 * scale; i++) {
+		uint32_t step = (uint32_t)rng_next(&rng);
+
+		/* Steps near simple fractions of 2^32 are the hard ones. */
+		if (i % 3 == 0)
+			step = (uint32_t)(0xffffffffULL / rng_range(&rng, 1, 12)) +
+			       (uint32_t)rng_range(&rng, 0, 8) - 4;
+		check_min_mulmod((uint32_t)rng_next(&rng), step,
+				 rng_range(&rng, 1, 3000));
+	}
+	for (i = 0; i < 10 * scale; i++)
+		check_min_mulmod((uint32_t)rng_next(&rng),
+				 (uint32_t)rng_next(&rng),
+				 rng_range(&rng, 1, 1 << 22));
+	for (i = 0; i < 20000 * scale; i++) {
+		unsigned int twos = (unsigned int)rng_range(&rng, 17, 32);
+		uint32_t step = twos == 32 ? 0 :
+				((uint32_t)rng_next(&rng) | 1) << twos;
+
+		check_min_mulmod_periodic((uint32_t)rng_next(&rng), step,
+					  rng_range(&rng, 1, 1ULL << 40));
+	}
+}
+
+/* ---- Choosing the reference ---- */
+
+static unsigned int model_align(const struct pvclock_ref_clock *c)
+{
+	return c->shift < 0 ? -c->shift : 0;
+}
+
+/* Oldest to newest, keeping ties, so the newest best wins. */
+static int brute_choose(const struct pvclock_ref_clock *old,
+			const struct pvclock_ref_map *map, uint64_t end,
+			uint64_t width, struct pvclock_ref_choice *out)
+{
+	uint64_t align = 1ULL << model_align(old), best = UINT64_MAX, i;
+
+	for (i = width; i-- > 0;) {
+		uint64_t host = end - i;
+		uint64_t guest = model_scale_tsc(host, map->ratio,
+						 map->frac_bits) + map->offset;
+		uint64_t d1 = guest - old->tsc_timestamp;
+		uint32_t r;
+
+		if (d1 >= 1ULL << 63 || d1 % align)
+			continue;
+		r = model_frac(d1, old->mul, old->shift);
+		if (r <= best) {
+			best = r;
+			out->host_tsc = host;
+			out->guest_tsc = guest;
+			out->remainder = r;
+			out->aligned = true;
+		}
+	}
+	return best == UINT64_MAX ? PVCLOCK_REF_ENOCAND : 0;
+}
+
+static void random_clock(uint64_t *rng, int min_shift, int max_shift,
+			 struct pvclock_ref_clock *c)
+{
+	static const uint32_t special[] = {
+		0xaaaaaaaa, 0x80000000, 0xc53774d1, 0xa0000000, 0xffffffff,
+	};
+
+	c->tsc_timestamp = rng_next(rng);
+	c->system_time = rng_next(rng);
+	c->shift = (int8_t)rng_range(rng, min_shift + 64, max_shift + 64) - 64;
+	c->mul = (uint32_t)rng_next(rng) | 0x80000000;
+	if (rng_next(rng) % 4 == 0)
+		c->mul = special[rng_next(rng) % ARRAY_SIZE(special)];
+	c->flags = (uint8_t)rng_next(rng);
+}
+
+/* Identity, a slower guest (ratio <= 1.0), or a faster one. */
+static void random_map(uint64_t *rng, struct pvclock_ref_map *map)
+{
+	unsigned int kind = (unsigned int)(rng_next(rng) % 4);
+
+	pvclock_ref_map_identity(map);
+	map->frac_bits = rng_next(rng) & 1 ? 48 : 32;
+	map->ratio = 1ULL << map->frac_bits;
+	if (kind == 1)
+		map->ratio = rng_range(rng, map->ratio / 2, map->ratio);
+	else if (kind == 2)
+		map->ratio = rng_range(rng, map->ratio / 1000, map->ratio / 3);
+	else if (kind == 3)
+		map->ratio = rng_range(rng, map->ratio, map->ratio * 3);
+}
+
+/* Where the window's newest candidate lies relative to the old reference. */
+static int64_t random_end_distance(uint64_t *rng, uint64_t width)
+{
+	switch (rng_next(rng) % 5) {
+	case 0:	/* straddling the old reference */
+		return (int64_t)rng_range(rng, 0, 3 * width) - (int64_t)width;
+	case 1:	/* entirely before it */
+		return -(int64_t)rng_range(rng, 1, 1ULL << 50);
+	case 2:	/* around the sign boundary of d1 */
+		return INT64_MAX - (int64_t)rng_range(rng, 0, 2 * width) +
+		       (int64_t)width;
+	default:
+		return (int64_t)rng_range(rng, width, 1ULL << 50);
+	}
+}
+
+static void compare_choices(const struct pvclock_ref_clock *old,
+			    const struct pvclock_ref_map *map, uint64_t end,
+			    uint64_t width, enum pvclock_ref_method method)
+{
+	struct pvclock_ref_choice got, want = { 0 };
+	struct pvclock_ref_clock got_new, want_new;
+	int got_rc = pvclock_ref_choose(old, map, end, width, method, &got);
+	int want_rc = brute_choose(old, map, end, width, &want);
+
+	CHECK(got_rc == want_rc, "method %d: rc %d, brute force %d (shift %d,"
+	      " width %" PRIu64 ")", method, got_rc, want_rc, old->shift, width);
+	if (got_rc || want_rc)
+		return;
+	CHECK(got.host_tsc == want.host_tsc && got.guest_tsc == want.guest_tsc &&
+	      got.remainder == want.remainder && got.aligned,
+	      "method %d picks host %" PRIu64 " r %#x, brute force %" PRIu64
+	      " r %#x (shift %d mul %#x ratio %#" PRIx64 "/%u width %" PRIu64
+	      ")", method, got.host_tsc, got.remainder, want.host_tsc,
+	      want.remainder, old->shift, old->mul, map->ratio, map->frac_bits,
+	      width);
+	pvclock_ref_rebase(old, got.guest_tsc, &got_new);
+	want_new = *old;
+	want_new.tsc_timestamp = want.guest_tsc;
+	want_new.system_time = model_read(old, want.guest_tsc);
+	CHECK(!memcmp(&got_new, &want_new, sizeof(got_new)),
+	      "rebased pvti differs: system_time %" PRIu64 " vs %" PRIu64,
+	      got_new.system_time, want_new.system_time);
+}
+
+static void test_exact_and_scan_vs_brute_force(void)
+{
+	uint64_t rng = 6, i;
+
+	for (i = 0; i < 100000 * scale; i++) {
+		struct pvclock_ref_clock old;
+		struct pvclock_ref_map map;
+		uint64_t width = rng_range(&rng, 1, i % 10 ? 300 : 10000);
+		uint64_t end = rng_range(&rng, width, UINT64_MAX);
+		int64_t distance = random_end_distance(&rng, width);
+
+		random_clock(&rng, -3, 3, &old);
+		random_map(&rng, &map);
+		/* Place the window by the offset; offsets wrap freely. */
+		map.offset = old.tsc_timestamp + (uint64_t)distance -
+			     model_scale_tsc(end, map.ratio, map.frac_bits);
+		compare_choices(&old, &map, end, width, PVCLOCK_REF_EXACT);
+		if (i % 4 == 0)
+			compare_choices(&old, &map, end, width, PVCLOCK_REF_SCAN);
+	}
+}
+
+static void test_naive_and_seed(void)
+{
+	uint64_t rng = 7, i;
+
+	for (i = 0; i < 20000 * scale; i++) {
+		struct pvclock_ref_clock old;
+		struct pvclock_ref_map map;
+		struct pvclock_ref_choice got;
+		uint64_t width = rng_range(&rng, 1, 200), j;
+		uint64_t end = rng_range(&rng, width, UINT64_MAX);
+		uint64_t best = UINT64_MAX, best_host = 0, d1;
+		int rc;
+
+		random_clock(&rng, -3, 3, &old);
+		random_map(&rng, &map);
+		map.offset = old.tsc_timestamp - model_scale_tsc(end, map.ratio,
+								 map.frac_bits) +
+			     (uint64_t)random_end_distance(&rng, width);
+
+		d1 = model_scale_tsc(end, map.ratio, map.frac_bits) +
+		     map.offset - old.tsc_timestamp;
+		rc = pvclock_ref_choose(&old, &map, end, width,
+					PVCLOCK_REF_NAIVE, &got);
+		CHECK(rc == (d1 >> 63 ? PVCLOCK_REF_ENOCAND : 0), "naive rc %d",
+		      rc);
+		CHECK(rc || (got.host_tsc == end &&
+			     got.remainder == model_frac(d1, old.mul, old.shift) &&
+			     got.aligned == !(d1 % (1ULL << model_align(&old)))),
+		      "naive choice wrong");
+
+		/* The seed rule: smallest post-shift fraction, unaligned. */
+		for (j = width; j-- > 0;) {
+			uint64_t host = end - j;
+			uint64_t d = model_scale_tsc(host, map.ratio, map.frac_bits) +
+				     map.offset - old.tsc_timestamp;
+			uint64_t p = d * old.mul;
+			uint32_t frac = (uint32_t)(old.shift < 0 ?
+				p / (1ULL << -old.shift) :
+				p * (1ULL << old.shift));
+
+			if (d >> 63 || frac > best)
+				continue;
+			best = frac;
+			best_host = host;
+		}
+		rc = pvclock_ref_choose(&old, &map, end, width,
+					PVCLOCK_REF_SEED, &got);
+		CHECK(rc == (best == UINT64_MAX ? PVCLOCK_REF_ENOCAND : 0),
+		      "seed rc %d", rc);
+		CHECK(rc || got.host_tsc == best_host, "seed picks %" PRIu64
+		      ", brute force %" PRIu64, got.host_tsc, best_host);
+	}
+}
+
+static void test_bad_input(void)
+{
+	struct pvclock_ref_clock good = { .mul = 0x80000000, .shift = 1 };
+	struct pvclock_ref_clock c = good;
+	struct pvclock_ref_map map, m;
+	struct pvclock_ref_choice ch;
+
+	pvclock_ref_map_identity(&map);
+	m = map;
+#define EXPECT(rc, clk, mp, end, width, method)				\
+	CHECK(pvclock_ref_choose(clk, mp, end, width, method, &ch) == (rc), \
+	      "%s", #clk " " #end " " #width " " #method)
+	EXPECT(0, &good, &map, 100, 100, PVCLOCK_REF_EXACT);
+	EXPECT(PVCLOCK_REF_EINVAL, &good, &map, 100, 0, PVCLOCK_REF_EXACT);
+	EXPECT(PVCLOCK_REF_EINVAL, &good, &map, 100, 102, PVCLOCK_REF_SCAN);
+	EXPECT(PVCLOCK_REF_EINVAL, &good, &map, UINT64_MAX, (1ULL << 40) + 1,
+	       PVCLOCK_REF_EXACT);
+	EXPECT(0, &good, &map, 1ULL << 41, 1ULL << 40, PVCLOCK_REF_EXACT);
+	EXPECT(PVCLOCK_REF_EINVAL, &good, &map, 100, 1, 42);
+	c.mul = 0;
+	EXPECT(PVCLOCK_REF_EINVAL, &c, &map, 100, 1, PVCLOCK_REF_NAIVE);
+	c = good;
+	c.shift = 32;
+	EXPECT(PVCLOCK_REF_EINVAL, &c, &map, 100, 1, PVCLOCK_REF_NAIVE);
+	c.shift = -32;
+	EXPECT(PVCLOCK_REF_EINVAL, &c, &map, 100, 1, PVCLOCK_REF_NAIVE);
+	m.ratio = 0;
+	EXPECT(PVCLOCK_REF_EINVAL, &good, &m, 100, 1, PVCLOCK_REF_NAIVE);
+	m = map;
+	m.frac_bits = 64;
+	EXPECT(PVCLOCK_REF_EINVAL, &good, &m, 100, 1, PVCLOCK_REF_NAIVE);
+	/* Everything before the old reference: no candidate, every method. */
+	c = good;
+	c.tsc_timestamp = 1000;
+	EXPECT(PVCLOCK_REF_ENOCAND, &c, &map, 999, 1000, PVCLOCK_REF_NAIVE);
+	EXPECT(PVCLOCK_REF_ENOCAND, &c, &map, 999, 1000, PVCLOCK_REF_SCAN);
+	EXPECT(PVCLOCK_REF_ENOCAND, &c, &map, 999, 1000, PVCLOCK_REF_EXACT);
+	EXPECT(PVCLOCK_REF_ENOCAND, &c, &map, 999, 1000, PVCLOCK_REF_SEED);
+	/* One unaligned candidate at shift -2: naive takes it, exact cannot. */
+	c.shift = -2;
+	EXPECT(0, &c, &map, 1001, 1, PVCLOCK_REF_NAIVE);
+	CHECK(!ch.aligned, "an unaligned naive choice must say so");
+	EXPECT(PVCLOCK_REF_ENOCAND, &c, &map, 1001, 1, PVCLOCK_REF_EXACT);
+	EXPECT(PVCLOCK_REF_ENOCAND, &c, &map, 1003, 3, PVCLOCK_REF_SCAN);
+	EXPECT(0, &c, &map, 1004, 3, PVCLOCK_REF_EXACT);
+	CHECK(ch.guest_tsc == 1004 && ch.aligned, "aligned choice wrong");
+#undef EXPECT
+}
+
+/* ---- What the guest sees ---- */
+
+/* Reads at T1 + 7i + (i mod 5), as DESIGN.md's table; returns the worst. */
+static uint64_t count_differing_reads(const struct pvclock_ref_clock *old,
+				      const struct pvclock_ref_clock *new_clk,
+				      uint64_t reads, uint64_t *differing)
+{
+	uint64_t worst = 0, i;
+
+	*differing = 0;
+	for (i = 0; i < reads; i++) {
+		uint64_t t = new_clk->tsc_timestamp + 7 * i + i % 5;
+		uint64_t diff = model_read(old, t) - model_read(new_clk, t);
+
+		if (diff) {
+			(*differing)++;
+			if (diff > worst)
+				worst = diff;
+		}
+	}
+	return worst;
+}
+
+static void check_zero_disruption(uint64_t *rng, uint32_t mul, int shift)
+{
+	struct pvclock_ref_clock old = {
+		.tsc_timestamp = rng_next(rng), .system_time = rng_next(rng),
+		.mul = mul, .shift = (int8_t)shift,
+	};
+	uint64_t width = 1ULL << 34, differing, i;
+	/* The window starts at least 2^40 ticks after the old reference. */
+	uint64_t end = old.tsc_timestamp + (1ULL << 40) + width - 1 +
+		       rng_range(rng, 0, 1ULL << 41);
+	struct pvclock_ref_map map;
+	struct pvclock_ref_choice ch;
+	struct pvclock_ref_clock new_clk;
+
+	pvclock_ref_map_identity(&map);
+	if (end < width) {	/* keep clear of the 64-bit wrap */
+		old.tsc_timestamp -= 1ULL << 62;
+		end -= 1ULL << 62;
+	}
+	CHECK(!pvclock_ref_choose(&old, &map, end, width, PVCLOCK_REF_EXACT, &ch),
+	      "no choice");
+	CHECK(ch.remainder == 0 && ch.aligned,
+	      "mul %#x shift %d: remainder %#x over 2^34", mul, shift,
+	      ch.remainder);
+	CHECK(ch.guest_tsc - old.tsc_timestamp >= 1ULL << 40,
+	      "the choice fell back near the old reference");
+	pvclock_ref_rebase(&old, ch.guest_tsc, &new_clk);
+	CHECK(count_differing_reads(&old, &new_clk, 1000000, &differing) == 0,
+	      "mul %#x shift %d: %" PRIu64 " of 1000000 reads differ", mul,
+	      shift, differing);
+	/* and far later reads, up to 2^50 ticks on */
+	for (i = 0; i < 1000; i++) {
+		uint64_t t = ch.guest_tsc + (rng_next(rng) >> 14);
+
+		CHECK(model_read(&old, t) == model_read(&new_clk, t),
+		      "mul %#x shift %d: read %" PRIu64 " ticks on differs",
+		      mul, shift, t - ch.guest_tsc);
+	}
+}
+
+static void test_zero_disruption(void)
+{
+	uint64_t rng = 8;
+	unsigned int i;
+
+	for (i = 0; i < SWEEP_RATES; i++) {
+		int8_t shift;
+		uint32_t mul;
+
+		pvclock_ref_time_scale(1000000000,
+				       sweep_rate_khz(i, SWEEP_DEFAULT_SEED) * 1000ULL,
+				       &shift, &mul);
+		check_zero_disruption(&rng, mul, shift);
+	}
+	for (i = 0; i < 1000 * scale; i++)
+		check_zero_disruption(&rng, (uint32_t)rng_next(&rng) | 1,
+				      (int)rng_range(&rng, 0, 4) - 2);
+}
+
+/*
+ * On an aligned candidate the clocks differ by exactly the carry of the two
+ * dropped fractions: D = 1 iff frac(old, T1) + frac(new, t) >= 2^32.
+ */
+static void test_difference_is_the_carry(void)
+{
+	uint64_t rng = 9, i;
+
+	for (i = 0; i < 2000000 * scale; i++) {
+		struct pvclock_ref_clock old, new_clk;
+		uint64_t d1, t, diff, carry;
+
+		random_clock(&rng, -3, 3, &old);
+		d1 = (rng_next(&rng) >> rng_range(&rng, 19, 63)) <<
+		     model_align(&old);
+		t = old.tsc_timestamp + d1 + (rng_next(&rng) >>
+					      rng_range(&rng, 19, 63));
+		pvclock_ref_rebase(&old, old.tsc_timestamp + d1, &new_clk);
+		diff = model_read(&old, t) - model_read(&new_clk, t);
+		carry = ((uint64_t)pvclock_ref_frac(&old, new_clk.tsc_timestamp) +
+			 pvclock_ref_frac(&new_clk, t)) >> 32;
+		CHECK(diff == carry, "shift %d: difference %" PRIu64
+		      ", carry %" PRIu64, old.shift, diff, carry);
+	}
+}
+
+/* Off the 2^k grid the two clocks step at different ticks: up to 2 ns. */
+static void test_unaligned_reaches_two(void)
+{
+	uint64_t rng = 10;
+	int shift;
+
+	for (shift = -2; shift <= -1; shift++) {
+		uint64_t seen[4] = { 0 }, i;
+
+		for (i = 0; i < 200000 * scale; i++) {
+			struct pvclock_ref_clock old, new_clk;
+			uint64_t d1, t, diff;
+
+			random_clock(&rng, shift, shift, &old);
+			d1 = rng_next(&rng) >> 24;
+			t = old.tsc_timestamp + d1 + (rng_next(&rng) >> 24);
+			pvclock_ref_rebase(&old, old.tsc_timestamp + d1,
+					   &new_clk);
+			diff = model_read(&old, t) - model_read(&new_clk, t);
+			CHECK(diff <= 2, "shift %d: difference %" PRIu64, shift,
+			      diff);
+			seen[diff <= 2 ? diff : 3]++;
+			/* aligned, the same clocks never reach 2 */
+			d1 &= ~((1ULL << -shift) - 1);
+			pvclock_ref_rebase(&old, old.tsc_timestamp + d1,
+					   &new_clk);
+			CHECK(model_read(&old, t) - model_read(&new_clk, t) <= 1,
+			      "aligned candidate differs by more than 1 ns");
+		}
+		CHECK(seen[2] > 0, "shift %d: no unaligned read differed by 2 ns",
+		      shift);
+		printf("# shift %d, unaligned references: %" PRIu64 " reads 0 ns,"
+		       " %" PRIu64 " 1 ns, %" PRIu64 " 2 ns off\n", shift,
+		       seen[0], seen[1], seen[2]);
+	}
+}
+
+int main(void)
+{
+	const char *env = getenv("PVCLOCK_REF_TEST_SCALE");
+
+	if (env)
+		scale = strtoull(env, NULL, 10);
+	if (!scale)
+		scale = 1;
+	printf("TAP version 13\n1..12\n");
+	RUN(test_scale_delta);
+	RUN(test_time_scale_vectors);
+	RUN(test_time_scale_model);
+	RUN(test_scale_tsc);
+	RUN(test_read_and_frac);
+	RUN(test_min_mulmod);
+	RUN(test_exact_and_scan_vs_brute_force);
+	RUN(test_naive_and_seed);
+	RUN(test_bad_input);
+	RUN(test_zero_disruption);
+	RUN(test_difference_is_the_carry);
+	RUN(test_unaligned_reaches_two);
+	return check_state.failed ? 1 : 0;
+}
