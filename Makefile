@@ -14,7 +14,7 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 LIB_SRC := lib/pvclock_ref.c
 LIB_HDR := include/pvclock_ref.h
 
-.PHONY: all host check help
+.PHONY: all host check test help
 
 .DEFAULT_GOAL := all
 all: host selftest
@@ -28,9 +28,13 @@ $(BUILD)/pvclock-ref: tools/pvclock-ref.c $(LIB_SRC) $(LIB_HDR)
 -include mk/tests.mk
 -include mk/kernel.mk
 
+# The README's test command, and what CI runs.
+test: check
+
 help:
 	@echo 'make host          build the host tool $(BUILD)/pvclock-ref'
 	@echo 'make check         build and run the host tests (plain and sanitized)'
+	@echo 'make test          everything CI runs (make check, and the selftest)'
 	@echo 'make [KSRC=dir|KVER=6.1]  build $(BUILD)/pvclock_drift_test against a kernel tree'
 	@echo 'make run           build and run the selftest on this machine'
 	@echo 'make install|uninstall KSRC=dir  add the test to (remove it from) a tree'
