@@ -14,8 +14,6 @@
  */
 #include "pvclock_ref.h"
 
-typedef unsigned __int128 u128;
-
 #define U32_RANGE	(1ULL << 32)
 
 /* Number of significant bits of a non-zero value. */
@@ -34,7 +32,7 @@ static uint64_t pre_shift(uint64_t delta, int8_t shift)
 
 uint64_t pvclock_ref_scale_delta(uint64_t delta, uint32_t mul, int8_t shift)
 {
-	return (uint64_t)(((u128)pre_shift(delta, shift) * mul) >> 32);
+	return (uint64_t)(((__uint128_t)pre_shift(delta, shift) * mul) >> 32);
 }
 
 /*
@@ -91,7 +89,7 @@ uint64_t pvclock_ref_scale_tsc(uint64_t tsc, uint64_t ratio,
 		return 0;
 	if (ratio == 1ULL << frac_bits)
 		return tsc;
-	return (uint64_t)(((u128)tsc * ratio) >> frac_bits);
+	return (uint64_t)(((__uint128_t)tsc * ratio) >> frac_bits);
 }
 
 uint64_t pvclock_ref_read(const struct pvclock_ref_clock *clk, uint64_t tsc)
@@ -285,7 +283,7 @@ uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
  * (hi:lo) / d, for a quotient known to fit in 64 bits (hi < d).  The guest
  * may link this file, so no libgcc 128-bit division.
  */
-static uint64_t div_u128_u64(u128 num, uint64_t d)
+static uint64_t div_u128_u64(__uint128_t num, uint64_t d)
 {
 	uint64_t hi = (uint64_t)(num >> 64), lo = (uint64_t)num, q = 0;
 	int bit;
@@ -312,11 +310,11 @@ static uint64_t div_u128_u64(u128 num, uint64_t d)
 static uint64_t newest_host_for(const struct pvclock_ref_map *map,
 				uint64_t scaled, uint64_t end)
 {
-	u128 limit = ((u128)scaled + 1) << map->frac_bits;
+	__uint128_t limit = ((__uint128_t)scaled + 1) << map->frac_bits;
 
 	if (map->ratio == 1ULL << map->frac_bits)
 		return scaled;
-	if (limit > ((u128)end + 1) * map->ratio)
+	if (limit > ((__uint128_t)end + 1) * map->ratio)
 		return end;
 	return div_u128_u64(limit - 1, map->ratio);
 }

@@ -450,8 +450,9 @@ static void compare_choices(const struct pvclock_ref_clock *old,
 	int got_rc = pvclock_ref_choose(old, map, end, width, method, &got);
 	int want_rc = brute_choose(old, map, end, width, &want);
 
-	CHECK(got_rc == want_rc, "method %d: rc %d, brute force %d (shift %d,"
-	      " width %" PRIu64 ")", method, got_rc, want_rc, old->shift, width);
+	CHECK(got_rc == want_rc,
+	      "method %d: rc %d, brute force %d (shift %d, width %" PRIu64 ")",
+	      method, got_rc, want_rc, old->shift, width);
 	if (got_rc || want_rc)
 		return;
 	CHECK(got.host_tsc == want.host_tsc && got.guest_tsc == want.guest_tsc &&
@@ -734,9 +735,9 @@ static void test_unaligned_reaches_two(void)
 		}
 		CHECK(seen[2] > 0, "shift %d: no unaligned read differed by 2 ns",
 		      shift);
-		printf("# shift %d, unaligned references: %" PRIu64 " reads 0 ns,"
-		       " %" PRIu64 " 1 ns, %" PRIu64 " 2 ns off\n", shift,
-		       seen[0], seen[1], seen[2]);
+		printf("# shift %d, unaligned references: %" PRIu64
+		       " reads 0 ns, %" PRIu64 " 1 ns, %" PRIu64 " 2 ns off\n",
+		       shift, seen[0], seen[1], seen[2]);
 	}
 }
 

@@ -40,7 +40,12 @@ static const char usage[] =
 "Numbers are decimal or 0x hex.  Exit: 0 ok, 2 bad input, 3 no valid\n"
 "candidate in the window.\n";
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#ifndef __printf
+#define __printf(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
+static _Noreturn void __printf(1, 2)
 die_usage(const char *fmt, ...)
 {
 	va_list ap;
@@ -135,7 +140,7 @@ static void parse_method_opt(struct opt *o, const char *arg)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(method_names); i++) {
 		if (!strcmp(arg, method_names[i])) {
 			o->value = i;
 			return;
@@ -191,13 +196,13 @@ static uint64_t opt_value(struct opt *opts, const char *name,
 	return o->seen ? o->value : fallback;
 }
 
-/* The options that describe an old pvti, shared by read and best. */
-#define CLOCK_OPTS							\
-	U64_OPT("tsc-timestamp", 0, UINT64_MAX, true),			\
-	U64_OPT("system-time", 0, UINT64_MAX, true),			\
-	U64_OPT("mul", 1, UINT32_MAX, true),				\
-	{ .name = "shift", .kind = OPT_S64, .min = PVCLOCK_REF_MIN_SHIFT, \
-	  .hi = PVCLOCK_REF_MAX_SHIFT, .required = true }
+/* The options that describe an old pvti, used by read and best. */
+#define TSC_TIMESTAMP_OPT U64_OPT("tsc-timestamp", 0, UINT64_MAX, true)
+#define SYSTEM_TIME_OPT U64_OPT("system-time", 0, UINT64_MAX, true)
+#define MUL_OPT U64_OPT("mul", 1, UINT32_MAX, true)
+#define SHIFT_OPT { .name = "shift", .kind = OPT_S64,			\
+		    .min = PVCLOCK_REF_MIN_SHIFT,			\
+		    .hi = PVCLOCK_REF_MAX_SHIFT, .required = true }
 
 static void clock_from_opts(struct opt *opts, struct pvclock_ref_clock *clk)
 {
@@ -233,7 +238,7 @@ static int cmd_scale(int argc, char **argv)
 static int cmd_read(int argc, char **argv)
 {
 	struct opt opts[] = {
-		CLOCK_OPTS,
+		TSC_TIMESTAMP_OPT, SYSTEM_TIME_OPT, MUL_OPT, SHIFT_OPT,
 		U64_OPT("tsc", 0, UINT64_MAX, true),
 		{ 0 }
 	};
@@ -261,7 +266,7 @@ static void map_from_opts(struct opt *opts, struct pvclock_ref_map *map)
 static int cmd_best(int argc, char **argv)
 {
 	struct opt opts[] = {
-		CLOCK_OPTS,
+		TSC_TIMESTAMP_OPT, SYSTEM_TIME_OPT, MUL_OPT, SHIFT_OPT,
 		U64_OPT("end", 0, UINT64_MAX, true),
 		U64_OPT("window", 1, PVCLOCK_REF_MAX_WINDOW, true),
 		U64_OPT("ratio", 1, UINT64_MAX, false),
@@ -287,8 +292,8 @@ static int cmd_best(int argc, char **argv)
 				opt_value(opts, "method", PVCLOCK_REF_EXACT),
 				&ch);
 	if (rc == PVCLOCK_REF_ENOCAND) {
-		fprintf(stderr, "pvclock-ref: best: no valid candidate in the "
-			"window (all before tsc_timestamp or off the 2^%d grid)\n",
+		fprintf(stderr,
+			"pvclock-ref: best: no valid candidate in the window (all before tsc_timestamp or off the 2^%d grid)\n",
 			old.shift < 0 ? -old.shift : 0);
 		return EXIT_NOCAND;
 	}
@@ -316,7 +321,7 @@ static const struct sweep_column sweep_columns[] = {
 	{ "exact", PVCLOCK_REF_EXACT, 0 },
 };
 
-#define SWEEP_COLUMNS (sizeof(sweep_columns) / sizeof(sweep_columns[0]))
+#define SWEEP_COLUMNS ARRAY_SIZE(sweep_columns)
 
 struct sweep_cell {
 	uint32_t remainder;
@@ -427,10 +432,8 @@ static int cmd_sweep(int argc, char **argv)
 	rng = seed;
 	printf("# sweep window=%" PRIu64 " reads=%" PRIu64 " seed=%" PRIu64
 	       "\n", window, reads, seed);
-	printf("# old reference >= 2^40 ticks before each window; read i at "
-	       "T1 + 7i + (i mod 5)\n");
-	printf("# per choice: remainder (of 2^32), reads that differ from "
-	       "the old clock, largest difference (ns)\n");
+	printf("# old reference >= 2^40 ticks before each window; read i at T1 + 7i + (i mod 5)\n");
+	printf("# per choice: remainder (of 2^32), reads that differ from the old clock, largest difference (ns)\n");
 	printf("%8s %5s %10s", "kHz", "shift", "mul");
 	for (c = 0; c < SWEEP_COLUMNS; c++)
 		printf(" | %10s %7s %3s", sweep_columns[c].name, "differ", "max");
@@ -458,7 +461,7 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
 	die_usage("unknown command '%s'", argv[1]);
