@@ -41,11 +41,8 @@ static const char usage[] =
 "candidate in the window.\n";
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#ifndef __printf
-#define __printf(fmt, args) __attribute__((format(printf, fmt, args)))
-#endif
 
-static _Noreturn void __printf(1, 2)
+static _Noreturn void
 die_usage(const char *fmt, ...)
 {
 	va_list ap;
