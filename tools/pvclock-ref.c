@@ -42,8 +42,7 @@ static const char usage[] =
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static _Noreturn void
-die_usage(const char *fmt, ...)
+static _Noreturn void die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
