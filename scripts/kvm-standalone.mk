@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Builds pvclock_drift_test out of tree with a kernel tree's own KVM selftest
+# rules and flags, leaving the tree untouched:
+#
+#   make -C $KSRC/tools/testing/selftests/kvm -f $PWD/scripts/kvm-standalone.mk \
+#	PVCLOCK_SRC=$PWD OUTPUT=$PWD/build/kvm-6.12 \
+#	TEST_GEN_PROGS_x86_64= TEST_GEN_PROGS_x86= ... pvclock-drift-test
+#
+# mk/kernel.mk passes those variables.  Emptying the tree's test lists on the
+# command line overrides every assignment in its Makefile, so only the
+# selftest library is built besides this test.  The tree's Makefile is
+# included as it is: CFLAGS, LDFLAGS, LDLIBS and LIBKVM_OBJS come from it,
+# whatever its version.
+
+ifeq ($(PVCLOCK_SRC),)
+$(error PVCLOCK_SRC must name the pvclock_ref checkout)
+endif
+
+include Makefile
+
+PVC_OBJDIR := $(OUTPUT)/pvclock
+PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
+	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
+	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h
+PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o
+
+$(shell mkdir -p $(PVC_OBJDIR))
+
+.PHONY: pvclock-drift-test
+pvclock-drift-test: $(OUTPUT)/pvclock_drift_test
+
+$(OUTPUT)/pvclock_drift_test: $(PVC_OBJS) $(LIBKVM_OBJS)
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(TARGET_ARCH) $(PVC_OBJS) \
+		$(LIBKVM_OBJS) $(LDLIBS) -o $@
+
+# The project's include/ comes first: a copy installed in the tree may be
+# older.  -I$(<D) in the tree's CFLAGS finds the headers beside the test.
+$(PVC_OBJDIR)/pvclock_drift_test.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_test.c \
+				    $(PVC_HDRS)
+	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+		-c $< -o $@
+
+$(PVC_OBJDIR)/pvclock_ref.o: $(PVCLOCK_SRC)/lib/pvclock_ref.c \
+			     $(PVCLOCK_SRC)/include/pvclock_ref.h
+	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+		-c $< -o $@

@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pvclock_drift_test: how far a KVM guest's clock jumps when its pvclock
+ * reference moves, measured by the guest against its own earlier view.
+ *
+ * Every reference update (a master clock update, KVM_SET_CLOCK, a VMM that
+ * restores a saved clock) hands the guest a new pvclock_vcpu_time_info.  If
+ * the new one disagrees with the old one at the same TSC value, the guest's
+ * clock jumps.  The subtests:
+ *
+ *  masterclock_update  the guest forces a master clock update after an
+ *		interval and reports old minus new clock at one TSC read:
+ *		the drift between the guest's extrapolation and the host.
+ *  set_clock	KVM_GET_CLOCK then KVM_SET_CLOCK with the same data, as a
+ *		VMM does around a pause, with and without KVM_CLOCK_REALTIME.
+ *  reference_update  the host keeps its own pvclock page in guest memory
+ *		and moves its reference with pvclock_ref (naive, scan, exact);
+ *		the guest compares old and new clocks over many real reads.
+ *  set_clock_guest  KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST where the
+ *		kernel has them.
+ *
+ * Guest code here may only use the general registers: some KVM setups run
+ * guest code through the instruction emulator, which has no SSE.  Each
+ * subtest runs in a child process so that a failed assertion in the KVM
+ * selftest library ends that subtest only.
+ */
+#include <asm/barrier.h>
+#include <asm/kvm_para.h>
+#include <asm/pvclock-abi.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+
+#include "pvclock_ref.h"
+#include "pvclock_compat.h"
+#include "pvclock_drift.h"
+
+#define NSEC_PER_MSEC		1000000ULL
+/* Reads logged for the host's own recomputation of reference_update. */
+#define LOG_ENTRIES		32768
+#define LOG_PAGES		(LOG_ENTRIES * sizeof(uint64_t) / 4096)
+/* Time budget of one reference_update comparison, and its least reads. */
+#define COMPARE_MS		200
+#define COMPARE_MIN_READS	1000
+/* How long set_clock lets the guest run on its snapshot first. */
+#define SET_CLOCK_DELAY_MS	200
+/* A jump beyond this is no clock at all. */
+#define SANE_JUMP_NS		(10 * NSEC_PER_MSEC)
+
+/* What the host asks of one guest entry; done in this order. */
+#define OP_ENABLE	(1U << 0)	/* point MSR_KVM_SYSTEM_TIME_NEW at KVM's page */
+#define OP_UPDATE	(1U << 1)	/* force a master clock update from vCPU 0 */
+#define OP_TSC		(1U << 2)	/* report the TSC */
+#define OP_SAVE		(1U << 3)	/* snapshot the page as the old clock */
+#define OP_JUMP		(1U << 4)	/* snapshot as new, old - new at one read */
+#define OP_COMPARE	(1U << 5)	/* snapshot as new, compare over many reads */
+
+enum page_id {
+	PAGE_KVM,	/* the pvti KVM maintains for the vCPU */
+	PAGE_HOST,	/* a pvti only this test writes */
+};
+
+struct guest_params {
+	uint32_t ops;
+	uint32_t page;
+	uint64_t kvm_pvti_gpa;
+	uint64_t pvti_gva[2];
+	uint64_t log_gva;
+	uint64_t budget_ticks;
+	uint64_t min_reads;
+	uint64_t max_reads;
+	bool fixed_reads;
+};
+
+struct guest_report {
+	struct pvclock_ref_clock old_clk, new_clk;
+	uint32_t old_version, new_version;
+	uint64_t retries;	/* snapshots retried for an odd or moved version */
+	uint64_t tsc;
+	int64_t diff;
+	uint64_t first_tsc, last_tsc;
+	uint64_t before_ref;	/* reads at a TSC before the new reference */
+	struct pvd_stats stats;
+};
+
+/* Each side has its own copy; sync_global_{to,from}_guest() moves them. */
+static struct guest_params gp;
+static struct guest_report gr;
+
+static struct pvd_opts opts;
+
+/* ---- guest ---- */
+
+static void guest_snapshot(const volatile struct pvclock_vcpu_time_info *p,
+			   struct pvclock_ref_clock *clk, uint32_t *version)
+{
+	uint32_t v;
+
+	for (;;) {
+		v = p->version;
+		smp_rmb();
+		clk->tsc_timestamp = p->tsc_timestamp;
+		clk->system_time = p->system_time;
+		clk->mul = p->tsc_to_system_mul;
+		clk->shift = p->tsc_shift;
+		clk->flags = p->flags;
+		smp_rmb();
+		if (!(v & 1) && v == p->version)
+			break;
+		gr.retries++;
+	}
+	*version = v;
+}
+
+/*
+ * KVM requests a master clock update when vCPU 0 switches between the old
+ * and the new kvmclock MSR, so two writes give two updates and leave the
+ * clock enabled as before.
+ */
+static void guest_force_update(void)
+{
+	wrmsr(MSR_KVM_SYSTEM_TIME, gp.kvm_pvti_gpa | KVM_MSR_ENABLED);
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, gp.kvm_pvti_gpa | KVM_MSR_ENABLED);
+}
+
+static bool guest_compare_done(uint64_t n, uint64_t t, uint64_t start)
+{
+	if (n >= gp.max_reads)
+		return true;
+	return !gp.fixed_reads && n >= gp.min_reads &&
+	       t - start >= gp.budget_ticks;
+}
+
+/* Old against new clock at each of many real TSC reads. */
+static void guest_compare(void)
+{
+	uint64_t *log = (uint64_t *)gp.log_gva;
+	struct pvd_stats s;
+	uint64_t n = 0, t, start, before = 0;
+
+	pvd_stats_init(&s);
+	start = rdtsc();
+	do {
+		t = rdtsc();
+		pvd_stats_add(&s, pvd_clock_diff(&gr.old_clk, &gr.new_clk, t));
+		if ((int64_t)(t - gr.new_clk.tsc_timestamp) < 0)
+			before++;
+		if (n < LOG_ENTRIES)
+			log[n] = t;
+		n++;
+	} while (!guest_compare_done(n, t, start));
+	gr.stats = s;
+	gr.before_ref = before;
+	gr.first_tsc = start;
+	gr.last_tsc = t;
+}
+
+static void guest_code(void)
+{
+	for (;;) {
+		uint32_t ops = READ_ONCE(gp.ops);
+		const volatile struct pvclock_vcpu_time_info *page;
+
+		page = (const void *)gp.pvti_gva[READ_ONCE(gp.page)];
+		if (ops & OP_ENABLE)
+			wrmsr(MSR_KVM_SYSTEM_TIME_NEW,
+			      gp.kvm_pvti_gpa | KVM_MSR_ENABLED);
+		if (ops & OP_UPDATE)
+			guest_force_update();
+		if (ops & OP_TSC)
+			gr.tsc = rdtsc();
+		if (ops & OP_SAVE)
+			guest_snapshot(page, &gr.old_clk, &gr.old_version);
+		if (ops & (OP_JUMP | OP_COMPARE))
+			guest_snapshot(page, &gr.new_clk, &gr.new_version);
+		if (ops & OP_JUMP) {
+			gr.tsc = rdtsc();
+			gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk,
+						 gr.tsc);
+		}
+		if (ops & OP_COMPARE)
+			guest_compare();
+		GUEST_SYNC(ops);
+	}
+}
+
+/* ---- host: running the guest ---- */
+
+struct test_vm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	struct pvclock_vcpu_time_info *host_pvti;
+	const uint64_t *log;
+};
+
+static void test_vm_create(struct test_vm *t)
+{
+	vm_vaddr_t gva;
+
+	t->vm = __vm_create_with_one_vcpu(&t->vcpu, LOG_PAGES + 16, guest_code);
+
+	gva = vm_vaddr_alloc_page(t->vm);
+	gp.pvti_gva[PAGE_KVM] = gva;
+	gp.kvm_pvti_gpa = addr_gva2gpa(t->vm, gva);
+
+	gva = vm_vaddr_alloc_page(t->vm);
+	gp.pvti_gva[PAGE_HOST] = gva;
+	t->host_pvti = addr_gva2hva(t->vm, gva);
+	memset(t->host_pvti, 0, sizeof(*t->host_pvti));
+
+	gva = vm_vaddr_alloc(t->vm, LOG_ENTRIES * sizeof(uint64_t),
+			     KVM_UTIL_MIN_VADDR);
+	gp.log_gva = gva;
+	t->log = addr_gva2hva(t->vm, gva);
+	gp.max_reads = 1;
+}
+
+/* One guest entry doing ops on a page; the guest's report in gr. */
+static void guest_run(struct test_vm *t, uint32_t ops, enum page_id page)
+{
+	struct ucall uc;
+
+	gp.ops = ops;
+	gp.page = page;
+	sync_global_to_guest(t->vm, gp);
+	vcpu_run(t->vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(t->vcpu, KVM_EXIT_IO);
+	switch (get_ucall(t->vcpu, &uc)) {
+	case UCALL_SYNC:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("Unexpected ucall %lu", (unsigned long)uc.cmd);
+	}
+	sync_global_from_guest(t->vm, gr);
+}
+
+/*
+ * Rewrite a pvti the way a hypervisor must while a guest may be reading it:
+ * odd version first, the fields, then the next even version.
+ */
+static void host_write_pvti(struct pvclock_vcpu_time_info *dst,
+			    const struct pvclock_ref_clock *clk)
+{
+	volatile struct pvclock_vcpu_time_info *p = dst;
+	uint32_t odd = (p->version + 1) | 1;
+
+	p->version = odd;
+	smp_wmb();
+	p->tsc_timestamp = clk->tsc_timestamp;
+	p->system_time = clk->system_time;
+	p->tsc_to_system_mul = clk->mul;
+	p->tsc_shift = clk->shift;
+	p->flags = clk->flags;
+	smp_wmb();
+	p->version = odd + 1;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (ms % 1000) * NSEC_PER_MSEC,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- host: subtest results ---- */
+
+/* Shared with the children, which report a reason here before exiting. */
+struct subtest_note {
+	char reason[256];
+};
+
+static struct subtest_note *note;
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+subtest_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(note->reason, sizeof(note->reason), fmt, ap);
+	va_end(ap);
+	exit(KSFT_SKIP);
+}
+
+static bool failed;
+
+/* A failed check: say why, finish the subtest's figures, then fail it. */
+static void __attribute__((format(printf, 1, 2))) check_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!failed)
+		vsnprintf(note->reason, sizeof(note->reason), fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	printf("# FAIL: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	failed = true;
+}
+
+static void metric(const char *name, int64_t value, const char *unit)
+{
+	printf("# metric %s %" PRId64 " %s\n", name, value, unit);
+}
+
+/* Skip unless the host can give this VM a master clock at all. */
+static void require_tsc_clocksource(void)
+{
+	char cs[64];
+
+	if (pvc_host_clocksource(cs, sizeof(cs)) && strcmp(cs, "tsc") &&
+	    strcmp(cs, "hyperv_clocksource_tsc_page"))
+		subtest_skip("host clocksource is %s, not TSC-based", cs);
+}
+
+/* KVM_GET_CLOCK's flags, skipping where KVM reports no master clock. */
+static uint32_t require_master_clock(struct test_vm *t)
+{
+	struct kvm_clock_data data;
+
+	if (!kvm_has_cap(KVM_CAP_ADJUST_CLOCK))
+		subtest_skip("KVM_CAP_ADJUST_CLOCK not supported");
+	memset(&data, 0, sizeof(data));
+	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
+	if (!(data.flags & KVM_CLOCK_TSC_STABLE))
+		subtest_skip("KVM master clock not in use (KVM_GET_CLOCK flags 0x%x)",
+			     data.flags);
+	if (!(gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT))
+		subtest_skip("guest pvclock lacks PVCLOCK_TSC_STABLE_BIT");
+	return data.flags;
+}
+
+static void print_clock(const char *what, const struct pvclock_ref_clock *c)
+{
+	printf("# %s: tsc_timestamp %" PRIu64 " system_time %" PRIu64
+	       " mul 0x%08x shift %d flags 0x%x\n", what, c->tsc_timestamp,
+	       c->system_time, c->mul, c->shift, c->flags);
+}
+
+/*
+ * The guest's jump measurement in gr: the host recomputes it from the two
+ * snapshots and checks that both are a sane, moved clock.
+ */
+static bool check_jump(const char *subtest, bool moved)
+{
+	int64_t host_diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
+	bool ok = true;
+
+	if (host_diff != gr.diff) {
+		check_fail("%s: guest computed %" PRId64 " ns, host %" PRId64,
+			   subtest, gr.diff, host_diff);
+		ok = false;
+	}
+	if (!pvclock_ref_clock_valid(&gr.new_clk) ||
+	    gr.new_clk.mul != gr.old_clk.mul ||
+	    gr.new_clk.shift != gr.old_clk.shift) {
+		check_fail("%s: the new pvclock has another scale", subtest);
+		ok = false;
+	}
+	if (moved && gr.new_clk.tsc_timestamp == gr.old_clk.tsc_timestamp) {
+		check_fail("%s: KVM did not move the reference", subtest);
+		ok = false;
+	}
+	if ((int64_t)(gr.new_clk.system_time - gr.old_clk.system_time) < 0 ||
+	    (int64_t)(gr.new_clk.tsc_timestamp - gr.old_clk.tsc_timestamp) < 0) {
+		check_fail("%s: the new reference is older than the old one",
+			   subtest);
+		ok = false;
+	}
+	if (gr.diff > (int64_t)SANE_JUMP_NS || gr.diff < -(int64_t)SANE_JUMP_NS) {
+		check_fail("%s: jump of %" PRId64 " ns is no sane clock",
+			   subtest, gr.diff);
+		ok = false;
+	}
+	return ok;
+}
+
+/* ---- subtest 1: masterclock_update ---- */
+
+static void test_masterclock_update(void)
+{
+	uint64_t interval_ns;
+	int64_t ppb;
+	struct test_vm t;
+
+	require_tsc_clocksource();
+	test_vm_create(&t);
+	guest_run(&t, OP_ENABLE | OP_UPDATE | OP_SAVE, PAGE_KVM);
+	require_master_clock(&t);
+
+	sleep_ms(opts.interval_ms);
+	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
+
+	print_clock("before", &gr.old_clk);
+	print_clock("after", &gr.new_clk);
+	if (!check_jump("masterclock_update", true))
+		goto out;
+
+	interval_ns = gr.new_clk.system_time - gr.old_clk.system_time;
+	if (interval_ns < opts.interval_ms * NSEC_PER_MSEC)
+		check_fail("references %" PRIu64 " ns apart, less than the %"
+			   PRIu64 " ms slept", interval_ns, opts.interval_ms);
+	ppb = pvd_drift_ppb(gr.diff, interval_ns);
+	printf("# masterclock_update: after %" PRIu64 " ns between references, old - new = %"
+	       PRId64 " ns at the guest's TSC (%s), drift %" PRId64 " ppb\n",
+	       interval_ns, gr.diff,
+	       gr.diff > 0 ? "clock jumped back" :
+	       gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
+	metric("masterclock_update.interval", (int64_t)interval_ns, "ns");
+	metric("masterclock_update.old_minus_new", gr.diff, "ns");
+	metric("masterclock_update.drift", ppb, "ppb");
+	if (opts.has_max_drift &&
+	    (ppb > (int64_t)opts.max_drift_ppb ||
+	     ppb < -(int64_t)opts.max_drift_ppb))
+		check_fail("drift %" PRId64 " ppb exceeds --max-drift-ppb %" PRIu64,
+			   ppb, opts.max_drift_ppb);
+out:
+	kvm_vm_free(t.vm);
+}
+
+/* ---- subtest 2: set_clock ---- */
+
+/*
+ * The guest snapshots a fresh reference, runs on it for a while, then the
+ * host does what a VMM does around a pause: KVM_GET_CLOCK and KVM_SET_CLOCK
+ * with the data it got.  Returns old - new as the guest sees it.
+ */
+static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
+{
+	const char *name = realtime ? "realtime" : "flags0";
+	struct kvm_clock_data data;
+	uint64_t t0, t1;
+	char buf[96];
+
+	guest_run(t, OP_UPDATE | OP_SAVE, PAGE_KVM);
+	*flags = require_master_clock(t);
+	if (realtime && !(*flags & KVM_CLOCK_REALTIME)) {
+		printf("# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x): realtime variant not run\n",
+		       *flags);
+		return;
+	}
+	sleep_ms(SET_CLOCK_DELAY_MS);
+
+	memset(&data, 0, sizeof(data));
+	t0 = mono_ns();
+	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
+	data.flags &= realtime ? KVM_CLOCK_REALTIME : 0;
+	vm_ioctl(t->vm, KVM_SET_CLOCK, &data);
+	t1 = mono_ns();
+
+	guest_run(t, OP_JUMP, PAGE_KVM);
+	if (!check_jump("set_clock", true))
+		return;
+	printf("# set_clock (%s): old - new = %" PRId64 " ns (%s), GET+SET took %"
+	       PRIu64 " ns\n", realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
+	       gr.diff, gr.diff > 0 ? "clock jumped back" :
+	       gr.diff < 0 ? "clock jumped forward" : "no jump", t1 - t0);
+	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
+	metric(buf, gr.diff, "ns");
+	snprintf(buf, sizeof(buf), "set_clock.%s.ioctl_time", name);
+	metric(buf, (int64_t)(t1 - t0), "ns");
+	if (opts.has_max_set_clock &&
+	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
+	     gr.diff < -(int64_t)opts.max_set_clock_ns))
+		check_fail("set_clock (%s): |%" PRId64 "| ns exceeds --max-set-clock-ns %"
+			   PRIu64, name, gr.diff, opts.max_set_clock_ns);
+}
+
+static void test_set_clock(void)
+{
+	struct test_vm t;
+	uint32_t flags;
+
+	require_tsc_clocksource();
+	test_vm_create(&t);
+	guest_run(&t, OP_ENABLE | OP_SAVE, PAGE_KVM);
+	require_master_clock(&t);
+	set_clock_once(&t, false, &flags);
+	set_clock_once(&t, true, &flags);
+	kvm_vm_free(t.vm);
+}
+
+/* ---- subtest 3: reference_update ---- */
+
+static void label_rate(char *buf, size_t len, uint32_t khz)
+{
+	if (khz == PVD_HOST_RATE)
+		snprintf(buf, len, "host");
+	else
+		snprintf(buf, len, "%ukHz", khz);
+}
+
+/* Recompute the guest's figures from its logged TSC values. */
+static void host_recompute(const struct test_vm *t, struct pvd_stats *s)
+{
+	uint64_t n = gr.stats.reads < LOG_ENTRIES ? gr.stats.reads : LOG_ENTRIES;
+	uint64_t i;
+
+	pvd_stats_init(s);
+	for (i = 0; i < n; i++)
+		pvd_stats_add(s, pvd_clock_diff(&gr.old_clk, &gr.new_clk,
+						t->log[i]));
+}
+
+static void report_cell(const char *rate, enum pvclock_ref_method m,
+			const struct pvclock_ref_clock *old_clk,
+			const struct pvclock_ref_choice *c)
+{
+	const struct pvd_stats *s = &gr.stats;
+	uint64_t bp = pvd_basis_points(s->differ, s->reads);
+	const char *mname = pvd_method_name(m);
+	char buf[128];
+
+	printf("# reference_update %s %s: reference %" PRIu64
+	       " ticks after the old one, remainder 0x%08x%s; %" PRIu64
+	       " reads, %" PRIu64 " differ (%" PRIu64 ".%02" PRIu64
+	       " %%: %" PRIu64 " by 1 ns, %" PRIu64 " by 2 ns, %" PRIu64
+	       " otherwise), old - new in [%" PRId64 ", %" PRId64 "] ns\n",
+	       rate, mname, c->guest_tsc - old_clk->tsc_timestamp,
+	       c->remainder, c->aligned ? "" : " (unaligned)", s->reads,
+	       s->differ, bp / 100, bp % 100, s->by_diff[1], s->by_diff[2],
+	       s->other, s->min_diff, s->max_diff);
+	snprintf(buf, sizeof(buf), "reference_update.%s.%s.reads", rate, mname);
+	metric(buf, (int64_t)s->reads, "reads");
+	snprintf(buf, sizeof(buf), "reference_update.%s.%s.differing", rate, mname);
+	metric(buf, (int64_t)s->differ, "reads");
+	snprintf(buf, sizeof(buf), "reference_update.%s.%s.max_diff", rate, mname);
+	metric(buf, (int64_t)pvd_stats_max_abs(s), "ns");
+	snprintf(buf, sizeof(buf), "reference_update.%s.%s.remainder", rate, mname);
+	metric(buf, c->remainder, "2^-32ns");
+}
+
+/* The guest's snapshots must be exactly what the host wrote. */
+static void check_guest_saw(const char *rate, const char *mname,
+			    const struct pvclock_ref_clock *old_clk,
+			    const struct pvclock_ref_clock *new_clk)
+{
+	if (!pvd_clock_equal(&gr.old_clk, old_clk) ||
+	    !pvd_clock_equal(&gr.new_clk, new_clk))
+		check_fail("reference_update %s %s: the guest read another pvclock than the host wrote",
+			   rate, mname);
+	if (gr.before_ref)
+		check_fail("reference_update %s %s: %" PRIu64 " reads before the new reference",
+			   rate, mname, gr.before_ref);
+}
+
+/* One rate and method: old clock, guest's TSC, new reference, reads. */
+static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
+			   int8_t shift, enum pvclock_ref_method m)
+{
+	struct pvclock_ref_clock old_clk, new_clk;
+	struct pvclock_ref_choice choice;
+	const char *mname = pvd_method_name(m);
+	struct pvd_stats host;
+	const char *why;
+	int ret;
+
+	guest_run(t, OP_TSC, PAGE_HOST);
+	pvd_old_clock(mul, shift, gr.tsc, &old_clk);
+	host_write_pvti(t->host_pvti, &old_clk);
+
+	/* The TSC the guest reads as it takes the old clock ends the window. */
+	guest_run(t, OP_SAVE | OP_TSC, PAGE_HOST);
+	ret = pvd_move_reference(&old_clk, gr.tsc, pvd_method_width(m, &opts),
+				 m, &choice, &new_clk);
+	if (ret) {
+		check_fail("reference_update %s %s: pvclock_ref_choose() returned %d",
+			   rate, mname, ret);
+		return;
+	}
+	host_write_pvti(t->host_pvti, &new_clk);
+
+	guest_run(t, OP_COMPARE, PAGE_HOST);
+	check_guest_saw(rate, mname, &old_clk, &new_clk);
+	report_cell(rate, m, &old_clk, &choice);
+
+	host_recompute(t, &host);
+	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
+		check_fail("reference_update %s %s: the host's arithmetic disagrees with the guest's",
+			   rate, mname);
+	why = pvd_method_verdict(m, &gr.stats);
+	if (why)
+		check_fail("reference_update %s %s: %s", rate, mname, why);
+}
+
+static void test_reference_update(void)
+{
+	static const enum pvclock_ref_method methods[] = {
+		PVCLOCK_REF_NAIVE, PVCLOCK_REF_SCAN, PVCLOCK_REF_EXACT,
+	};
+	uint32_t host_mul;
+	int8_t host_shift;
+	struct test_vm t;
+	unsigned int i, j;
+	int khz;
+
+	test_vm_create(&t);
+	guest_run(&t, OP_ENABLE | OP_SAVE, PAGE_KVM);
+	host_mul = gr.old_clk.mul;
+	host_shift = gr.old_clk.shift;
+	khz = __vcpu_ioctl(t.vcpu, KVM_GET_TSC_KHZ, NULL);
+	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed: %d", errno);
+	if (!pvclock_ref_clock_valid(&gr.old_clk))
+		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
+			   host_shift);
+	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old reference 2^40 + %llu ticks back, %s reads per comparison\n",
+	       khz, host_mul, host_shift, PVD_OLD_SKEW,
+	       opts.reads ? "fixed" : "0.2 s of");
+
+	gp.budget_ticks = (uint64_t)khz * COMPARE_MS;
+	gp.fixed_reads = opts.reads != 0;
+	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
+	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+
+	for (i = 0; i < opts.nr_freqs; i++) {
+		uint32_t mul = host_mul;
+		int8_t shift = host_shift;
+		char rate[32];
+
+		label_rate(rate, sizeof(rate), opts.freq_khz[i]);
+		if (opts.freq_khz[i] != PVD_HOST_RATE)
+			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
+		printf("# reference_update %s: mul 0x%08x shift %d, zero-remainder references every 2^%u ticks, exact window %" PRIu64 "\n",
+		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
+		       opts.window);
+		for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++)
+			reference_cell(&t, rate, mul, shift, methods[j]);
+	}
+	kvm_vm_free(t.vm);
+}
+
+/* ---- subtest 4: set_clock_guest ---- */
+
+static void test_set_clock_guest(void)
+{
+	struct pvclock_vcpu_time_info pvti;
+	struct pvclock_ref_clock saved;
+	struct pvd_stats host;
+	struct test_vm t;
+	uint64_t predicted;
+	int r;
+
+	require_tsc_clocksource();
+	test_vm_create(&t);
+	guest_run(&t, OP_ENABLE | OP_UPDATE | OP_SAVE, PAGE_KVM);
+	require_master_clock(&t);
+
+	memset(&pvti, 0, sizeof(pvti));
+	r = __vcpu_ioctl(t.vcpu, KVM_GET_CLOCK_GUEST, &pvti);
+	if (r && (errno == EINVAL || errno == ENOTTY))
+		subtest_skip("KVM_GET_CLOCK_GUEST not supported by this kernel (%s)",
+			     strerror(errno));
+	TEST_ASSERT(!r, "KVM_GET_CLOCK_GUEST failed: %s", strerror(errno));
+	saved.tsc_timestamp = pvti.tsc_timestamp;
+	saved.system_time = pvti.system_time;
+	saved.mul = pvti.tsc_to_system_mul;
+	saved.shift = pvti.tsc_shift;
+	saved.flags = pvti.flags;
+	if (!pvd_clock_equal(&saved, &gr.old_clk))
+		check_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
+
+	/* Let the clocks diverge, yank the guest's, then restore it. */
+	sleep_ms(opts.interval_ms);
+	guest_run(&t, OP_UPDATE, PAGE_KVM);
+	vcpu_ioctl(t.vcpu, KVM_SET_CLOCK_GUEST, &pvti);
+
+	gp.budget_ticks = (uint64_t)__vcpu_ioctl(t.vcpu, KVM_GET_TSC_KHZ, NULL) *
+			  COMPARE_MS;
+	gp.fixed_reads = opts.reads != 0;
+	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
+	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+	guest_run(&t, OP_COMPARE, PAGE_KVM);
+
+	predicted = pvclock_ref_read(&saved, gr.new_clk.tsc_timestamp);
+	printf("# set_clock_guest: new reference %" PRIu64 " ticks later, system_time %"
+	       PRIu64 " (predicted %" PRIu64 "), %" PRIu64 " reads, old - new in [%"
+	       PRId64 ", %" PRId64 "] ns\n",
+	       gr.new_clk.tsc_timestamp - saved.tsc_timestamp,
+	       gr.new_clk.system_time, predicted, gr.stats.reads,
+	       gr.stats.min_diff, gr.stats.max_diff);
+	metric("set_clock_guest.system_time_error",
+	       (int64_t)(gr.new_clk.system_time - predicted), "ns");
+	metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(&gr.stats),
+	       "ns");
+	if (gr.new_clk.system_time != predicted)
+		check_fail("system_time %" PRIu64 " is not the saved clock's %" PRIu64,
+			   gr.new_clk.system_time, predicted);
+	host_recompute(&t, &host);
+	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
+		check_fail("reads differ otherwise than the arithmetic predicts");
+	if (pvd_stats_max_abs(&gr.stats) > opts.tolerance_ns)
+		check_fail("a read differs by %" PRIu64 " ns, beyond --tolerance-ns %"
+			   PRIu64, pvd_stats_max_abs(&gr.stats), opts.tolerance_ns);
+	kvm_vm_free(t.vm);
+}
+
+/* ---- running the subtests ---- */
+
+struct subtest {
+	const char *name;
+	void (*fn)(void);
+};
+
+static const struct subtest subtests[] = {
+	{ "masterclock_update", test_masterclock_update },
+	{ "set_clock", test_set_clock },
+	{ "reference_update", test_reference_update },
+	{ "set_clock_guest", test_set_clock_guest },
+};
+
+/* Generous: the kselftest runner's own timeout is the usual backstop. */
+static unsigned int watchdog_seconds(void)
+{
+	uint64_t s = 60 + 2 * opts.interval_ms / 1000;
+
+	if (opts.reads)
+		s += opts.reads * opts.nr_freqs * 3 / 5000;
+	else
+		s += opts.nr_freqs * 3;
+	return s > 86400 ? 86400 : (unsigned int)s;
+}
+
+static void run_subtest(const struct subtest *st)
+{
+	int status;
+	pid_t pid;
+
+	memset(note, 0, sizeof(*note));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid) {
+		alarm(watchdog_seconds());
+		st->fn();
+		exit(failed ? KSFT_FAIL : KSFT_PASS);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_PASS) {
+		ksft_test_result_pass("%s\n", st->name);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP) {
+		pvc_result_skip(st->name, note->reason[0] ? note->reason :
+				"a requirement of the selftest library is not met");
+	} else {
+		if (WIFSIGNALED(status))
+			ksft_print_msg("%s: %s\n", st->name,
+				       WTERMSIG(status) == SIGALRM ? "timed out" :
+				       strsignal(WTERMSIG(status)));
+		else if (!note->reason[0])
+			ksft_print_msg("%s: exit code %d (a library assertion, see stderr)\n",
+				       st->name, WEXITSTATUS(status));
+		ksft_test_result_fail("%s\n", st->name);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [options]\n"
+		"Measure how far a KVM guest's clock jumps when its pvclock reference moves.\n"
+		"Subtests: masterclock_update, set_clock, reference_update, set_clock_guest.\n"
+		"\n"
+		"  --interval-ms N        time between the two master clock updates (1000)\n"
+		"  --max-drift-ppb N      fail masterclock_update beyond N ppb (report only)\n"
+		"  --max-set-clock-ns N   fail set_clock beyond N ns either way (report only)\n"
+		"  --freq-khz LIST        TSC rates for reference_update, 'host' or kHz,\n"
+		"                         comma-separated (host,1000000,2500000,3000000,4200000)\n"
+		"  --candidates N         values the scan method looks at (100)\n"
+		"  --window N             values the exact method looks at (2^34)\n"
+		"  --reads N              guest reads per comparison (as many as fit in 0.2 s,\n"
+		"                         at least 1000)\n"
+		"  --tolerance-ns N       set_clock_guest's bound on any read (2)\n"
+		"  --help                 this text\n"
+		"\n"
+		"Numbers are decimal, 0x-hex or 2^N.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
+		"Each figure is also printed as '# metric NAME VALUE UNIT'.\n",
+		PVD_NAME);
+}
+
+int main(int argc, char *argv[])
+{
+	char err[256];
+	unsigned int i;
+	int fd;
+
+	switch (pvd_parse_args(argc, argv, &opts, err, sizeof(err))) {
+	case PVD_ARGS_HELP:
+		usage(stdout);
+		return KSFT_PASS;
+	case PVD_ARGS_ERROR:
+		fprintf(stderr, "%s: %s\n", PVD_NAME, err);
+		return KSFT_FAIL;
+	case PVD_ARGS_RUN:
+		break;
+	}
+
+	/* Children print too: line buffering keeps output in order. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ksft_print_header();
+	fd = open("/dev/kvm", O_RDWR);
+	if (fd < 0)
+		ksft_exit_skip("/dev/kvm: %s\n", strerror(errno));
+	close(fd);
+
+	note = mmap(NULL, sizeof(*note), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (note == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+
+	ksft_set_plan(ARRAY_SIZE(subtests));
+	for (i = 0; i < ARRAY_SIZE(subtests); i++)
+		run_subtest(&subtests[i]);
+	ksft_finished();
+	return KSFT_PASS;
+}
