@@ -14,8 +14,6 @@
  */
 #include "pvclock_ref.h"
 
-#define U32_RANGE	(1ULL << 32)
-
 /* Number of significant bits of a non-zero value. */
 static unsigned int bit_length(uint64_t x)
 {
@@ -211,36 +209,55 @@ static int choose_by_scan(const struct pvclock_ref_clock *old,
 }
 
 /*
- * min over 0 <= i < n of (b + a * i) mod m, for a, b < m <= 2^32 and
- * 1 <= n <= 2^32, so that b + a * (n - 1) fits in 64 bits.
+ * x / d and x % d for a quotient known to fit in 32 bits: one 64-by-32
+ * divide on x86-64, where a full 64-bit divide costs more.
+ */
+static uint32_t div_u64_u32(uint64_t x, uint32_t d, uint32_t *rem)
+{
+#if defined(__x86_64__)
+	uint32_t quot, r;
+
+	asm("divl %4" : "=a"(quot), "=d"(r)
+	    : "a"((uint32_t)x), "d"((uint32_t)(x >> 32)), "rm"(d));
+	*rem = r;
+	return quot;
+#else
+	*rem = (uint32_t)(x % d);
+	return (uint32_t)(x / d);
+#endif
+}
+
+/*
+ * min(best, min over 0 <= i < n of (b + a * i) mod m), for a, b < m and
+ * 1 <= n <= 2^32.
  *
  * The sequence only falls where it wraps past m, so its minimum is b or one
  * of the values just after a wrap.  Those lie below a and step by -(m mod a)
- * modulo a; read backwards they step by +(m mod a): the same problem with
- * (m, a) replaced by (a, m mod a), which is Euclid's step.
+ * modulo a; read backwards, from the last one, they step by +(m mod a): the
+ * same problem with (m, a) replaced by (a, m mod a), which is Euclid's step.
+ * The last value after a wrap is the last value of the run modulo a.
  */
-static uint64_t min_linear_mod(uint64_t n, uint64_t m, uint64_t a, uint64_t b)
+static uint32_t min_linear_mod(uint64_t n, uint32_t m, uint32_t a, uint32_t b,
+			       uint32_t best)
 {
-	uint64_t best = b;
-
 	for (;;) {
-		uint64_t last, wraps, first_low, step;
+		uint32_t wraps, last_value, next_a;
+		uint64_t last;
 
 		if (b < best)
 			best = b;
 		if (a == 0 || best == 0)
 			return best;
-		last = b + a * (n - 1);
+		last = b + (uint64_t)a * (n - 1);
 		if (last < m)
 			return best;
-		wraps = last / m;
-		step = m % a;
-		first_low = (b + a - step) % a;
-		/* The last low value becomes the first of the reversed run. */
-		b = (first_low + a - (wraps - 1) % a * step % a) % a;
+		/* last < m * n: fewer than n wraps, a 32-bit quotient */
+		wraps = div_u64_u32(last, m, &last_value);
+		next_a = m % a;
 		n = wraps;
+		b = last_value % a;
 		m = a;
-		a = step;
+		a = next_a;
 	}
 }
 
@@ -259,7 +276,7 @@ uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
 				uint64_t *index)
 {
 	unsigned int twos, period_bits;
-	uint64_t period, n, i;
+	uint64_t period, i;
 	uint32_t best;
 
 	if (count == 0 || step == 0) {
@@ -270,8 +287,19 @@ uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
 	twos = __builtin_ctz(step);
 	period_bits = 32 - twos;
 	period = 1ULL << period_bits;
-	n = count < period ? count : period;
-	best = (uint32_t)min_linear_mod(n, U32_RANGE, step, first);
+	if (count >= period) {
+		/* A whole period: every value of first's class mod 2^twos. */
+		best = first & (uint32_t)((1ULL << twos) - 1);
+	} else {
+		/* The first level by hand, where m = 2^32 needs 33 bits. */
+		uint64_t last = first + (uint64_t)step * (count - 1);
+
+		best = first;
+		if (last >> 32)
+			best = min_linear_mod(last >> 32, step,
+					      (uint32_t)(0 - step) % step,
+					      (uint32_t)last % step, first);
+	}
 	/* Within one period the minimum is unique: solve for its index. */
 	i = (uint64_t)(((uint32_t)(best - first) >> twos) *
 		       inverse_odd(step >> twos)) & (period - 1);
@@ -286,6 +314,9 @@ uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
 static uint64_t div_u128_u64(__uint128_t num, uint64_t d)
 {
 	uint64_t hi = (uint64_t)(num >> 64), lo = (uint64_t)num, q = 0;
+#if defined(__x86_64__)
+	asm("divq %4" : "=a"(q), "=d"(hi) : "a"(lo), "d"(hi), "rm"(d));
+#else
 	int bit;
 
 	for (bit = 63; bit >= 0; bit--) {
@@ -299,6 +330,7 @@ static uint64_t div_u128_u64(__uint128_t num, uint64_t d)
 			q |= 1;
 		}
 	}
+#endif
 	return q;
 }
 

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Cost of choosing a reference, per call: the seed's sketch, scan and exact
+ * over windows from 100 to 2^40 candidates, with identity mapping and with a
+ * 48-bit-fraction TSC scaling ratio; the reader for scale.
+ *
+ * Each measurement calls the function on BATCH prepared random inputs
+ * (random rates, window positions and old references), REPS times after a
+ * warm-up, and prints the median per-call time with the fastest and the
+ * slowest repetition.  Times are wall clock (CLOCK_MONOTONIC), so run it on
+ * an idle machine; `make bench` does.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pvclock_ref.h"
+#include "../tests/check.h"
+
+#define BATCH	64
+#define MAX_REPS 201
+
+struct input {
+	struct pvclock_ref_clock old;
+	struct pvclock_ref_map map;
+	uint64_t end;
+	uint64_t tsc;		/* for the reader */
+};
+
+struct result {
+	uint64_t median, min, max;	/* ns per call, in hundredths */
+};
+
+static struct input inputs[BATCH];
+static volatile uint64_t sink;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The seed's scan as it was sketched: per candidate a TSC scaling multiply,
+ * then the fraction of the absolute guest TSC times mul, shifted after the
+ * multiply; the smallest wins.  It is here only to be timed.
+ */
+static uint64_t seed_sketch_scan(const struct input *in, uint64_t width)
+{
+	uint64_t best = UINT64_MAX, best_tsc = 0, i;
+
+	for (i = 0; i < width; i++) {
+		/* the multiply inline, as the sketch had it */
+		uint64_t guest = (uint64_t)(((__uint128_t)(in->end - i) *
+					     in->map.ratio) >> in->map.frac_bits) +
+				 in->map.offset;
+		uint64_t product = guest * in->old.mul;
+		uint32_t frac = (uint32_t)(in->old.shift < 0 ?
+					   product >> -in->old.shift :
+					   product << in->old.shift);
+
+		if (frac < best) {
+			best = frac;
+			best_tsc = guest;
+		}
+	}
+	return best_tsc;
+}
+
+enum kind { SEED, CHOOSE, READ };
+
+static uint64_t call(enum kind kind, const struct input *in, uint64_t width,
+		     enum pvclock_ref_method method)
+{
+	struct pvclock_ref_choice ch;
+
+	switch (kind) {
+	case SEED:
+		return seed_sketch_scan(in, width);
+	case CHOOSE:
+		if (pvclock_ref_choose(&in->old, &in->map, in->end, width, method,
+				       &ch))
+			abort();
+		return ch.host_tsc;
+	default:
+		return pvclock_ref_read(&in->old, in->tsc);
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* TSC ticks between candidates with remainder 0 (DESIGN.md §3). */
+static uint64_t zero_period(const struct pvclock_ref_clock *clk)
+{
+	uint32_t step = (uint32_t)((uint64_t)clk->mul <<
+				   (clk->shift > 0 ? clk->shift : 0));
+	unsigned int twos = step ? __builtin_ctz(step) : 32;
+
+	return 1ULL << (32 - twos + (clk->shift < 0 ? -clk->shift : 0));
+}
+
+/*
+ * Random rates between 0.4 and 5 GHz, but only those whose zero-remainder
+ * points lie more than 2^31 ticks apart, so that windows up to 2^31 make
+ * the search work rather than take the whole-period shortcut.
+ */
+static void prepare(uint64_t seed, bool scaled)
+{
+	uint64_t rng = seed;
+	unsigned int i;
+
+	for (i = 0; i < BATCH; i++) {
+		struct input *in = &inputs[i];
+
+		do {
+			pvclock_ref_time_scale(1000000000,
+					       rng_range(&rng, 400000, 5000000) * 1000,
+					       &in->old.shift, &in->old.mul);
+		} while (zero_period(&in->old) <= 1ULL << 31);
+		in->old.tsc_timestamp = rng_next(&rng) >> 4;
+		in->old.system_time = rng_next(&rng) >> 4;
+		pvclock_ref_map_identity(&in->map);
+		if (scaled)	/* a guest between 0.5 and 1.0 times the host */
+			in->map.ratio = rng_range(&rng, 1ULL << 47, 1ULL << 48);
+		/* Windows well past the old reference, as a real update. */
+		in->end = (rng_next(&rng) >> 3) + (1ULL << 60);
+		in->map.offset = in->old.tsc_timestamp + (1ULL << 41) +
+				 (rng_next(&rng) >> 24) -
+				 pvclock_ref_scale_tsc(in->end - (1ULL << 40),
+						       in->map.ratio,
+						       in->map.frac_bits);
+		in->tsc = in->old.tsc_timestamp + (rng_next(&rng) >> 30);
+	}
+}
+
+/* Repetitions so that a measurement takes about 0.2 s at most. */
+static unsigned int reps_for(uint64_t batch_ns)
+{
+	uint64_t reps = 200000000 / (batch_ns ? batch_ns : 1);
+
+	return reps < 11 ? 11 : reps > MAX_REPS ? MAX_REPS : (unsigned int)reps;
+}
+
+static void measure(const char *name, enum kind kind, uint64_t width,
+		    enum pvclock_ref_method method, struct result *res)
+{
+	static uint64_t samples[MAX_REPS];
+	unsigned int r, i, reps;
+	uint64_t start, total = 0;
+
+	start = now_ns();	/* warm-up, and the size of a batch */
+	for (i = 0; i < BATCH; i++)
+		total += call(kind, &inputs[i], width, method);
+	reps = reps_for(now_ns() - start);
+	for (r = 0; r < reps; r++) {
+		start = now_ns();
+		for (i = 0; i < BATCH; i++)
+			total += call(kind, &inputs[i], width, method);
+		samples[r] = (now_ns() - start) * 100 / BATCH;
+	}
+	sink = total;
+	qsort(samples, reps, sizeof(samples[0]), cmp_u64);
+	res->median = samples[reps / 2];
+	res->min = samples[0];
+	res->max = samples[reps - 1];
+	printf("%-22s %7" PRIu64 ".%02" PRIu64 " ns (min %" PRIu64 ".%02" PRIu64
+	       ", max %" PRIu64 ".%02" PRIu64 ")\n", name,
+	       res->median / 100, res->median % 100, res->min / 100,
+	       res->min % 100, res->max / 100, res->max % 100);
+	fflush(stdout);
+}
+
+static const struct {
+	const char *name;
+	enum kind kind;
+	enum pvclock_ref_method method;
+	unsigned int log2_width;	/* 0: width 100, 10000 or 1000000 */
+	uint64_t width;
+} cases[] = {
+	{ "seed_scan_100", SEED, 0, 0, 100 },
+	{ "scan_100", CHOOSE, PVCLOCK_REF_SCAN, 0, 100 },
+	{ "scan_10000", CHOOSE, PVCLOCK_REF_SCAN, 0, 10000 },
+	{ "scan_1000000", CHOOSE, PVCLOCK_REF_SCAN, 0, 1000000 },
+	{ "exact_100", CHOOSE, PVCLOCK_REF_EXACT, 0, 100 },
+	{ "exact_2^20", CHOOSE, PVCLOCK_REF_EXACT, 20, 0 },
+	{ "exact_2^28", CHOOSE, PVCLOCK_REF_EXACT, 28, 0 },
+	{ "exact_2^31", CHOOSE, PVCLOCK_REF_EXACT, 31, 0 },
+	{ "exact_2^34", CHOOSE, PVCLOCK_REF_EXACT, 34, 0 },
+	{ "exact_2^40", CHOOSE, PVCLOCK_REF_EXACT, 40, 0 },
+	{ "scale_delta", READ, 0, 0, 1 },
+};
+
+#define CASES (sizeof(cases) / sizeof(cases[0]))
+
+int main(int argc, char **argv)
+{
+	struct result res[CASES], unused;
+	uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0) : 1;
+	unsigned int c;
+	char name[40];
+
+	printf("# pvclock_ref bench: %u random inputs per batch, seed %" PRIu64
+	       "\n", BATCH, seed);
+	prepare(seed, false);
+	for (c = 0; c < CASES; c++)
+		measure(cases[c].name, cases[c].kind,
+			cases[c].width ? cases[c].width : 1ULL << cases[c].log2_width,
+			cases[c].method, &res[c]);
+	prepare(seed, true);
+	for (c = 0; c + 1 < CASES; c++) {
+		snprintf(name, sizeof(name), "%s_scaled", cases[c].name);
+		measure(name, cases[c].kind,
+			cases[c].width ? cases[c].width : 1ULL << cases[c].log2_width,
+			cases[c].method, &unused);
+	}
+	printf("ratio exact_2^31/seed_scan_100 = %" PRIu64 ".%02" PRIu64 "\n",
+	       res[7].median / res[0].median,
+	       res[7].median * 100 / res[0].median % 100);
+	return 0;
+}
