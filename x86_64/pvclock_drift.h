@@ -18,17 +18,20 @@
 #include "pvclock_ref.h"
 
 #define PVD_NAME		"pvclock_drift_test"
+#define PVD_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PVD_MAX_FREQS		16
 /* A zero entry of pvd_opts.freq_khz stands for this host's own rate. */
 #define PVD_HOST_RATE		0
 
 /*
- * reference_update's old clock has its reference this far (plus an odd
- * number of ticks) before the guest's TSC, so that no candidate window can
- * reach back to it: d1 = 0 would be a trivially exact choice.
+ * reference_update's old clock has its reference at least PVD_OLD_AGE ticks
+ * before the guest's TSC, so that no candidate window can reach back to it:
+ * d1 = 0 would be a trivially exact choice.  An odd skew and up to 2^36
+ * ticks more, taken from the TSC itself, vary d1 from run to run.
  */
 #define PVD_OLD_AGE		(1ULL << 40)
 #define PVD_OLD_SKEW		0x2d5bULL
+#define PVD_OLD_SPREAD_BITS	36
 #define PVD_OLD_SYSTEM_TIME	1000000000000ULL	/* 1000 s */
 
 /*
@@ -247,7 +250,7 @@ static inline void pvd_default_opts(struct pvd_opts *o)
 	o->candidates = 100;
 	o->window = 1ULL << 34;
 	o->tolerance_ns = 2;
-	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+	for (i = 0; i < PVD_ARRAY_SIZE(rates); i++)
 		o->freq_khz[i] = rates[i];
 	o->nr_freqs = i;
 }
@@ -281,7 +284,7 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 		{ "reads", &o->reads, NULL, 1, 100000000 },
 		{ "tolerance-ns", &o->tolerance_ns, NULL, 0, 1000000 },
 	};
-	unsigned int ndesc = sizeof(desc) / sizeof(desc[0]);
+	unsigned int ndesc = PVD_ARRAY_SIZE(desc);
 	int i;
 
 	pvd_default_opts(o);
@@ -427,11 +430,21 @@ static inline void pvd_rate_scale(uint32_t khz, uint32_t *mul, int8_t *shift)
 	pvclock_ref_time_scale(1000000000ULL, (uint64_t)khz * 1000, shift, mul);
 }
 
+/* How far before guest_tsc reference_update puts the old reference. */
+static inline uint64_t pvd_old_age(uint64_t guest_tsc)
+{
+	/* Fibonacci hashing: the top bits of the product are well mixed. */
+	uint64_t spread = (guest_tsc * 0x9e3779b97f4a7c15ULL) >>
+			  (64 - PVD_OLD_SPREAD_BITS);
+
+	return PVD_OLD_AGE + PVD_OLD_SKEW + spread;
+}
+
 /* reference_update's old clock, its reference long before guest_tsc. */
 static inline void pvd_old_clock(uint32_t mul, int8_t shift, uint64_t guest_tsc,
 				 struct pvclock_ref_clock *old_clk)
 {
-	old_clk->tsc_timestamp = guest_tsc - PVD_OLD_AGE - PVD_OLD_SKEW;
+	old_clk->tsc_timestamp = guest_tsc - pvd_old_age(guest_tsc);
 	old_clk->system_time = PVD_OLD_SYSTEM_TIME;
 	old_clk->mul = mul;
 	old_clk->shift = shift;
@@ -549,7 +562,7 @@ static inline uint64_t pvd_basis_points(uint64_t part, uint64_t whole)
 {
 	if (!whole)
 		return 0;
-	return (uint64_t)((unsigned __int128)part * 10000 / whole);
+	return (uint64_t)((__uint128_t)part * 10000 / whole);
 }
 
 #endif /* PVCLOCK_DRIFT_H */

@@ -30,8 +30,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/build_bug.h>
+#include <linux/compiler.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,34 @@
 #define OP_SAVE		(1U << 3)	/* snapshot the page as the old clock */
 #define OP_JUMP		(1U << 4)	/* snapshot as new, old - new at one read */
 #define OP_COMPARE	(1U << 5)	/* snapshot as new, compare over many reads */
+
+/*
+ * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
+ * packed member draws -Waddress-of-packed-member.  This mirror has the same
+ * layout, naturally aligned, for the accesses that race with the guest.
+ */
+struct pvti {
+	uint32_t version;
+	uint32_t pad0;
+	uint64_t tsc_timestamp;
+	uint64_t system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags;
+	uint8_t pad[2];
+};
+
+static_assert(sizeof(struct pvti) == sizeof(struct pvclock_vcpu_time_info));
+static_assert(offsetof(struct pvti, tsc_timestamp) ==
+	      offsetof(struct pvclock_vcpu_time_info, tsc_timestamp));
+static_assert(offsetof(struct pvti, system_time) ==
+	      offsetof(struct pvclock_vcpu_time_info, system_time));
+static_assert(offsetof(struct pvti, tsc_to_system_mul) ==
+	      offsetof(struct pvclock_vcpu_time_info, tsc_to_system_mul));
+static_assert(offsetof(struct pvti, tsc_shift) ==
+	      offsetof(struct pvclock_vcpu_time_info, tsc_shift));
+static_assert(offsetof(struct pvti, flags) ==
+	      offsetof(struct pvclock_vcpu_time_info, flags));
 
 enum page_id {
 	PAGE_KVM,	/* the pvti KVM maintains for the vCPU */
@@ -104,21 +135,24 @@ static struct pvd_opts opts;
 
 /* ---- guest ---- */
 
-static void guest_snapshot(const volatile struct pvclock_vcpu_time_info *p,
-			   struct pvclock_ref_clock *clk, uint32_t *version)
+/* A consistent copy of a pvti that its writer may be rewriting. */
+static void guest_snapshot(const struct pvti *p, struct pvclock_ref_clock *clk,
+			   uint32_t *version)
 {
 	uint32_t v;
 
 	for (;;) {
-		v = p->version;
+		v = READ_ONCE(p->version);
+		/* The fields are read after the version that covers them... */
 		smp_rmb();
-		clk->tsc_timestamp = p->tsc_timestamp;
-		clk->system_time = p->system_time;
-		clk->mul = p->tsc_to_system_mul;
-		clk->shift = p->tsc_shift;
-		clk->flags = p->flags;
+		clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
+		clk->system_time = READ_ONCE(p->system_time);
+		clk->mul = READ_ONCE(p->tsc_to_system_mul);
+		clk->shift = READ_ONCE(p->tsc_shift);
+		clk->flags = READ_ONCE(p->flags);
+		/* ...and before the version that proves them unchanged. */
 		smp_rmb();
-		if (!(v & 1) && v == p->version)
+		if (!(v & 1) && v == READ_ONCE(p->version))
 			break;
 		gr.retries++;
 	}
@@ -172,9 +206,9 @@ static void guest_code(void)
 {
 	for (;;) {
 		uint32_t ops = READ_ONCE(gp.ops);
-		const volatile struct pvclock_vcpu_time_info *page;
+		const struct pvti *page;
 
-		page = (const void *)gp.pvti_gva[READ_ONCE(gp.page)];
+		page = (const struct pvti *)gp.pvti_gva[READ_ONCE(gp.page)];
 		if (ops & OP_ENABLE)
 			wrmsr(MSR_KVM_SYSTEM_TIME_NEW,
 			      gp.kvm_pvti_gpa | KVM_MSR_ENABLED);
@@ -202,7 +236,7 @@ static void guest_code(void)
 struct test_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
-	struct pvclock_vcpu_time_info *host_pvti;
+	struct pvti *host_pvti;
 	const uint64_t *log;
 };
 
@@ -254,21 +288,21 @@ static void guest_run(struct test_vm *t, uint32_t ops, enum page_id page)
  * Rewrite a pvti the way a hypervisor must while a guest may be reading it:
  * odd version first, the fields, then the next even version.
  */
-static void host_write_pvti(struct pvclock_vcpu_time_info *dst,
-			    const struct pvclock_ref_clock *clk)
+static void host_write_pvti(struct pvti *p, const struct pvclock_ref_clock *clk)
 {
-	volatile struct pvclock_vcpu_time_info *p = dst;
-	uint32_t odd = (p->version + 1) | 1;
+	uint32_t odd = (READ_ONCE(p->version) + 1) | 1;
 
-	p->version = odd;
+	WRITE_ONCE(p->version, odd);
+	/* A reader that sees any new field also sees the odd version... */
 	smp_wmb();
-	p->tsc_timestamp = clk->tsc_timestamp;
-	p->system_time = clk->system_time;
-	p->tsc_to_system_mul = clk->mul;
-	p->tsc_shift = clk->shift;
-	p->flags = clk->flags;
+	WRITE_ONCE(p->tsc_timestamp, clk->tsc_timestamp);
+	WRITE_ONCE(p->system_time, clk->system_time);
+	WRITE_ONCE(p->tsc_to_system_mul, clk->mul);
+	WRITE_ONCE(p->tsc_shift, clk->shift);
+	WRITE_ONCE(p->flags, clk->flags);
+	/* ...and one that sees the next even version sees every field. */
 	smp_wmb();
-	p->version = odd + 1;
+	WRITE_ONCE(p->version, odd + 1);
 }
 
 static void sleep_ms(uint64_t ms)
@@ -299,8 +333,7 @@ struct subtest_note {
 
 static struct subtest_note *note;
 
-static void __attribute__((format(printf, 1, 2), noreturn))
-subtest_skip(const char *fmt, ...)
+static void __printf(1, 2) __noreturn subtest_skip(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -313,7 +346,7 @@ subtest_skip(const char *fmt, ...)
 static bool failed;
 
 /* A failed check: say why, finish the subtest's figures, then fail it. */
-static void __attribute__((format(printf, 1, 2))) check_fail(const char *fmt, ...)
+static void __printf(1, 2) check_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -329,7 +362,7 @@ static void __attribute__((format(printf, 1, 2))) check_fail(const char *fmt, ..
 	failed = true;
 }
 
-static void metric(const char *name, int64_t value, const char *unit)
+static void report_metric(const char *name, int64_t value, const char *unit)
 {
 	printf("# metric %s %" PRId64 " %s\n", name, value, unit);
 }
@@ -437,9 +470,9 @@ static void test_masterclock_update(void)
 	       interval_ns, gr.diff,
 	       gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
-	metric("masterclock_update.interval", (int64_t)interval_ns, "ns");
-	metric("masterclock_update.old_minus_new", gr.diff, "ns");
-	metric("masterclock_update.drift", ppb, "ppb");
+	report_metric("masterclock_update.interval", (int64_t)interval_ns, "ns");
+	report_metric("masterclock_update.old_minus_new", gr.diff, "ns");
+	report_metric("masterclock_update.drift", ppb, "ppb");
 	if (opts.has_max_drift &&
 	    (ppb > (int64_t)opts.max_drift_ppb ||
 	     ppb < -(int64_t)opts.max_drift_ppb))
@@ -487,9 +520,9 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	       gr.diff, gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", t1 - t0);
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
-	metric(buf, gr.diff, "ns");
+	report_metric(buf, gr.diff, "ns");
 	snprintf(buf, sizeof(buf), "set_clock.%s.ioctl_time", name);
-	metric(buf, (int64_t)(t1 - t0), "ns");
+	report_metric(buf, (int64_t)(t1 - t0), "ns");
 	if (opts.has_max_set_clock &&
 	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
 	     gr.diff < -(int64_t)opts.max_set_clock_ns))
@@ -552,13 +585,13 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 	       s->differ, bp / 100, bp % 100, s->by_diff[1], s->by_diff[2],
 	       s->other, s->min_diff, s->max_diff);
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.reads", rate, mname);
-	metric(buf, (int64_t)s->reads, "reads");
+	report_metric(buf, (int64_t)s->reads, "reads");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.differing", rate, mname);
-	metric(buf, (int64_t)s->differ, "reads");
+	report_metric(buf, (int64_t)s->differ, "reads");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.max_diff", rate, mname);
-	metric(buf, (int64_t)pvd_stats_max_abs(s), "ns");
+	report_metric(buf, (int64_t)pvd_stats_max_abs(s), "ns");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.remainder", rate, mname);
-	metric(buf, c->remainder, "2^-32ns");
+	report_metric(buf, c->remainder, "2^-32ns");
 }
 
 /* The guest's snapshots must be exactly what the host wrote. */
@@ -634,9 +667,10 @@ static void test_reference_update(void)
 	if (!pvclock_ref_clock_valid(&gr.old_clk))
 		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
 			   host_shift);
-	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old reference 2^40 + %llu ticks back, %s reads per comparison\n",
-	       khz, host_mul, host_shift, PVD_OLD_SKEW,
-	       opts.reads ? "fixed" : "0.2 s of");
+	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
+	       khz, host_mul, host_shift, PVD_OLD_SPREAD_BITS,
+	       opts.reads ? "fixed reads per comparison" :
+	       "reads for 0.2 s per comparison, at least 1000");
 
 	gp.budget_ticks = (uint64_t)khz * COMPARE_MS;
 	gp.fixed_reads = opts.reads != 0;
@@ -654,7 +688,7 @@ static void test_reference_update(void)
 		printf("# reference_update %s: mul 0x%08x shift %d, zero-remainder references every 2^%u ticks, exact window %" PRIu64 "\n",
 		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
 		       opts.window);
-		for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++)
+		for (j = 0; j < ARRAY_SIZE(methods); j++)
 			reference_cell(&t, rate, mul, shift, methods[j]);
 	}
 	kvm_vm_free(t.vm);
@@ -709,9 +743,9 @@ static void test_set_clock_guest(void)
 	       gr.new_clk.tsc_timestamp - saved.tsc_timestamp,
 	       gr.new_clk.system_time, predicted, gr.stats.reads,
 	       gr.stats.min_diff, gr.stats.max_diff);
-	metric("set_clock_guest.system_time_error",
+	report_metric("set_clock_guest.system_time_error",
 	       (int64_t)(gr.new_clk.system_time - predicted), "ns");
-	metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(&gr.stats),
+	report_metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(&gr.stats),
 	       "ns");
 	if (gr.new_clk.system_time != predicted)
 		check_fail("system_time %" PRIu64 " is not the saved clock's %" PRIu64,
