@@ -14,7 +14,7 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 LIB_SRC := lib/pvclock_ref.c
 LIB_HDR := include/pvclock_ref.h
 
-.PHONY: all host check test help
+.PHONY: all host check test bench help
 
 .DEFAULT_GOAL := all
 all: host selftest
@@ -24,6 +24,14 @@ host: $(BUILD)/pvclock-ref
 $(BUILD)/pvclock-ref: tools/pvclock-ref.c $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ tools/pvclock-ref.c $(LIB_SRC)
+
+# Timings: median per call of each method, on this machine.
+$(BUILD)/bench: bench/bench.c tests/check.h $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ bench/bench.c $(LIB_SRC)
+
+bench: $(BUILD)/bench
+	$(BUILD)/bench
 
 -include mk/tests.mk
 -include mk/kernel.mk
@@ -35,6 +43,7 @@ help:
 	@echo 'make host          build the host tool $(BUILD)/pvclock-ref'
 	@echo 'make check         build and run the host tests (plain and sanitized)'
 	@echo 'make test          everything CI runs (make check, and the selftest)'
+	@echo 'make bench         time the methods (median ns per call)'
 	@echo 'make [KSRC=dir|KVER=6.1]  build $(BUILD)/pvclock_drift_test against a kernel tree'
 	@echo 'make run           build and run the selftest on this machine'
 	@echo 'make install|uninstall KSRC=dir  add the test to (remove it from) a tree'

@@ -15,6 +15,7 @@
 /* Error codes; functions that can fail return 0 or one of these. */
 #define PVCLOCK_REF_EINVAL	(-1)	/* an input outside its domain */
 #define PVCLOCK_REF_ENOCAND	(-2)	/* no valid candidate in the window */
+#define PVCLOCK_REF_NEVER	1	/* the two clocks never differ */
 
 #define PVCLOCK_REF_MAX_WINDOW	(1ULL << 40)
 #define PVCLOCK_REF_MIN_SHIFT	(-31)
@@ -85,6 +86,17 @@ int pvclock_ref_choose(const struct pvclock_ref_clock *old,
 /* The new pvti whose reference is guest_tsc, continuing old's clock. */
 void pvclock_ref_rebase(const struct pvclock_ref_clock *old,
 			uint64_t guest_tsc, struct pvclock_ref_clock *new_clk);
+
+/*
+ * The first TSC, as ticks after new_clk's reference, at which the two clocks
+ * read differently.  Both must have the same mul and shift, and new_clk's
+ * reference must not precede old's.  Returns 0 with *ticks set,
+ * PVCLOCK_REF_NEVER when they agree until either pre-shifted delta would
+ * overflow 64 bits, or PVCLOCK_REF_EINVAL.  O(log 2^32) steps.
+ */
+int pvclock_ref_first_divergence(const struct pvclock_ref_clock *old,
+				 const struct pvclock_ref_clock *new_clk,
+				 uint64_t *ticks);
 
 /*
  * min over 0 <= i < count of (first + i * step) mod 2^32, and the largest

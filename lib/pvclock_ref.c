@@ -214,7 +214,7 @@ static int choose_by_scan(const struct pvclock_ref_clock *old,
  */
 static uint32_t div_u64_u32(uint64_t x, uint32_t d, uint32_t *rem)
 {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(PVCLOCK_REF_NO_ASM)
 	uint32_t quot, r;
 
 	asm("divl %4" : "=a"(quot), "=d"(r)
@@ -314,7 +314,7 @@ uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
 static uint64_t div_u128_u64(__uint128_t num, uint64_t d)
 {
 	uint64_t hi = (uint64_t)(num >> 64), lo = (uint64_t)num, q = 0;
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(PVCLOCK_REF_NO_ASM)
 	asm("divq %4" : "=a"(q), "=d"(hi) : "a"(lo), "d"(hi), "rm"(d));
 #else
 	int bit;
@@ -444,4 +444,104 @@ int pvclock_ref_choose(const struct pvclock_ref_clock *old,
 	if (!ret)
 		fill_choice(old, map, host, choice);
 	return ret;
+}
+
+/* ---- Where two clocks first part ---- */
+
+#define NO_SOLUTION UINT64_MAX
+
+/*
+ * The smallest x >= 0 with (a * x + b) mod m in [lo, hi], for a, b, lo, hi
+ * below m <= 2^32 and lo <= hi; NO_SOLUTION if there is none.
+ *
+ * If no x before the first wrap lands there, the wrap count y >= 1 decides:
+ * some multiple of a must lie in [lo - b + m * y, hi - b + m * y], which is
+ * a condition of the same form on y modulo a.  Mirroring the circle first,
+ * so that a <= m / 2, makes the moduli shrink at Euclid's pace.
+ */
+static uint64_t first_in_range(uint64_t a, uint64_t b, uint64_t m,
+			       uint64_t lo, uint64_t hi)
+{
+	uint64_t x, y;
+
+	if (b >= lo && b <= hi)
+		return 0;
+	if (a == 0)
+		return NO_SOLUTION;
+	if (2 * a > m)
+		return first_in_range(m - a, m - 1 - b, m, m - 1 - hi, m - 1 - lo);
+	if (b < lo) {
+		x = (lo - b + a - 1) / a;
+		if (b + a * x <= hi)
+			return x;
+	}
+	y = 1;
+	if (hi - lo + 1 < a) {
+		/* y = 1 + z: ((b - lo - m) - m * z) mod a <= hi - lo */
+		uint64_t start = (b % a + 2 * a - lo % a - m % a) % a;
+
+		y = first_in_range((a - m % a) % a, start, a, 0, hi - lo);
+		if (y == NO_SOLUTION)
+			return NO_SOLUTION;
+		y++;
+	}
+	/* The first x past y wraps; m * y + lo - b > 0 as b < m. */
+	return (m * y - b + lo + a - 1) / a;
+}
+
+/*
+ * With d1 = J * 2^k + e (e < 2^k) and a read u = U * 2^k + v ticks after the
+ * new reference, the old clock's pre-shifted delta is J + U, plus one when
+ * v >= 2^k - e.  Within each of those two classes the difference is
+ * base + carry(U): base = S0 - S1 + floor((J + c) * m / 2^32), and carry(U)
+ * is 1 when the fraction dropped at J + c plus U's own reaches 2^32.  Return
+ * the first divergent u of class c, or NO_SOLUTION.
+ */
+static uint64_t first_divergence_in_class(const struct pvclock_ref_clock *old,
+					  const struct pvclock_ref_clock *new_clk,
+					  uint64_t aligned_d1, uint64_t class_start)
+{
+	unsigned int k = align_bits(old);
+	uint64_t tsc = old->tsc_timestamp + aligned_d1;
+	uint64_t base = pvclock_ref_read(old, tsc) - new_clk->system_time;
+	uint32_t frac = pvclock_ref_frac(old, tsc);
+	uint64_t units;
+
+	if (base)	/* apart already at the class's first read */
+		return class_start;
+	if (!frac)
+		return NO_SOLUTION;
+	units = first_in_range(remainder_step(old), 0, 1ULL << 32,
+			       (1ULL << 32) - frac, (1ULL << 32) - 1);
+	if (units == NO_SOLUTION || units > (UINT64_MAX - class_start) >> k)
+		return NO_SOLUTION;
+	return (units << k) + class_start;
+}
+
+int pvclock_ref_first_divergence(const struct pvclock_ref_clock *old,
+				 const struct pvclock_ref_clock *new_clk,
+				 uint64_t *ticks)
+{
+	uint64_t d1 = new_clk->tsc_timestamp - old->tsc_timestamp;
+	unsigned int k = align_bits(old);
+	uint64_t grid = 1ULL << k, off_grid = d1 & (grid - 1);
+	/* The old delta, d1 + u, must survive the guest's left shift. */
+	uint64_t last_delta = UINT64_MAX >> (old->shift > 0 ? old->shift : 0);
+	uint64_t first, other;
+
+	if (!pvclock_ref_clock_valid(old) || old->mul != new_clk->mul ||
+	    old->shift != new_clk->shift || (int64_t)d1 < 0 || d1 > last_delta)
+		return PVCLOCK_REF_EINVAL;
+	first = first_divergence_in_class(old, new_clk, d1 - off_grid, 0);
+	if (off_grid) {
+		other = first_divergence_in_class(old, new_clk,
+						  d1 - off_grid + grid,
+						  grid - off_grid);
+		if (other < first)
+			first = other;
+	}
+	if (first > last_delta - d1)
+		return PVCLOCK_REF_NEVER;
+	*ticks = first;
+	return 0;
 }

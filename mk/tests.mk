@@ -15,11 +15,17 @@ $(BUILD)/san/test_lib: $(TEST_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -o $@ tests/test_lib.c $(LIB_SRC)
 
+# The portable C paths that x86-64 replaces with a divide instruction.
+$(BUILD)/portable/test_lib: $(TEST_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -DPVCLOCK_REF_NO_ASM -o $@ tests/test_lib.c $(LIB_SRC)
+
 $(BUILD)/san/pvclock-ref: $(TOOL_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -o $@ tools/pvclock-ref.c $(LIB_SRC)
 
 CHECK_PROGS := $(BUILD)/tests/test_lib $(BUILD)/san/test_lib \
+	       $(BUILD)/portable/test_lib \
 	       $(BUILD)/pvclock-ref $(BUILD)/san/pvclock-ref
 
 # Each line: a name, then the command that prints its TAP.
@@ -27,5 +33,6 @@ check: $(CHECK_PROGS)
 	@tests/run.sh \
 		"library" "$(BUILD)/tests/test_lib" \
 		"library (asan+ubsan)" "$(BUILD)/san/test_lib" \
+		"library (portable C, asan+ubsan)" "$(BUILD)/portable/test_lib" \
 		"tool" "tests/test_tool.sh $(BUILD)/pvclock-ref" \
 		"tool (asan+ubsan)" "tests/test_tool.sh $(BUILD)/san/pvclock-ref"

@@ -63,4 +63,13 @@ static inline uint64_t rng_range(uint64_t *state, uint64_t lo, uint64_t hi)
 	return span ? lo + rng_next(state) % span : rng_next(state);
 }
 
+/* A random 64-bit value shifted right by [lo, hi]: every magnitude. */
+static inline uint64_t rng_magnitude(uint64_t *state, unsigned int lo,
+				     unsigned int hi)
+{
+	uint64_t value = rng_next(state);
+
+	return value >> rng_range(state, lo, hi);
+}
+
 #endif /* PVCLOCK_REF_CHECK_H */

@@ -121,12 +121,11 @@ static void test_scale_delta(void)
 			for (m = 0; m < ARRAY_SIZE(edge_u32); m++)
 				check_scale_delta(edge_u64[d], edge_u32[m], shift);
 	for (i = 0; i < 10000000 * scale; i++) {
-		uint64_t delta = rng_next(&rng);
-
 		/* Realistic deltas are small: vary the magnitude. */
-		delta >>= rng_next(&rng) % 64;
-		check_scale_delta(delta, (uint32_t)rng_next(&rng),
-				  (int)rng_range(&rng, 0, 62) - 31);
+		uint64_t delta = rng_magnitude(&rng, 0, 63);
+		uint32_t mul = (uint32_t)rng_next(&rng);
+
+		check_scale_delta(delta, mul, (int)rng_range(&rng, 0, 62) - 31);
 	}
 }
 
@@ -203,8 +202,8 @@ static void test_time_scale_model(void)
 		uint64_t x = rng_range(&rng, 1000, 1000000000000ULL);
 		uint64_t y = rng_range(&rng, 1000, 1000000000000ULL);
 
-		x = x >> (rng_next(&rng) % 30);
-		y = y >> (rng_next(&rng) % 30);
+		x >>= rng_range(&rng, 0, 29);
+		y >>= rng_range(&rng, 0, 29);
 		x = x < 1000 ? 1000 + x : x;
 		y = y < 1000 ? 1000 + y : y;
 		check_time_scale(x, y);
@@ -245,8 +244,7 @@ static void test_scale_tsc(void)
 		uint64_t ratio = rng_range(&rng, 1ULL << (fb - 4),
 					   1ULL << (fb + 4));
 
-		check_scale_tsc(rng_next(&rng) >> (rng_next(&rng) % 64), ratio,
-				fb);
+		check_scale_tsc(rng_magnitude(&rng, 0, 63), ratio, fb);
 	}
 }
 
@@ -255,15 +253,15 @@ static void test_read_and_frac(void)
 	uint64_t rng = 4, i;
 
 	for (i = 0; i < 4000000 * scale; i++) {
-		struct pvclock_ref_clock c = {
-			.tsc_timestamp = rng_next(&rng),
-			.system_time = rng_next(&rng),
-			.mul = (uint32_t)rng_next(&rng) | 1,
-			.shift = (int8_t)(rng_range(&rng, 0, 62) - 31),
-		};
-		uint64_t tsc = c.tsc_timestamp + (rng_next(&rng) >>
-						  (rng_next(&rng) % 64));
-		uint64_t delta = tsc - c.tsc_timestamp;
+		struct pvclock_ref_clock c;
+		uint64_t tsc, delta;
+
+		c.tsc_timestamp = rng_next(&rng);
+		c.system_time = rng_next(&rng);
+		c.mul = (uint32_t)rng_next(&rng) | 1;
+		c.shift = (int8_t)(rng_range(&rng, 0, 62) - 31);
+		tsc = c.tsc_timestamp + rng_magnitude(&rng, 0, 63);
+		delta = tsc - c.tsc_timestamp;
 
 		CHECK(pvclock_ref_read(&c, tsc) == model_read(&c, tsc),
 		      "read differs from the model");
@@ -336,24 +334,28 @@ static void test_min_mulmod(void)
 	check_min_mulmod(12345, 0, 77);
 	for (i = 0; i < 60000 * scale; i++) {
 		uint32_t step = (uint32_t)rng_next(&rng);
+		uint32_t first = (uint32_t)rng_next(&rng);
 
 		/* Steps near simple fractions of 2^32 are the hard ones. */
-		if (i % 3 == 0)
-			step = (uint32_t)(0xffffffffULL / rng_range(&rng, 1, 12)) +
-			       (uint32_t)rng_range(&rng, 0, 8) - 4;
-		check_min_mulmod((uint32_t)rng_next(&rng), step,
-				 rng_range(&rng, 1, 3000));
+		if (i % 3 == 0) {
+			step = (uint32_t)(0xffffffffULL / rng_range(&rng, 1, 12));
+			step += (uint32_t)rng_range(&rng, 0, 8) - 4;
+		}
+		check_min_mulmod(first, step, rng_range(&rng, 1, 3000));
 	}
-	for (i = 0; i < 10 * scale; i++)
-		check_min_mulmod((uint32_t)rng_next(&rng),
-				 (uint32_t)rng_next(&rng),
-				 rng_range(&rng, 1, 1 << 22));
+	for (i = 0; i < 10 * scale; i++) {
+		uint32_t step = (uint32_t)rng_next(&rng);
+		uint32_t first = (uint32_t)rng_next(&rng);
+
+		check_min_mulmod(first, step, rng_range(&rng, 1, 1 << 22));
+	}
 	for (i = 0; i < 20000 * scale; i++) {
 		unsigned int twos = (unsigned int)rng_range(&rng, 17, 32);
 		uint32_t step = twos == 32 ? 0 :
 				((uint32_t)rng_next(&rng) | 1) << twos;
+		uint32_t first = (uint32_t)rng_next(&rng);
 
-		check_min_mulmod_periodic((uint32_t)rng_next(&rng), step,
+		check_min_mulmod_periodic(first, step,
 					  rng_range(&rng, 1, 1ULL << 40));
 	}
 }
@@ -621,18 +623,17 @@ static uint64_t count_differing_reads(const struct pvclock_ref_clock *old,
 
 static void check_zero_disruption(uint64_t *rng, uint32_t mul, int shift)
 {
-	struct pvclock_ref_clock old = {
-		.tsc_timestamp = rng_next(rng), .system_time = rng_next(rng),
-		.mul = mul, .shift = (int8_t)shift,
-	};
-	uint64_t width = 1ULL << 34, differing, i;
-	/* The window starts at least 2^40 ticks after the old reference. */
-	uint64_t end = old.tsc_timestamp + (1ULL << 40) + width - 1 +
-		       rng_range(rng, 0, 1ULL << 41);
+	struct pvclock_ref_clock old = { .mul = mul, .shift = (int8_t)shift };
+	uint64_t width = 1ULL << 34, differing, i, end;
 	struct pvclock_ref_map map;
 	struct pvclock_ref_choice ch;
 	struct pvclock_ref_clock new_clk;
 
+	old.tsc_timestamp = rng_next(rng);
+	old.system_time = rng_next(rng);
+	/* The window starts at least 2^40 ticks after the old reference. */
+	end = old.tsc_timestamp + (1ULL << 40) + width - 1 +
+	      rng_range(rng, 0, 1ULL << 41);
 	pvclock_ref_map_identity(&map);
 	if (end < width) {	/* keep clear of the 64-bit wrap */
 		old.tsc_timestamp -= 1ULL << 62;
@@ -673,9 +674,11 @@ static void test_zero_disruption(void)
 				       &shift, &mul);
 		check_zero_disruption(&rng, mul, shift);
 	}
-	for (i = 0; i < 1000 * scale; i++)
-		check_zero_disruption(&rng, (uint32_t)rng_next(&rng) | 1,
-				      (int)rng_range(&rng, 0, 4) - 2);
+	for (i = 0; i < 1000 * scale; i++) {
+		uint32_t mul = (uint32_t)rng_next(&rng) | 1;
+
+		check_zero_disruption(&rng, mul, (int)rng_range(&rng, 0, 4) - 2);
+	}
 }
 
 /*
@@ -691,10 +694,8 @@ static void test_difference_is_the_carry(void)
 		uint64_t d1, t, diff, carry;
 
 		random_clock(&rng, -3, 3, &old);
-		d1 = (rng_next(&rng) >> rng_range(&rng, 19, 63)) <<
-		     model_align(&old);
-		t = old.tsc_timestamp + d1 + (rng_next(&rng) >>
-					      rng_range(&rng, 19, 63));
+		d1 = rng_magnitude(&rng, 19, 63) << model_align(&old);
+		t = old.tsc_timestamp + d1 + rng_magnitude(&rng, 19, 63);
 		pvclock_ref_rebase(&old, old.tsc_timestamp + d1, &new_clk);
 		diff = model_read(&old, t) - model_read(&new_clk, t);
 		carry = ((uint64_t)pvclock_ref_frac(&old, new_clk.tsc_timestamp) +
@@ -741,6 +742,98 @@ static void test_unaligned_reaches_two(void)
 	}
 }
 
+/* ---- First divergence ---- */
+
+static bool reads_differ(const struct pvclock_ref_clock *old,
+			 const struct pvclock_ref_clock *new_clk, uint64_t u)
+{
+	uint64_t t = new_clk->tsc_timestamp + u;
+
+	return model_read(old, t) != model_read(new_clk, t);
+}
+
+#define BRUTE_TICKS 3000
+
+/* How the first-divergence cases were settled: brute force, beyond, never. */
+static uint64_t divergence_seen[3];
+
+static void check_first_divergence(const struct pvclock_ref_clock *old,
+				   const struct pvclock_ref_clock *new_clk,
+				   uint64_t horizon, uint64_t *rng)
+{
+	uint64_t got = UINT64_MAX, want = UINT64_MAX, u, i;
+	int rc = pvclock_ref_first_divergence(old, new_clk, &got);
+	uint64_t limit = horizon < BRUTE_TICKS ? horizon : BRUTE_TICKS;
+
+	CHECK(rc == 0 || rc == PVCLOCK_REF_NEVER, "rc %d", rc);
+	if (rc == PVCLOCK_REF_NEVER)
+		got = UINT64_MAX;
+	for (u = 0; u <= limit; u++) {
+		if (reads_differ(old, new_clk, u)) {
+			want = u;
+			break;
+		}
+	}
+	divergence_seen[got == UINT64_MAX ? 2 : got <= limit ? 0 : 1]++;
+	if (want != UINT64_MAX || got <= limit) {
+		CHECK(got == want, "shift %d mul %#x d1 %" PRIu64 ": first "
+		      "divergence %" PRIu64 ", brute force %" PRIu64, old->shift,
+		      old->mul, new_clk->tsc_timestamp - old->tsc_timestamp,
+		      got, want);
+		return;
+	}
+	/* Beyond brute force: it differs there, and at no sampled tick before. */
+	if (got != UINT64_MAX) {
+		CHECK(got <= horizon && reads_differ(old, new_clk, got),
+		      "no divergence at the tick reported");
+		CHECK(!reads_differ(old, new_clk, got - 1),
+		      "divergence just before the tick reported");
+	}
+	/* u up to horizon is in range: sample below the first divergence */
+	for (i = 0; i < 200 && got; i++) {
+		u = rng_range(rng, 0, got == UINT64_MAX ? horizon : got - 1);
+		CHECK(!reads_differ(old, new_clk, u), "%" PRIu64
+		      " ticks on the clocks differ, reported first: %" PRIu64
+		      " (shift %d mul %#x)", u, got, old->shift, old->mul);
+	}
+}
+
+
+static void test_first_divergence(void)
+{
+	uint64_t rng = 11, i;
+
+	for (i = 0; i < 100000 * scale; i++) {
+		struct pvclock_ref_clock old, new_clk;
+		uint64_t d1 = rng_magnitude(&rng, 20, 63);
+		uint64_t last;
+
+		random_clock(&rng, -3, 3, &old);
+		/* the old clock's delta may not pass this */
+		last = UINT64_MAX >> (old.shift > 0 ? old.shift : 0);
+		if (i % 3 == 0)	/* a candidate on the grid */
+			d1 &= ~((1ULL << model_align(&old)) - 1);
+		if (i % 50 == 0) {
+			/* near the end of the 64-bit delta */
+			d1 = last - rng_range(&rng, 0, 2 * BRUTE_TICKS);
+			/* the last tick in range: apart there, or never */
+			if (i % 200 == 0)
+				d1 = last;
+			if (d1 >> 63)
+				d1 = (1ULL << 63) - 1 - rng_range(&rng, 0, 99);
+		}
+		pvclock_ref_rebase(&old, old.tsc_timestamp + d1, &new_clk);
+		/* sometimes off by a ns or two, as a careless update would be */
+		if (i % 4 == 0)
+			new_clk.system_time += rng_range(&rng, 0, 4) - 2;
+		check_first_divergence(&old, &new_clk, last - d1, &rng);
+	}
+	printf("# first divergence: %" PRIu64 " within %u ticks (brute force), %"
+	       PRIu64 " beyond (sampled), %" PRIu64 " never\n",
+	       divergence_seen[0], BRUTE_TICKS, divergence_seen[1],
+	       divergence_seen[2]);
+}
+
 int main(void)
 {
 	const char *env = getenv("PVCLOCK_REF_TEST_SCALE");
@@ -749,7 +842,7 @@ int main(void)
 		scale = strtoull(env, NULL, 10);
 	if (!scale)
 		scale = 1;
-	printf("TAP version 13\n1..12\n");
+	printf("TAP version 13\n1..13\n");
 	RUN(test_scale_delta);
 	RUN(test_time_scale_vectors);
 	RUN(test_time_scale_model);
@@ -762,5 +855,6 @@ int main(void)
 	RUN(test_zero_disruption);
 	RUN(test_difference_is_the_carry);
 	RUN(test_unaligned_reaches_two);
+	RUN(test_first_divergence);
 	return check_state.failed ? 1 : 0;
 }

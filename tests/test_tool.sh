@@ -136,10 +136,23 @@ done
 line=$("$tool" best --tsc-timestamp 5 --system-time 0 --mul $mul --shift -1 \
 	--end $(((1 << 40) + (1 << 34) + 77)) --window $((1 << 34)))
 if [ "$(key remainder "$line")" = 0 ] && [ "$(key aligned "$line")" = 1 ] &&
+   [ "$(key first_divergence "$line")" = never ] &&
    [ "$(key guest_tsc "$line")" -gt $(((1 << 40) + 5)) ]; then
 	ok "best exact finds a zero remainder at 3 GHz"
 else
 	not_ok "best exact finds a zero remainder at 3 GHz" "$line"
+fi
+
+# first_divergence: the reads differ there and not one tick before
+line=$("$tool" best $old --end 1099511627776 --window 1 --method naive)
+u=$(key first_divergence "$line")
+new="--tsc-timestamp $(key guest_tsc "$line") --system-time $(key system_time "$line") --mul 3308745937 --shift -1"
+at() { key ns "$("$tool" read $1 --tsc $(($(key guest_tsc "$line") + $2)))"; }
+if [ "$u" -gt 0 ] && [ "$(at "$old" "$u")" != "$(at "$new" "$u")" ] &&
+   [ "$(at "$old" $((u - 1)))" = "$(at "$new" $((u - 1)))" ]; then
+	ok "best: first_divergence is where the clocks part ($u ticks)"
+else
+	not_ok "best: first_divergence is where the clocks part" "$line"
 fi
 
 expect_fail "best: every candidate before the old reference" 3 \
@@ -151,10 +164,10 @@ expect_fail "best: no aligned candidate" 3 "no valid candidate" \
 sweep=$("$tool" sweep --reads 20000)
 rows=$(printf '%s\n' "$sweep" | grep -c '^ *[0-9]')
 exact_clean=$(printf '%s\n' "$sweep" | grep '^ *[0-9]' |
-	awk -F'|' '$5 ~ /^ +0 +0\.00% +0$/' | wc -l)
+	awk -F'|' '$5 ~ /^ +0 +0\.00% +0 +never$/' | wc -l)
 if [ "$rows" = 30 ] && [ "$exact_clean" = 30 ] &&
    printf '%s\n' "$sweep" | grep -q 'seed=20261125'; then
-	ok "sweep: 30 rates, exact column 0 differing reads at every one"
+	ok "sweep: 30 rates, exact column 0 differing reads and never diverges"
 else
 	not_ok "sweep: 30 rates, exact column clean" "rows $rows clean $exact_clean"
 fi

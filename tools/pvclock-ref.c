@@ -259,6 +259,21 @@ static void map_from_opts(struct opt *opts, struct pvclock_ref_map *map)
 	map->offset = opt_value(opts, "offset", 0);
 }
 
+/* Ticks after the new reference where the clocks first differ, or never. */
+static void print_divergence(const struct pvclock_ref_clock *old,
+			     const struct pvclock_ref_clock *new_clk, int width)
+{
+	uint64_t ticks;
+	int rc = pvclock_ref_first_divergence(old, new_clk, &ticks);
+
+	if (rc == PVCLOCK_REF_NEVER)
+		printf("%*s", width, "never");
+	else if (rc == 0)
+		printf("%*" PRIu64, width, ticks);
+	else	/* the rebased reference never precedes the old one */
+		printf("%*s", width, "error");
+}
+
 static int cmd_best(int argc, char **argv)
 {
 	struct opt opts[] = {
@@ -297,8 +312,11 @@ static int cmd_best(int argc, char **argv)
 		die_usage("best: the library rejected the input (%d)", rc);
 	pvclock_ref_rebase(&old, ch.guest_tsc, &new_clk);
 	printf("host_tsc=%" PRIu64 " guest_tsc=%" PRIu64 " remainder=%" PRIu32
-	       " aligned=%d system_time=%" PRIu64 "\n", ch.host_tsc,
-	       ch.guest_tsc, ch.remainder, ch.aligned, new_clk.system_time);
+	       " aligned=%d system_time=%" PRIu64 " first_divergence=",
+	       ch.host_tsc, ch.guest_tsc, ch.remainder, ch.aligned,
+	       new_clk.system_time);
+	print_divergence(&old, &new_clk, 0);
+	putchar('\n');
 	return 0;
 }
 
@@ -323,6 +341,7 @@ struct sweep_cell {
 	uint32_t remainder;
 	uint64_t differing;
 	uint64_t worst;		/* the largest |old - new| in ns */
+	struct pvclock_ref_clock new_clk;
 };
 
 static uint64_t sweep_rng(uint64_t *state)
@@ -376,6 +395,7 @@ static void sweep_cell(const struct pvclock_ref_clock *old, uint64_t end,
 	pvclock_ref_rebase(old, ch.guest_tsc, &new_clk);
 	cell->remainder = ch.remainder;
 	measure_reads(old, &new_clk, reads, cell);
+	cell->new_clk = new_clk;
 }
 
 /* A share of reads as a percentage with two decimals, rounded. */
@@ -405,7 +425,8 @@ static void sweep_row(uint32_t khz, uint64_t window, uint64_t reads,
 		sweep_cell(&old, end, &sweep_columns[c], window, reads, &cell);
 		printf(" | %10" PRIu32, cell.remainder);
 		print_percent(cell.differing, reads);
-		printf(" %3" PRIu64, cell.worst);
+		printf(" %3" PRIu64 " ", cell.worst);
+		print_divergence(&old, &cell.new_clk, 10);
 	}
 	putchar('\n');
 }
@@ -429,10 +450,12 @@ static int cmd_sweep(int argc, char **argv)
 	printf("# sweep window=%" PRIu64 " reads=%" PRIu64 " seed=%" PRIu64
 	       "\n", window, reads, seed);
 	printf("# old reference >= 2^40 ticks before each window; read i at T1 + 7i + (i mod 5)\n");
-	printf("# per choice: remainder (of 2^32), reads that differ from the old clock, largest difference (ns)\n");
+	printf("# per choice: remainder (of 2^32), reads that differ from the old clock, largest difference (ns),\n");
+	printf("# first tick after the update at which the clocks differ (never: not before the delta wraps)\n");
 	printf("%8s %5s %10s", "kHz", "shift", "mul");
 	for (c = 0; c < SWEEP_COLUMNS; c++)
-		printf(" | %10s %7s %3s", sweep_columns[c].name, "differ", "max");
+		printf(" | %10s %7s %3s %10s", sweep_columns[c].name, "differ",
+		       "max", "first_tick");
 	putchar('\n');
 	for (i = 0; i < SWEEP_RATES; i++)
 		sweep_row(sweep_rate_khz(i, seed), window, reads, &rng);
