@@ -221,6 +221,8 @@ static inline enum pvd_parse_err pvd_parse_freqs(const char *s,
 		*bad = n;
 		if (n == PVD_MAX_FREQS)
 			return PVD_PARSE_RANGE;
+		if (!len)
+			return PVD_PARSE_MALFORMED;	/* an empty entry */
 		if (len == 4 && !strncmp(p, "host", 4)) {
 			khz = PVD_HOST_RATE;
 		} else {
