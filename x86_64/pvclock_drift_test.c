@@ -712,6 +712,7 @@ static void test_set_clock_guest(void)
 	struct pvd_stats host;
 	struct test_vm t;
 	uint64_t predicted;
+	int64_t max_diff;
 	int r;
 
 	require_tsc_clocksource();
@@ -762,6 +763,11 @@ static void test_set_clock_guest(void)
 	host_recompute(&t, &host);
 	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
 		check_fail("reads differ otherwise than the arithmetic predicts");
+	/* At the exact system_time: 0..1 ns, or 0..2 off the alignment rule. */
+	max_diff = ((gr.new_clk.tsc_timestamp - saved.tsc_timestamp) &
+		    ((1ULL << (saved.shift < 0 ? -saved.shift : 0)) - 1)) ? 2 : 1;
+	if (gr.stats.min_diff < 0 || gr.stats.max_diff > max_diff)
+		check_fail("old - new outside 0..%" PRId64 " ns", max_diff);
 	if (pvd_stats_max_abs(&gr.stats) > opts.tolerance_ns)
 		check_fail("a read differs by %" PRIu64 " ns, beyond --tolerance-ns %"
 			   PRIu64, pvd_stats_max_abs(&gr.stats), opts.tolerance_ns);
