@@ -10,6 +10,9 @@
 #   make run [RUN_ARGS=...]  build, then run the test on this machine's KVM
 #   make install KSRC=dir    add the test to dir's KVM selftests
 #   make uninstall KSRC=dir  take it out again
+#   make selftest-ci         what CI checks: both Debian trees, install into a
+#                            fresh copy, its own build and runner, uninstall,
+#                            and subtests 1-3 passing on this machine's KVM
 #
 # The tree is only read: objects go to $(BUILD)/kvm-*.  Its selftest library
 # is compiled with -mgeneral-regs-only here, because guest code (library and
@@ -53,7 +56,7 @@ KSELFTEST_VARS := \
 	TEST_GEN_PROGS_EXTENDED_x86_64= TEST_GEN_PROGS_EXTENDED_x86= \
 	EXTRA_CFLAGS="-mgeneral-regs-only $(EXTRA_CFLAGS)"
 
-.PHONY: selftest run install uninstall selftest-clean
+.PHONY: selftest run install uninstall selftest-clean selftest-ci
 
 selftest:
 	@$(KTREE_CMD) >/dev/null
@@ -78,3 +81,6 @@ install uninstall:
 
 selftest-clean:
 	rm -rf $(KOUT) $(SELFTEST_COPY)
+
+selftest-ci:
+	@BUILD=$(BUILD) $(PVC_ROOT)/scripts/selftest-ci.sh

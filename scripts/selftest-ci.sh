@@ -1,0 +1,127 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# selftest-ci.sh: what CI checks of the KVM selftest (`make selftest-ci`).
+#
+#  1. pvclock_drift_test builds out of tree against Debian's 6.12 and 6.1.
+#  2. On a fresh copy of the 6.12 tree: make install, the tree's own
+#     `make -C tools/testing/selftests TARGETS=kvm` builds it with no
+#     warning from its files, the kselftest runner runs it, make uninstall
+#     leaves the copy identical to the tree (diff -r).
+#  3. Both builds run on this machine's KVM: where /dev/kvm is usable,
+#     masterclock_update, set_clock and reference_update must run and pass
+#     (a skip is a failure); elsewhere the test must exit 4 (skip).
+#
+# Logs go to $BUILD/selftest-ci (build/selftest-ci).
+
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+case ${BUILD:-build} in
+/*)	build=$BUILD ;;
+*)	build=$root/${BUILD:-build} ;;
+esac
+logs=$build/selftest-ci
+scratch=$build/selftest-ci/scratch
+must_run="masterclock_update set_clock reference_update"
+passed=0
+
+say()
+{
+	echo "selftest-ci: $*"
+}
+
+fail()
+{
+	say "FAIL: $*" >&2
+	exit 1
+}
+
+ok()
+{
+	passed=$((passed + 1))
+	say "ok: $*"
+}
+
+kvm_usable()
+{
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+
+# Each of the must-run subtests reported "ok N name" (maybe "# "-prefixed
+# by the runner) and nothing failed.
+check_ktap()
+{
+	local log=$1 name
+
+	! grep -qE '^(# )*not ok ' "$log" || fail "a subtest failed, see $log"
+	for name in $must_run; do
+		grep -qE "^(# )*ok [0-9]+ $name\$" "$log" ||
+			fail "$name did not run and pass, see $log"
+	done
+}
+
+run_binary()
+{
+	local bin=$1 log=$2 rc=0
+
+	"$bin" >"$log" 2>&1 || rc=$?
+	if kvm_usable; then
+		[ $rc -eq 0 ] || fail "$bin exited $rc, see $log"
+		check_ktap "$log"
+	else
+		[ $rc -eq 4 ] || fail "$bin exited $rc without a usable /dev/kvm (want 4), see $log"
+		say "no usable /dev/kvm: $bin skipped as it must"
+	fi
+	ok "ran $bin"
+}
+
+mkdir -p "$logs"
+
+make -s selftest >"$logs/build-6.12.log" 2>&1 ||
+	fail "make selftest, see $logs/build-6.12.log"
+ok "make selftest (6.12)"
+make -s selftest KVER=6.1 >"$logs/build-6.1.log" 2>&1 ||
+	fail "make selftest KVER=6.1, see $logs/build-6.1.log"
+ok "make selftest KVER=6.1"
+
+tree=$build/trees/linux-6.12
+copy=$scratch/linux-6.12
+out=$scratch/out
+rm -rf "$scratch"
+mkdir -p "$scratch"
+cp -a "$tree" "$copy"
+make -s install KSRC="$copy" >"$logs/install.log" 2>&1 ||
+	fail "make install, see $logs/install.log"
+# O= keeps the objects out of the copy, so that diff -r can judge uninstall.
+make -C "$copy/tools/testing/selftests" TARGETS=kvm O="$out" -j2 \
+	>"$logs/intree-build.log" 2>&1 ||
+	fail "in-tree build, see $logs/intree-build.log"
+[ -x "$out/kselftest/kvm/x86_64/pvclock_drift_test" ] ||
+	fail "the in-tree build made no pvclock_drift_test"
+! grep -E 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
+	"$logs/intree-build.log" ||
+	fail "warnings from the installed files, see $logs/intree-build.log"
+ok "in-tree build of 6.12 with the test installed"
+
+if kvm_usable; then
+	make -C "$copy/tools/testing/selftests" TARGETS=kvm O="$out" run_tests \
+		TEST_GEN_PROGS_x86_64=x86_64/pvclock_drift_test TEST_PROGS_x86_64= \
+		>"$logs/runner.log" 2>&1 || fail "kselftest runner, see $logs/runner.log"
+	grep -qE '^ok [0-9]+ selftests: kvm: pvclock_drift_test$' "$logs/runner.log" ||
+		fail "the kselftest runner did not pass it, see $logs/runner.log"
+	check_ktap "$logs/runner.log"
+	ok "kselftest runner ran pvclock_drift_test"
+fi
+
+make -s uninstall KSRC="$copy" >"$logs/uninstall.log" 2>&1 ||
+	fail "make uninstall, see $logs/uninstall.log"
+diff -r "$tree" "$copy" >"$logs/uninstall.diff" 2>&1 ||
+	fail "uninstall left the tree changed, see $logs/uninstall.diff"
+ok "make uninstall restored the tree"
+rm -rf "$scratch"
+
+run_binary "$build/pvclock_drift_test" "$logs/run-6.12.log"
+run_binary "$build/kvm-6.1/pvclock_drift_test" "$logs/run-6.1.log"
+say "$passed passed, 0 failed"
