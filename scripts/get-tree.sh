@@ -26,8 +26,9 @@ ensure_headers()
 {
 	local tree=$1
 
-	[ -f "$tree/Makefile" ] && [ -d "$tree/tools/testing/selftests/kvm" ] ||
+	if [ ! -f "$tree/Makefile" ] || [ ! -d "$tree/tools/testing/selftests/kvm" ]; then
 		die "$tree is not a kernel tree with KVM selftests"
+	fi
 	if [ -d "$tree/usr/include/linux" ] && [ -f "$tree/usr/include/linux/kvm.h" ]; then
 		return 0
 	fi

@@ -41,7 +41,7 @@ detect_layout()
 	fi
 	progvar=TEST_GEN_PROGS_$archdir
 	[ -d "$kvm/$archdir" ] || die "$kvm has no $archdir/ directory"
-	grep -q "^$progvar[[:space:]]*+\?=" "$mkfile" ||
+	grep -q "^${progvar}[[:space:]]*+\?=" "$mkfile" ||
 		die "$mkfile has no $progvar list: unknown KVM selftest layout"
 }
 
@@ -87,7 +87,7 @@ add_block()
 {
 	local tmp last
 
-	last=$(grep -n "^$progvar[[:space:]]*+\?=" "$mkfile" | tail -n 1 | cut -d: -f1)
+	last=$(grep -n "^${progvar}[[:space:]]*+\?=" "$mkfile" | tail -n 1 | cut -d: -f1)
 	tmp=$(mktemp "$mkfile.XXXXXX")
 	{
 		head -n "$last" "$mkfile"
@@ -102,8 +102,9 @@ do_install()
 {
 	local src=$1 dst from
 
-	[ -f "$src/x86_64/pvclock_drift_test.c" ] && [ -f "$src/lib/pvclock_ref.c" ] ||
+	if [ ! -f "$src/x86_64/pvclock_drift_test.c" ] || [ ! -f "$src/lib/pvclock_ref.c" ]; then
 		die "$src is not a pvclock_ref checkout"
+	fi
 	# Never overwrite a file of the tree's own.
 	if [ ! -f "$kvm/$MANIFEST" ]; then
 		while read -r dst from; do
@@ -138,7 +139,9 @@ do_uninstall()
 
 main()
 {
-	[ $# -ge 2 ] && [ $# -le 3 ] || die "usage: $me install|uninstall KSRC [PVCLOCK_SRC]"
+	if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+		die "usage: $me install|uninstall KSRC [PVCLOCK_SRC]"
+	fi
 	detect_layout "$2"
 	case $1 in
 	install)
