@@ -8,7 +8,8 @@ BUILD := build
 # cannot execute SSE: nothing here may use anything but general registers.
 NOFP_CFLAGS := -mgeneral-regs-only
 WARN_CFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN_CFLAGS) $(NOFP_CFLAGS) -Iinclude $(EXTRA_CFLAGS)
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN_CFLAGS) $(if $(WERROR),-Werror) $(NOFP_CFLAGS) \
+	       -Iinclude $(EXTRA_CFLAGS)
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRC := lib/pvclock_ref.c

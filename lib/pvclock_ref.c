@@ -372,10 +372,84 @@ static bool valid_range(uint64_t lo, uint64_t span, uint64_t *first,
 	return true;
 }
 
+/* The best of a range of j: the smallest j * step mod 2^32, newest on ties. */
+struct j_range {
+	uint64_t lo, hi, best;
+	uint32_t value;
+};
+
+static void j_range_init(struct j_range *r, uint64_t lo, uint64_t hi,
+			 uint32_t step)
+{
+	uint64_t index;
+
+	r->lo = lo;
+	r->hi = hi;
+	r->value = pvclock_ref_min_mulmod((uint32_t)lo * step, step,
+					  hi - lo + 1, &index);
+	r->best = lo + index;
+}
+
+static bool j_range_before(const struct j_range *a, const struct j_range *b)
+{
+	return a->value < b->value || (a->value == b->value && a->best > b->best);
+}
+
 /*
- * With ratio <= 1.0 consecutive host TSCs map to guest TSCs that step by 0
- * or 1, so the window's candidates are every guest TSC in a range, and the
- * valid ones are the multiples j * 2^k in a range of d1.
+ * A guest faster than the host (ratio > 1.0) skips guest TSC values.  Take
+ * the candidates j in order of remainder, splitting the range around each
+ * one taken, until one is a guest TSC that some host TSC maps to.  Only
+ * 1/ratio of them are, so a few tries usually do; the number of tries is
+ * bounded, and past it the window is scanned.
+ */
+#define SKIP_TRIES 64
+
+static int choose_skipping(const struct pvclock_ref_clock *old,
+			   const struct pvclock_ref_map *map, uint64_t end,
+			   uint64_t width, uint64_t j_lo, uint64_t j_hi,
+			   uint64_t *best_host)
+{
+	struct j_range ranges[SKIP_TRIES + 1], taken;
+	uint64_t to_d1 = map->offset - old->tsc_timestamp;
+	uint32_t step = remainder_step(old);
+	unsigned int count = 1, tries, i, top;
+
+	j_range_init(&ranges[0], j_lo, j_hi, step);
+	for (tries = 0; tries < SKIP_TRIES && count; tries++) {
+		uint64_t scaled, host;
+
+		for (top = 0, i = 1; i < count; i++)
+			if (j_range_before(&ranges[i], &ranges[top]))
+				top = i;
+		taken = ranges[top];
+		ranges[top] = ranges[--count];
+		/* The first host TSC at or past this guest TSC: is it exact? */
+		scaled = (taken.best << align_bits(old)) - to_d1;
+		host = div_u128_u64(((__uint128_t)scaled << map->frac_bits) +
+				    map->ratio - 1, map->ratio);
+		if (pvclock_ref_scale_tsc(host, map->ratio, map->frac_bits) ==
+		    scaled) {
+			*best_host = host;
+			return 0;
+		}
+		if (taken.best > taken.lo)
+			j_range_init(&ranges[count++], taken.lo, taken.best - 1,
+				     step);
+		if (taken.best < taken.hi)
+			j_range_init(&ranges[count++], taken.best + 1, taken.hi,
+				     step);
+	}
+	if (!count)
+		return PVCLOCK_REF_ENOCAND;
+	return choose_by_scan(old, map, end, width, false, best_host);
+}
+
+/*
+ * Host TSCs map to guest TSCs in order, so the window's guest TSCs lie in
+ * one range and the valid ones are the multiples j * 2^k in a range of d1.
+ * With ratio <= 1.0 consecutive host TSCs step by 0 or 1 and every j in the
+ * range is a candidate.  A scaled TSC past 2^64 wraps, as KVM's does: the
+ * range is then not in order, and only a scan is right.
  */
 static int choose_exact(const struct pvclock_ref_clock *old,
 			const struct pvclock_ref_map *map, uint64_t end,
@@ -389,12 +463,18 @@ static int choose_exact(const struct pvclock_ref_clock *old,
 	uint64_t to_d1 = map->offset - old->tsc_timestamp;
 	uint64_t first, last, j_lo, j_hi, index;
 
+	if (((__uint128_t)end * map->ratio) >> map->frac_bits >> 64 ||
+	    scaled_hi - scaled_lo >= 1ULL << 62)
+		return choose_by_scan(old, map, end, width, false, best_host);
 	if (!valid_range(scaled_lo + to_d1, scaled_hi - scaled_lo, &first, &last))
 		return PVCLOCK_REF_ENOCAND;
 	j_lo = (first + (1ULL << k) - 1) >> k;
 	j_hi = last >> k;
 	if (j_lo > j_hi)
 		return PVCLOCK_REF_ENOCAND;
+	if (map->ratio > 1ULL << map->frac_bits)
+		return choose_skipping(old, map, end, width, j_lo, j_hi,
+				       best_host);
 	pvclock_ref_min_mulmod((uint32_t)j_lo * remainder_step(old),
 			       remainder_step(old), j_hi - j_lo + 1, &index);
 	*best_host = newest_host_for(map, ((j_lo + index) << k) - to_d1, end);
@@ -426,11 +506,7 @@ int pvclock_ref_choose(const struct pvclock_ref_clock *old,
 				old->tsc_timestamp) < 0 ? PVCLOCK_REF_ENOCAND : 0;
 		break;
 	case PVCLOCK_REF_EXACT:
-		/* A faster guest TSC skips values: not a plain range of d1. */
-		if (map->ratio <= 1ULL << map->frac_bits)
-			ret = choose_exact(old, map, end, width, &host);
-		else
-			ret = choose_by_scan(old, map, end, width, false, &host);
+		ret = choose_exact(old, map, end, width, &host);
 		break;
 	case PVCLOCK_REF_SCAN:
 		ret = choose_by_scan(old, map, end, width, false, &host);

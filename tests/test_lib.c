@@ -414,6 +414,8 @@ static void random_clock(uint64_t *rng, int min_shift, int max_shift,
 /* Identity, a slower guest (ratio <= 1.0), or a faster one. */
 static void random_map(uint64_t *rng, struct pvclock_ref_map *map)
 {
+	/* faster guests, in quarters: 1.25, 1.5, 2, 3, 4 */
+	static const uint64_t faster[] = { 5, 6, 8, 12, 16 };
 	unsigned int kind = (unsigned int)(rng_next(rng) % 4);
 
 	pvclock_ref_map_identity(map);
@@ -425,6 +427,13 @@ static void random_map(uint64_t *rng, struct pvclock_ref_map *map)
 		map->ratio = rng_range(rng, map->ratio / 1000, map->ratio / 3);
 	else if (kind == 3)
 		map->ratio = rng_range(rng, map->ratio, map->ratio * 3);
+	/* simple ratios give the skipped guest TSCs a pattern */
+	if (kind == 3 && rng_next(rng) & 1) {
+		uint64_t quarters = faster[rng_next(rng) % ARRAY_SIZE(faster)];
+
+		map->ratio = (quarters << map->frac_bits) / 4;
+		map->ratio += rng_next(rng) % 3 == 0;
+	}
 }
 
 /* Where the window's newest candidate lies relative to the old reference. */
