@@ -28,11 +28,13 @@ CHECK_PROGS := $(BUILD)/tests/test_lib $(BUILD)/san/test_lib \
 	       $(BUILD)/portable/test_lib \
 	       $(BUILD)/pvclock-ref $(BUILD)/san/pvclock-ref
 
-# Each line: a name, then the command that prints its TAP.
+# Pairs of a name and the command that prints its TAP.
+CHECK_SUITES := \
+	"library" "$(BUILD)/tests/test_lib" \
+	"library (asan+ubsan)" "$(BUILD)/san/test_lib" \
+	"library (portable C, asan+ubsan)" "$(BUILD)/portable/test_lib" \
+	"tool" "tests/test_tool.sh $(BUILD)/pvclock-ref" \
+	"tool (asan+ubsan)" "tests/test_tool.sh $(BUILD)/san/pvclock-ref"
+
 check: $(CHECK_PROGS)
-	@tests/run.sh \
-		"library" "$(BUILD)/tests/test_lib" \
-		"library (asan+ubsan)" "$(BUILD)/san/test_lib" \
-		"library (portable C, asan+ubsan)" "$(BUILD)/portable/test_lib" \
-		"tool" "tests/test_tool.sh $(BUILD)/pvclock-ref" \
-		"tool (asan+ubsan)" "tests/test_tool.sh $(BUILD)/san/pvclock-ref"
+	@tests/run.sh $(CHECK_SUITES)
