@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 struct check_state {
 	unsigned long failures;	/* in the current test */
 	unsigned int tests, failed;

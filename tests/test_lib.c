@@ -97,8 +97,6 @@ static const uint32_t edge_u32[] = {
 	0xfffffffe, 0xffffffff,
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 /* ---- Mirrors ---- */
 
 static void check_scale_delta(uint64_t delta, uint32_t mul, int shift)
@@ -785,10 +783,10 @@ static void check_first_divergence(const struct pvclock_ref_clock *old,
 	}
 	divergence_seen[got == UINT64_MAX ? 2 : got <= limit ? 0 : 1]++;
 	if (want != UINT64_MAX || got <= limit) {
-		CHECK(got == want, "shift %d mul %#x d1 %" PRIu64 ": first "
-		      "divergence %" PRIu64 ", brute force %" PRIu64, old->shift,
-		      old->mul, new_clk->tsc_timestamp - old->tsc_timestamp,
-		      got, want);
+		CHECK(got == want,
+		      "shift %d mul %#x d1 %" PRIu64 ": first divergence %"
+		      PRIu64 ", brute force %" PRIu64, old->shift, old->mul,
+		      new_clk->tsc_timestamp - old->tsc_timestamp, got, want);
 		return;
 	}
 	/* Beyond brute force: it differs there, and at no sampled tick before. */
