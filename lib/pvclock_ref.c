@@ -308,10 +308,10 @@ uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
 }
 
 /*
- * (hi:lo) / d, for a quotient known to fit in 64 bits (hi < d).  The guest
- * may link this file, so no libgcc 128-bit division.
+ * num / d and num % d, for a quotient known to fit in 64 bits (the high
+ * half of num below d).  The guest may link this file: no libgcc division.
  */
-static uint64_t div_u128_u64(__uint128_t num, uint64_t d)
+static uint64_t div_u128_u64(__uint128_t num, uint64_t d, uint64_t *rem)
 {
 	uint64_t hi = (uint64_t)(num >> 64), lo = (uint64_t)num, q = 0;
 #if defined(__x86_64__) && !defined(PVCLOCK_REF_NO_ASM)
@@ -331,7 +331,64 @@ static uint64_t div_u128_u64(__uint128_t num, uint64_t d)
 		}
 	}
 #endif
+	*rem = hi;
 	return q;
+}
+
+/* (x + y) mod m for x, y < m, without overflow. */
+static uint64_t add_mod(uint64_t x, uint64_t y, uint64_t m)
+{
+	return x >= m - y ? x - (m - y) : x + y;
+}
+
+/* -x mod m. */
+static uint64_t neg_mod(uint64_t x, uint64_t m)
+{
+	return x % m ? m - x % m : 0;
+}
+
+#define NO_SOLUTION UINT64_MAX
+
+/*
+ * The smallest x >= 0 with (a * x + b) mod m in [lo, hi], for a, b, lo, hi
+ * below m and lo <= hi; NO_SOLUTION if there is none.
+ *
+ * If no x before the first wrap lands there, the wrap count y >= 1 decides:
+ * some multiple of a must lie in [lo - b + m * y, hi - b + m * y], which is
+ * a condition of the same form on y modulo a.  Mirroring the circle first,
+ * so that a <= m / 2, makes the moduli shrink at Euclid's pace.  A solution
+ * is below m, so m * y < m^2 fits in 128 bits.
+ */
+static uint64_t first_in_range(uint64_t a, uint64_t b, uint64_t m,
+			       uint64_t lo, uint64_t hi)
+{
+	uint64_t x, y, rem;
+
+	if (b >= lo && b <= hi)
+		return 0;
+	if (a == 0)
+		return NO_SOLUTION;
+	if (a > m - a)
+		return first_in_range(m - a, m - 1 - b, m, m - 1 - hi, m - 1 - lo);
+	if (b < lo) {
+		x = (lo - b - 1) / a + 1;
+		if (x <= (hi - b) / a)
+			return x;
+	}
+	y = 1;
+	if (hi - lo < a - 1) {
+		/* y = 1 + z: ((b - lo - m) - m * z) mod a <= hi - lo */
+		uint64_t start = add_mod(add_mod(b % a, neg_mod(lo, a), a),
+					 neg_mod(m, a), a);
+
+		y = first_in_range(neg_mod(m, a), start, a, 0, hi - lo);
+		if (y == NO_SOLUTION)
+			return NO_SOLUTION;
+		y++;
+	}
+	/* The first x past y wraps: ceil((m * y + lo - b) / a). */
+	x = div_u128_u64((__uint128_t)m * y + lo - b - 1, a, &rem);
+	return x + 1;
 }
 
 /*
@@ -348,7 +405,7 @@ static uint64_t newest_host_for(const struct pvclock_ref_map *map,
 		return scaled;
 	if (limit > ((__uint128_t)end + 1) * map->ratio)
 		return end;
-	return div_u128_u64(limit - 1, map->ratio);
+	return div_u128_u64(limit - 1, map->ratio, &scaled);
 }
 
 /*
@@ -372,76 +429,215 @@ static bool valid_range(uint64_t lo, uint64_t span, uint64_t *first,
 	return true;
 }
 
-/* The best of a range of j: the smallest j * step mod 2^32, newest on ties. */
-struct j_range {
-	uint64_t lo, hi, best;
+/*
+ * A family of candidates: count copies of the range [lo, lo + len - 1] of j,
+ * one every period (len <= period), so every copy holds the same remainders
+ * at the same places.  best_at is where in a copy the smallest one lies.
+ */
+struct j_family {
+	uint64_t lo, len, count, best_at;
 	uint32_t value;
 };
 
-static void j_range_init(struct j_range *r, uint64_t lo, uint64_t hi,
-			 uint32_t step)
-{
-	uint64_t index;
+struct skip_search {
+	const struct pvclock_ref_clock *old;
+	const struct pvclock_ref_map *map;
+	uint64_t to_d1, period;
+	uint32_t step;
+};
 
-	r->lo = lo;
-	r->hi = hi;
-	r->value = pvclock_ref_min_mulmod((uint32_t)lo * step, step,
-					  hi - lo + 1, &index);
-	r->best = lo + index;
+static void family_init(const struct skip_search *ss, struct j_family *f,
+			uint64_t lo, uint64_t len, uint64_t count)
+{
+	f->lo = lo;
+	f->len = len;
+	f->count = count;
+	f->value = pvclock_ref_min_mulmod((uint32_t)lo * ss->step, ss->step,
+					  len, &f->best_at);
 }
 
-static bool j_range_before(const struct j_range *a, const struct j_range *b)
+static uint64_t family_newest(const struct skip_search *ss,
+			      const struct j_family *f)
 {
-	return a->value < b->value || (a->value == b->value && a->best > b->best);
+	return f->lo + f->best_at + (f->count - 1) * ss->period;
+}
+
+static bool family_before(const struct skip_search *ss,
+			  const struct j_family *a, const struct j_family *b)
+{
+	return a->value < b->value ||
+	       (a->value == b->value &&
+		family_newest(ss, a) > family_newest(ss, b));
 }
 
 /*
- * A guest faster than the host (ratio > 1.0) skips guest TSC values.  Take
- * the candidates j in order of remainder, splitting the range around each
- * one taken, until one is a guest TSC that some host TSC maps to.  Only
- * 1/ratio of them are, so a few tries usually do; the number of tries is
- * bounded, and past it the window is scanned.
+ * A guest TSC x is reached from some host TSC when [x, x + 1) * 2^frac_bits
+ * holds a multiple of ratio: when (-x * 2^frac_bits) mod ratio < 2^frac_bits.
+ * Along a family's best candidates, newest first, x falls by period * 2^k
+ * each time, so that residue moves linearly: the first one reached is a
+ * first_in_range() away.  Returns the host TSC, or NO_SOLUTION.
  */
-#define SKIP_TRIES 64
+static uint64_t family_reached(const struct skip_search *ss,
+			       const struct j_family *f)
+{
+	const struct pvclock_ref_map *map = ss->map;
+	unsigned int k = align_bits(ss->old);
+	uint64_t newest = family_newest(ss, f), scaled, residue, stride, t;
+	uint64_t one = 1ULL << map->frac_bits;
 
-static int choose_skipping(const struct pvclock_ref_clock *old,
-			   const struct pvclock_ref_map *map, uint64_t end,
+	scaled = (newest << k) - ss->to_d1;
+	div_u128_u64((__uint128_t)scaled << map->frac_bits, map->ratio,
+		     &residue);
+	div_u128_u64((__uint128_t)((ss->period << k) % map->ratio) <<
+		     map->frac_bits, map->ratio, &stride);
+	t = first_in_range(stride, neg_mod(residue, map->ratio), map->ratio, 0,
+			   one - 1);
+	if (t >= f->count)
+		return NO_SOLUTION;
+	scaled -= (t * ss->period) << k;
+	/* the first host TSC at or past it maps to it exactly */
+	return div_u128_u64(((__uint128_t)scaled << map->frac_bits) +
+			    map->ratio - 1, map->ratio, &residue);
+}
+
+/*
+ * A guest faster than the host (ratio > 1.0) skips guest TSC values, so not
+ * every j in the range is a candidate.  Take the families in order of their
+ * smallest remainder (newest first on ties); for each, look for a reached
+ * guest TSC among the copies of its best candidate in O(log) steps; if none
+ * is, split the family around that candidate and go on.  A few families
+ * usually do, but which guest TSCs are skipped and which remainders are
+ * small are two patterns that can line up for a while (`bench faster`
+ * measures how often); past SKIP_TRIES families (20 KiB of stack), scan.
+ */
+#define SKIP_TRIES 512
+
+static int choose_skipping(const struct skip_search *ss, uint64_t end,
 			   uint64_t width, uint64_t j_lo, uint64_t j_hi,
 			   uint64_t *best_host)
 {
-	struct j_range ranges[SKIP_TRIES + 1], taken;
-	uint64_t to_d1 = map->offset - old->tsc_timestamp;
-	uint32_t step = remainder_step(old);
-	unsigned int count = 1, tries, i, top;
+	struct j_family fam[SKIP_TRIES + 2], f;
+	uint64_t span = j_hi - j_lo + 1, copies = span / ss->period;
+	unsigned int count = 0, tries, i, top;
 
-	j_range_init(&ranges[0], j_lo, j_hi, step);
+	/* Whole periods as one family, and what is left over after them. */
+	if (copies)
+		family_init(ss, &fam[count++], j_lo, ss->period, copies);
+	if (span % ss->period)
+		family_init(ss, &fam[count++], j_lo + copies * ss->period,
+			    span % ss->period, 1);
 	for (tries = 0; tries < SKIP_TRIES && count; tries++) {
-		uint64_t scaled, host;
-
 		for (top = 0, i = 1; i < count; i++)
-			if (j_range_before(&ranges[i], &ranges[top]))
+			if (family_before(ss, &fam[i], &fam[top]))
 				top = i;
-		taken = ranges[top];
-		ranges[top] = ranges[--count];
-		/* The first host TSC at or past this guest TSC: is it exact? */
-		scaled = (taken.best << align_bits(old)) - to_d1;
-		host = div_u128_u64(((__uint128_t)scaled << map->frac_bits) +
-				    map->ratio - 1, map->ratio);
-		if (pvclock_ref_scale_tsc(host, map->ratio, map->frac_bits) ==
-		    scaled) {
-			*best_host = host;
+		f = fam[top];
+		fam[top] = fam[--count];
+		*best_host = family_reached(ss, &f);
+		if (*best_host != NO_SOLUTION)
 			return 0;
-		}
-		if (taken.best > taken.lo)
-			j_range_init(&ranges[count++], taken.lo, taken.best - 1,
-				     step);
-		if (taken.best < taken.hi)
-			j_range_init(&ranges[count++], taken.best + 1, taken.hi,
-				     step);
+		if (f.best_at)
+			family_init(ss, &fam[count++], f.lo, f.best_at, f.count);
+		if (f.best_at + 1 < f.len)
+			family_init(ss, &fam[count++], f.lo + f.best_at + 1,
+				    f.len - f.best_at - 1, f.count);
 	}
 	if (!count)
 		return PVCLOCK_REF_ENOCAND;
-	return choose_by_scan(old, map, end, width, false, best_host);
+	return choose_by_scan(ss->old, ss->map, end, width, false, best_host);
+}
+
+/*
+ * A ratio of P/Q with Q = 2^e small: host TSCs h = r + Q * u of one residue
+ * r map to guest TSCs floor(r * P / Q) + P * u, an arithmetic progression.
+ * Its aligned members are every (2^k / g)-th (g = gcd(P, 2^k)), their j
+ * again a progression, and their remainders a linear function of the
+ * member's number: one pvclock_ref_min_mulmod() per residue, Q in all.
+ */
+#define SIMPLE_RATIO_BITS 6
+
+struct residue_search {
+	const struct pvclock_ref_clock *old;
+	const struct pvclock_ref_map *map;
+	uint64_t h_lo, h_hi;
+	uint64_t d_lo;			/* d1 of the window's oldest host TSC */
+	uint64_t first, last;		/* its valid d1, as offsets from d_lo */
+	uint64_t p, q;
+};
+
+/* The best candidate among host TSCs h_first + q * u; false if none. */
+static bool residue_best(const struct residue_search *rs, uint64_t h_first,
+			 uint32_t *value, uint64_t *host)
+{
+	unsigned int k = align_bits(rs->old), g_bits = __builtin_ctzll(rs->p);
+	uint64_t at, u_lo, u_hi, stride, u, count, index, d1;
+	uint32_t step;
+
+	/* d1 of h_first as an offset from d_lo: below the window's span */
+	at = pvclock_ref_scale_tsc(h_first, rs->map->ratio, rs->map->frac_bits) -
+	     pvclock_ref_scale_tsc(rs->h_lo, rs->map->ratio, rs->map->frac_bits);
+	if (rs->last < at)
+		return false;
+	u_lo = rs->first > at ? (rs->first - at - 1) / rs->p + 1 : 0;
+	u_hi = (rs->last - at) / rs->p;
+	if (u_hi > (rs->h_hi - h_first) / rs->q)
+		u_hi = (rs->h_hi - h_first) / rs->q;
+	/* p * u + d1(h_first) = 0 mod 2^k, solved for u modulo 2^k / g */
+	if (g_bits > k)
+		g_bits = k;
+	d1 = rs->d_lo + at;
+	if (d1 & ((1ULL << g_bits) - 1))
+		return false;
+	stride = 1ULL << (k - g_bits);
+	u = ((0 - (d1 >> g_bits)) * inverse_odd((uint32_t)(rs->p >> g_bits))) &
+	    (stride - 1);
+	if (u < (u_lo & (stride - 1)))
+		u += stride;
+	u += u_lo & ~(stride - 1);
+	if (u > u_hi)
+		return false;
+	count = (u_hi - u) / stride + 1;
+	step = (uint32_t)(rs->p >> g_bits) * remainder_step(rs->old);
+	*value = pvclock_ref_min_mulmod(
+		(uint32_t)((d1 + rs->p * u) >> k) * remainder_step(rs->old),
+		step, count, &index);
+	*host = h_first + rs->q * (u + index * stride);
+	return true;
+}
+
+static int choose_by_residue(struct residue_search *rs, uint64_t *best_host)
+{
+	uint64_t r, host, best = UINT64_MAX;
+	uint32_t value;
+
+	for (r = 0; r < rs->q && rs->h_lo + r <= rs->h_hi; r++) {
+		if (!residue_best(rs, rs->h_lo + r, &value, &host))
+			continue;
+		/* value in the high half, the host TSC breaking ties */
+		if (best == UINT64_MAX || value < (uint32_t)best ||
+		    (value == (uint32_t)best && host > *best_host)) {
+			best = value;
+			*best_host = host;
+		}
+	}
+	return best == UINT64_MAX ? PVCLOCK_REF_ENOCAND : 0;
+}
+
+/* Whether ratio / 2^frac_bits is P / Q with Q <= 2^SIMPLE_RATIO_BITS. */
+static bool simple_ratio(const struct pvclock_ref_map *map, uint64_t *p,
+			 uint64_t *q)
+{
+	unsigned int twos = __builtin_ctzll(map->ratio);
+
+	if (twos >= map->frac_bits) {
+		*p = map->ratio >> map->frac_bits;
+		*q = 1;
+		return true;
+	}
+	if (map->frac_bits - twos > SIMPLE_RATIO_BITS)
+		return false;
+	*p = map->ratio >> twos;
+	*q = 1ULL << (map->frac_bits - twos);
+	return true;
 }
 
 /*
@@ -472,9 +668,23 @@ static int choose_exact(const struct pvclock_ref_clock *old,
 	j_hi = last >> k;
 	if (j_lo > j_hi)
 		return PVCLOCK_REF_ENOCAND;
-	if (map->ratio > 1ULL << map->frac_bits)
-		return choose_skipping(old, map, end, width, j_lo, j_hi,
-				       best_host);
+	if (map->ratio > 1ULL << map->frac_bits) {
+		struct residue_search rs = {
+			.old = old, .map = map, .h_hi = end,
+			.h_lo = end - (width - 1), .d_lo = scaled_lo + to_d1,
+			.first = first - (scaled_lo + to_d1),
+			.last = last - (scaled_lo + to_d1),
+		};
+		struct skip_search ss = {
+			.old = old, .map = map, .to_d1 = to_d1,
+			.step = remainder_step(old),
+		};
+
+		if (simple_ratio(map, &rs.p, &rs.q))
+			return choose_by_residue(&rs, best_host);
+		ss.period = ss.step ? 1ULL << (32 - __builtin_ctz(ss.step)) : 1;
+		return choose_skipping(&ss, end, width, j_lo, j_hi, best_host);
+	}
 	pvclock_ref_min_mulmod((uint32_t)j_lo * remainder_step(old),
 			       remainder_step(old), j_hi - j_lo + 1, &index);
 	*best_host = newest_host_for(map, ((j_lo + index) << k) - to_d1, end);
@@ -523,47 +733,6 @@ int pvclock_ref_choose(const struct pvclock_ref_clock *old,
 }
 
 /* ---- Where two clocks first part ---- */
-
-#define NO_SOLUTION UINT64_MAX
-
-/*
- * The smallest x >= 0 with (a * x + b) mod m in [lo, hi], for a, b, lo, hi
- * below m <= 2^32 and lo <= hi; NO_SOLUTION if there is none.
- *
- * If no x before the first wrap lands there, the wrap count y >= 1 decides:
- * some multiple of a must lie in [lo - b + m * y, hi - b + m * y], which is
- * a condition of the same form on y modulo a.  Mirroring the circle first,
- * so that a <= m / 2, makes the moduli shrink at Euclid's pace.
- */
-static uint64_t first_in_range(uint64_t a, uint64_t b, uint64_t m,
-			       uint64_t lo, uint64_t hi)
-{
-	uint64_t x, y;
-
-	if (b >= lo && b <= hi)
-		return 0;
-	if (a == 0)
-		return NO_SOLUTION;
-	if (2 * a > m)
-		return first_in_range(m - a, m - 1 - b, m, m - 1 - hi, m - 1 - lo);
-	if (b < lo) {
-		x = (lo - b + a - 1) / a;
-		if (b + a * x <= hi)
-			return x;
-	}
-	y = 1;
-	if (hi - lo + 1 < a) {
-		/* y = 1 + z: ((b - lo - m) - m * z) mod a <= hi - lo */
-		uint64_t start = (b % a + 2 * a - lo % a - m % a) % a;
-
-		y = first_in_range((a - m % a) % a, start, a, 0, hi - lo);
-		if (y == NO_SOLUTION)
-			return NO_SOLUTION;
-		y++;
-	}
-	/* The first x past y wraps; m * y + lo - b > 0 as b < m. */
-	return (m * y - b + lo + a - 1) / a;
-}
 
 /*
  * With d1 = J * 2^k + e (e < 2^k) and a read u = U * 2^k + v ticks after the

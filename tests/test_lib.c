@@ -406,6 +406,9 @@ static void random_clock(uint64_t *rng, int min_shift, int max_shift,
 	c->mul = (uint32_t)rng_next(rng) | 0x80000000;
 	if (rng_next(rng) % 4 == 0)
 		c->mul = special[rng_next(rng) % ARRAY_SIZE(special)];
+	/* few distinct remainders: windows span many of their periods */
+	if (rng_next(rng) % 8 == 0)
+		c->mul &= ~0U << rng_range(rng, 20, 31);
 	c->flags = (uint8_t)rng_next(rng);
 }
 
