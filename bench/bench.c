@@ -209,11 +209,15 @@ static const struct {
  * 32 or 48 fractional bits, windows 2^10 to 2^26; prints the distribution of
  * the time per call.
  */
-static int bench_faster(uint64_t cases_n)
-{
-	static uint64_t times[200000];
-	uint64_t rng = 7, i, nocand = 0, n = cases_n < 200000 ? cases_n : 200000;
+#define FASTER_MAX_CASES 200000
 
+static int bench_faster(uint64_t n)
+{
+	static uint64_t times[FASTER_MAX_CASES];
+	uint64_t rng = 7, i, nocand = 0;
+
+	if (n > FASTER_MAX_CASES)
+		n = FASTER_MAX_CASES;
 	for (i = 0; i < n; i++) {
 		struct pvclock_ref_clock old = { 0 };
 		struct pvclock_ref_map map;
