@@ -168,9 +168,13 @@ static void test_time_scale_vectors(void)
 	/* 3 GHz: a third of a ns per tick, halved once. */
 	pvclock_ref_time_scale(1000000000, 3000000000ULL, &shift, &mul);
 	CHECK(shift == -1 && mul == 0xaaaaaaaa, "3 GHz: %d %#x", shift, mul);
-	/* This project's hosts: 2596130 kHz, what KVM's pvti shows. */
+	/* This project's hosts, as DESIGN.md gives their rate. */
 	pvclock_ref_time_scale(1000000000, 2596130000ULL, &shift, &mul);
 	CHECK(shift == -1 && mul == 0xc53774d1, "2596130 kHz: %d %#x", shift,
+	      mul);
+	/* What KVM itself put in a guest's pvti here, at 2596150 kHz. */
+	pvclock_ref_time_scale(1000000000, 2596150000ULL, &shift, &mul);
+	CHECK(shift == -1 && mul == 0xc5371140, "2596150 kHz: %d %#x", shift,
 	      mul);
 	/* ns to TSC, as KVM also uses it: 1 GHz the other way round. */
 	pvclock_ref_time_scale(1000000000, 1000000000, &shift, &mul);

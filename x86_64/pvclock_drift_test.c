@@ -656,6 +656,25 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 		check_fail("reference_update %s %s: %s", rate, mname, why);
 }
 
+/*
+ * KVM derives the pvclock's scale from the vCPU's TSC rate with
+ * kvm_get_time_scale(); pvclock_ref_time_scale() claims to be its exact
+ * mirror, and here the real thing can say so.
+ */
+static void check_kvm_scale(int khz, uint32_t mul, int8_t shift)
+{
+	uint32_t want_mul;
+	int8_t want_shift;
+
+	pvclock_ref_time_scale(1000000000ULL, (uint64_t)khz * 1000, &want_shift,
+			       &want_mul);
+	printf("# reference_update: pvclock_ref_time_scale(%d kHz) = mul 0x%08x shift %d\n",
+	       khz, want_mul, want_shift);
+	if (want_mul != mul || want_shift != shift)
+		check_fail("KVM scales %d kHz as mul 0x%08x shift %d, the library as mul 0x%08x shift %d",
+			   khz, mul, shift, want_mul, want_shift);
+}
+
 static void test_reference_update(void)
 {
 	static const enum pvclock_ref_method methods[] = {
@@ -676,6 +695,7 @@ static void test_reference_update(void)
 	if (!pvclock_ref_clock_valid(&gr.old_clk))
 		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
 			   host_shift);
+	check_kvm_scale(khz, host_mul, host_shift);
 	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
 	       khz, host_mul, host_shift, PVD_OLD_SPREAD_BITS,
 	       opts.reads ? "fixed reads per comparison" :
