@@ -34,15 +34,16 @@ $(BUILD)/bench: bench/bench.c tests/check.h $(LIB_SRC) $(LIB_HDR)
 bench: $(BUILD)/bench
 	$(BUILD)/bench
 
--include mk/tests.mk
--include mk/kernel.mk
+# Each fragment may add suites to CI_SUITES: pairs of a name and a command
+# that prints TAP, run by `make test` after the host tests.
+CI_SUITES := "selftest" "env BUILD=$(BUILD) scripts/selftest-ci.sh"
+-include $(sort $(wildcard mk/*.mk))
 
 # The README's test command, and what CI runs: the host tests, then the
 # selftest built against both Debian trees, installed into a fresh copy of
 # one and built and run there, and run on this machine's KVM.
 test: $(CHECK_PROGS)
-	@tests/run.sh $(CHECK_SUITES) \
-		"selftest" "env BUILD=$(BUILD) scripts/selftest-ci.sh"
+	@tests/run.sh $(CHECK_SUITES) $(CI_SUITES)
 
 help:
 	@echo 'make host          build the host tool $(BUILD)/pvclock-ref'
