@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Robustness and the kernel's process.
+#
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer over the library against models
+#   make badinput                 bad options for both programs (asan+ubsan)
+#   make checkpatch               the kernel's checkpatch.pl on every .c/.h
+#   make stability [RUNS=200]     the whole selftest RUNS times in a row
+#   make patch KSRC=dir           a git format-patch series against dir
+#   make patch-check [KVER=6.12]  a series against a Debian tree applies
+#                                 with git am to a fresh copy and builds
+#   make bisect-selftest          the bisect helper's exit-code mapping
+#
+# CI runs fuzz (60 s), badinput, checkpatch, patch-check on 6.12 and
+# bisect-selftest; stability needs this machine's KVM to itself.
+
+FUZZ_SECONDS ?= 60
+RUNS ?= 200
+PATCH_OUT ?= $(BUILD)/patch
+
+.PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
+
+fuzz:
+	@BUILD=$(BUILD) fuzz/run.sh $(FUZZ_SECONDS)
+
+checkpatch:
+	@BUILD=$(BUILD) scripts/checkpatch.sh
+
+CI_SUITES += \
+	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
+	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh"

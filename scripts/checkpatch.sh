@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# checkpatch.sh [TREE]
+#	Run a kernel tree's scripts/checkpatch.pl (--no-tree) on every tracked
+#	.c and .h file of this project.  TAP: one line per file; exits non-zero
+#	when any file has an error or a warning.  TREE defaults to Debian's
+#	6.12 tree in build/trees (fetched with scripts/get-tree.sh if missing).
+
+set -uo pipefail
+
+me=checkpatch.sh
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case $build in
+/*) ;;
+*) build=$root/$build ;;
+esac
+
+die()
+{
+	echo "$me: $*" >&2
+	exit 2
+}
+
+tree=${1:-}
+if [ -z "$tree" ]; then
+	tree=$("$root/scripts/get-tree.sh" 6.12 "$build/trees") ||
+		die "cannot obtain the 6.12 tree (pass a kernel tree instead)"
+fi
+cp=$tree/scripts/checkpatch.pl
+[ -f "$cp" ] || die "$cp not found"
+command -v perl >/dev/null || die "perl is required"
+
+cd "$root" || die "cannot enter $root"
+mapfile -t files < <(git ls-files -- '*.c' '*.h')
+[ ${#files[@]} -gt 0 ] || die "no tracked .c or .h files"
+
+echo "TAP version 13"
+echo "1..${#files[@]}"
+n=0
+bad=0
+for f in "${files[@]}"; do
+	n=$((n + 1))
+	out=$(perl "$cp" --no-tree --terse --show-types --no-summary \
+		--strict -f "$f" 2>&1)
+	# --strict adds CHECKs; only ERRORs and WARNINGs fail.
+	issues=$(printf '%s\n' "$out" | grep -E ': (ERROR|WARNING):' || true)
+	if [ -z "$issues" ]; then
+		echo "ok $n $f"
+	else
+		bad=$((bad + 1))
+		echo "not ok $n $f"
+		printf '%s\n' "$issues" | sed 's/^/# /'
+	fi
+done
+echo "# checkpatch: $((n - bad)) of $n files clean (0 errors, 0 warnings)"
+[ "$bad" = 0 ]
