@@ -30,8 +30,6 @@
 #define MAX_WINDOW	4096
 #define MAX_READS	4096
 
-typedef unsigned __int128 u128;
-
 struct input {
 	const uint8_t *data;
 	size_t size;
@@ -71,7 +69,7 @@ static uint64_t model_pre_shift(uint64_t delta, int shift)
 
 static uint64_t model_read(const struct pvclock_ref_clock *c, uint64_t tsc)
 {
-	u128 p = (u128)model_pre_shift(tsc - c->tsc_timestamp, c->shift) *
+	unsigned __int128 p = (unsigned __int128)model_pre_shift(tsc - c->tsc_timestamp, c->shift) *
 		 c->mul;
 
 	return c->system_time + (uint64_t)(p >> 32);
@@ -79,7 +77,7 @@ static uint64_t model_read(const struct pvclock_ref_clock *c, uint64_t tsc)
 
 static uint32_t model_frac(const struct pvclock_ref_clock *c, uint64_t tsc)
 {
-	u128 p = (u128)model_pre_shift(tsc - c->tsc_timestamp, c->shift) *
+	unsigned __int128 p = (unsigned __int128)model_pre_shift(tsc - c->tsc_timestamp, c->shift) *
 		 c->mul;
 
 	return (uint32_t)p;
@@ -106,12 +104,12 @@ static void model_time_scale(uint64_t scaled_hz, uint64_t base_hz,
 		shift++;
 	}
 	*pshift = (int8_t)shift;
-	*pmul = (uint32_t)(((u128)scaled64 << 32) / tps32);
+	*pmul = (uint32_t)(((unsigned __int128)scaled64 << 32) / tps32);
 }
 
 static uint64_t model_guest_tsc(const struct pvclock_ref_map *m, uint64_t h)
 {
-	return (uint64_t)(((u128)h * m->ratio) >> m->frac_bits) + m->offset;
+	return (uint64_t)(((unsigned __int128)h * m->ratio) >> m->frac_bits) + m->offset;
 }
 
 /* SCAN's rule by brute force: least remainder among valid, newest on ties. */
@@ -218,7 +216,7 @@ static void check_mirrors(struct input *in)
 		.tsc_timestamp = take_u64(in), .system_time = take_u64(in),
 		.mul = mul, .shift = shift,
 	};
-	u128 p = (u128)model_pre_shift(delta, shift) * mul;
+	unsigned __int128 p = (unsigned __int128)model_pre_shift(delta, shift) * mul;
 	uint64_t got, want;
 
 	got = pvclock_ref_scale_delta(delta, mul, shift);
@@ -228,7 +226,7 @@ static void check_mirrors(struct input *in)
 		     (unsigned long long)got, (unsigned long long)(p >> 32));
 
 	got = pvclock_ref_scale_tsc(tsc, ratio, fb);
-	want = (uint64_t)(((u128)tsc * ratio) >> fb);
+	want = (uint64_t)(((unsigned __int128)tsc * ratio) >> fb);
 	if (got != want)
 		fail("scale_tsc(%llu, %llu, %u) = %llu, model %llu",
 		     (unsigned long long)tsc, (unsigned long long)ratio, fb,

@@ -20,12 +20,29 @@ PATCH_OUT ?= $(BUILD)/patch
 
 .PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
 
+# The selftest's option parser on the host, with no kernel tree.
+$(BUILD)/san/test_opts: tests/test_opts.c x86_64/pvclock_drift.h $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -o $@ tests/test_opts.c
+
+BADINPUT_SUITES := \
+	"selftest options (asan+ubsan)" "$(BUILD)/san/test_opts" \
+	"tool bad input (asan+ubsan)" \
+		"tests/test_badinput.sh tool $(BUILD)/san/pvclock-ref" \
+	"selftest bad input" \
+		"tests/test_badinput.sh selftest $(BUILD)/pvclock_drift_test"
+
+badinput: $(BUILD)/san/test_opts $(BUILD)/san/pvclock-ref
+	@tests/run.sh $(BADINPUT_SUITES)
+
+test: $(BUILD)/san/test_opts
+
 fuzz:
 	@BUILD=$(BUILD) fuzz/run.sh $(FUZZ_SECONDS)
 
 checkpatch:
 	@BUILD=$(BUILD) scripts/checkpatch.sh
 
-CI_SUITES += \
+CI_SUITES += $(BADINPUT_SUITES) \
 	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
 	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh"

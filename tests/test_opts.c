@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The selftest's option parser, pvd_parse_args() from x86_64/pvclock_drift.h,
+ * over a matrix of good and bad command lines: every option with a missing,
+ * empty, malformed, negative, zero, out-of-range and beyond-its-type value,
+ * in both the "--opt value" and the "--opt=value" forms; unknown options
+ * and stray arguments.  A bad command line must give PVD_ARGS_ERROR with a
+ * one-line message naming the option; a good one must set exactly that
+ * value.  Built with AddressSanitizer + UBSan.  TAP, one line per case.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../x86_64/pvclock_drift.h"
+
+#define MAX_ARGS 8
+
+static unsigned int tests, failed;
+
+static void report(bool pass, const char *what, const char *detail)
+{
+	tests++;
+	if (!pass)
+		failed++;
+	printf("%sok %u %s\n", pass ? "" : "not ", tests, what);
+	if (!pass && detail)
+		printf("# %s\n", detail);
+}
+
+/*
+ * Parse a NULL-terminated argument list.  The strings are copied into
+ * buffers of their exact size, so that ASan catches any read beyond them.
+ */
+static enum pvd_args_result parse(const char *const *args, struct pvd_opts *o,
+				  char *err, size_t errlen)
+{
+	static char bufs[MAX_ARGS][128];
+	char *argv[MAX_ARGS + 2];
+	int argc = 0;
+
+	argv[argc++] = "pvclock_drift_test";
+	for (; *args; args++) {
+		size_t len = strlen(*args) + 1;
+
+		if (argc > MAX_ARGS || len > sizeof(bufs[0]))
+			return PVD_ARGS_ERROR;
+		/* at the end of its buffer: one byte more is out of bounds */
+		argv[argc] = bufs[argc - 1] + sizeof(bufs[0]) - len;
+		memcpy(argv[argc], *args, len);
+		argc++;
+	}
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return pvd_parse_args(argc, argv, o, err, errlen);
+}
+
+static void describe(char *buf, size_t len, const char *const *args)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *args && used < len; args++)
+		used += snprintf(buf + used, len - used, "%s'%s'",
+				 used ? " " : "", *args);
+}
+
+/* A bad command line: an error, one line, that contains want. */
+static void expect_error(const char *const *args, const char *want)
+{
+	char err[256], what[512], detail[600];
+	struct pvd_opts o;
+	enum pvd_args_result r = parse(args, &o, err, sizeof(err));
+	bool pass = r == PVD_ARGS_ERROR && err[0] && !strchr(err, '\n') &&
+		    strstr(err, want);
+
+	describe(what, sizeof(what), args);
+	snprintf(detail, sizeof(detail), "result %d, message '%s', want '%s'",
+		 r, err, want);
+	strncat(what, " is rejected", sizeof(what) - strlen(what) - 1);
+	report(pass, what, detail);
+}
+
+/* A good command line: parsed, and *field(o) is want afterwards. */
+static void expect_value(const char *const *args, size_t offset,
+			 uint64_t want)
+{
+	char err[256], what[512], detail[600];
+	struct pvd_opts o;
+	enum pvd_args_result r = parse(args, &o, err, sizeof(err));
+	uint64_t got;
+
+	memcpy(&got, (char *)&o + offset, sizeof(got));
+	describe(what, sizeof(what), args);
+	snprintf(detail, sizeof(detail),
+		 "result %d, message '%s', value %" PRIu64 ", want %" PRIu64,
+		 r, err, got, want);
+	strncat(what, " is accepted", sizeof(what) - strlen(what) - 1);
+	report(r == PVD_ARGS_RUN && got == want, what, detail);
+}
+
+struct num_opt {
+	const char *name;
+	size_t offset;
+	uint64_t min, max;
+};
+
+static const struct num_opt num_opts[] = {
+	{ "interval-ms", offsetof(struct pvd_opts, interval_ms), 1, 3600000 },
+	{ "max-drift-ppb", offsetof(struct pvd_opts, max_drift_ppb),
+	  0, 1000000000 },
+	{ "max-set-clock-ns", offsetof(struct pvd_opts, max_set_clock_ns),
+	  0, 1000000000000ULL },
+	{ "candidates", offsetof(struct pvd_opts, candidates), 1, 1ULL << 24 },
+	{ "window", offsetof(struct pvd_opts, window), 1, 1ULL << 40 },
+	{ "reads", offsetof(struct pvd_opts, reads), 1, 100000000 },
+	{ "tolerance-ns", offsetof(struct pvd_opts, tolerance_ns), 0, 1000000 },
+};
+
+/* Values that are never numbers, whatever the option. */
+static const char *const malformed[] = {
+	"abc", "1x", "x1", " 1", "1 ", "+1", "1.5", "1e3", "0x", "0xg",
+	"0x1g", "2^", "2^x", "2^-1", "2^1.5", "-", "--", "-x", "1,2",
+	"\t", "0b101", "١",
+};
+
+/* Values beyond every option's type (64 bits). */
+static const char *const beyond_type[] = {
+	"18446744073709551616", "99999999999999999999999",
+	"0x10000000000000000", "0x1ffffffffffffffff", "2^64", "2^99",
+};
+
+static void one_value(const char *name, const char *value, bool eq,
+		      char *a0, size_t a0len, const char **args)
+{
+	if (eq) {
+		snprintf(a0, a0len, "--%s=%s", name, value);
+		args[0] = a0;
+		args[1] = NULL;
+	} else {
+		snprintf(a0, a0len, "--%s", name);
+		args[0] = a0;
+		args[1] = value;
+		args[2] = NULL;
+	}
+}
+
+static void test_numeric_option(const struct num_opt *n)
+{
+	char a0[160], v[64];
+	const char *args[4];
+	unsigned int i;
+	int eq;
+
+	/* Missing: the last argument, or "=" with nothing after it. */
+	snprintf(a0, sizeof(a0), "--%s", n->name);
+	args[0] = a0;
+	args[1] = NULL;
+	expect_error(args, "needs a value");
+	snprintf(a0, sizeof(a0), "--%s=", n->name);
+	expect_error(args, "needs a value");
+	args[0] = "--reads";
+	args[1] = "5";
+	snprintf(a0, sizeof(a0), "--%s", n->name);
+	args[2] = a0;
+	args[3] = NULL;
+	expect_error(args, "needs a value");
+
+	for (eq = 0; eq < 2; eq++) {
+		one_value(n->name, "", eq, a0, sizeof(a0), args);
+		expect_error(args, "needs a value");
+		for (i = 0; i < PVD_ARRAY_SIZE(malformed); i++) {
+			one_value(n->name, malformed[i], eq, a0, sizeof(a0),
+				  args);
+			expect_error(args, "is not a number");
+		}
+		one_value(n->name, "-1", eq, a0, sizeof(a0), args);
+		expect_error(args, "cannot be negative");
+		one_value(n->name, "-18446744073709551617", eq, a0, sizeof(a0),
+			  args);
+		expect_error(args, "cannot be negative");
+		if (n->min) {
+			one_value(n->name, "0", eq, a0, sizeof(a0), args);
+			expect_error(args, "cannot be zero");
+			one_value(n->name, "0x0", eq, a0, sizeof(a0), args);
+			expect_error(args, "cannot be zero");
+		}
+		snprintf(v, sizeof(v), "%" PRIu64, n->max + 1);
+		one_value(n->name, v, eq, a0, sizeof(a0), args);
+		expect_error(args, "out of range");
+		snprintf(v, sizeof(v), "0x%" PRIx64, n->max + 1);
+		one_value(n->name, v, eq, a0, sizeof(a0), args);
+		expect_error(args, "out of range");
+		for (i = 0; i < PVD_ARRAY_SIZE(beyond_type); i++) {
+			one_value(n->name, beyond_type[i], eq, a0, sizeof(a0),
+				  args);
+			expect_error(args, "out of range");
+		}
+		/*
+		 * An exponent beyond 64 bits: rejected, though reported as
+		 * "is not a number" rather than "is out of range".
+		 */
+		one_value(n->name, "2^18446744073709551616", eq, a0, sizeof(a0),
+			  args);
+		expect_error(args, n->name);
+
+		/* The bounds themselves, in each notation. */
+		snprintf(v, sizeof(v), "%" PRIu64, n->min);
+		one_value(n->name, v, eq, a0, sizeof(a0), args);
+		expect_value(args, n->offset, n->min);
+		snprintf(v, sizeof(v), "%" PRIu64, n->max);
+		one_value(n->name, v, eq, a0, sizeof(a0), args);
+		expect_value(args, n->offset, n->max);
+		snprintf(v, sizeof(v), "0X000%" PRIX64, n->max);
+		one_value(n->name, v, eq, a0, sizeof(a0), args);
+		expect_value(args, n->offset, n->max);
+		one_value(n->name, "2^0", eq, a0, sizeof(a0), args);
+		expect_value(args, n->offset, 1);
+	}
+}
+
+/* A threshold given as 0 is still given: not the same as no threshold. */
+static void test_given_flags(void)
+{
+	char err[256];
+	struct pvd_opts o;
+	const char *const none[] = { NULL };
+	const char *const drift[] = { "--max-drift-ppb", "0", NULL };
+	const char *const setc[] = { "--max-set-clock-ns=0", NULL };
+
+	report(parse(none, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
+	       !o.has_max_drift && !o.has_max_set_clock &&
+	       o.interval_ms == 1000 && o.candidates == 100 &&
+	       o.window == 1ULL << 34 && o.tolerance_ns == 2 && !o.reads &&
+	       o.nr_freqs == 5 && o.freq_khz[0] == PVD_HOST_RATE,
+	       "no options: the documented defaults", NULL);
+	report(parse(drift, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
+	       o.has_max_drift && !o.max_drift_ppb && !o.has_max_set_clock,
+	       "--max-drift-ppb 0 is a threshold of 0", NULL);
+	report(parse(setc, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
+	       o.has_max_set_clock && !o.max_set_clock_ns && !o.has_max_drift,
+	       "--max-set-clock-ns=0 is a threshold of 0", NULL);
+}
+
+static void test_freqs(void)
+{
+	static const struct {
+		const char *value;
+		const char *want;
+	} bad[] = {
+		{ "", "needs a value" },
+		{ ",", "entry 1 is not a number" },
+		{ "1000000,", "entry 2 is not a number" },
+		{ ",1000000", "entry 1 is not a number" },
+		{ "1000000,,host", "entry 2 is not a number" },
+		{ "hostx", "entry 1 is not a number" },
+		{ "HOST", "entry 1 is not a number" },
+		{ "hos", "entry 1 is not a number" },
+		{ "1000000, 2000000", "entry 2 is not a number" },
+		{ "3GHz", "entry 1 is not a number" },
+		{ "-3000000", "entry 1 cannot be negative" },
+		{ "host,-1", "entry 2 cannot be negative" },
+		{ "0", "entry 1 cannot be zero" },
+		{ "999", "entry 1 is out of range" },
+		{ "100000001", "entry 1 is out of range" },
+		{ "4294967296", "entry 1 is out of range" },
+		{ "18446744073709551616", "entry 1 is out of range" },
+		{ "2^64", "entry 1 is out of range" },
+		{ "host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host",
+		  "entry 17 is out of range" },
+	};
+	const char *args[4];
+	char a0[160], err[256];
+	struct pvd_opts o;
+	unsigned int i;
+	int eq;
+
+	args[0] = "--freq-khz";
+	args[1] = NULL;
+	expect_error(args, "--freq-khz needs a value");
+	for (eq = 0; eq < 2; eq++) {
+		for (i = 0; i < PVD_ARRAY_SIZE(bad); i++) {
+			one_value("freq-khz", bad[i].value, eq, a0, sizeof(a0),
+				  args);
+			expect_error(args, bad[i].want);
+		}
+	}
+
+	args[0] = "--freq-khz";
+	args[1] = "host,1000,0x5F5E100,2^20,host,host,host,host,host,host,host,host,host,host,host,host";
+	args[2] = NULL;
+	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
+	       o.nr_freqs == 16 && o.freq_khz[0] == PVD_HOST_RATE &&
+	       o.freq_khz[1] == 1000 && o.freq_khz[2] == 100000000 &&
+	       o.freq_khz[3] == 1 << 20 && o.freq_khz[15] == PVD_HOST_RATE,
+	       "--freq-khz: 16 entries in every notation are accepted", err);
+	args[0] = "--freq-khz=3000000";
+	args[1] = NULL;
+	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
+	       o.nr_freqs == 1 && o.freq_khz[0] == 3000000,
+	       "--freq-khz=3000000 replaces the default list", err);
+}
+
+static void test_names_and_strays(void)
+{
+	const char *const *const cases[] = {
+		(const char *const[]){ "--bogus", NULL },
+		(const char *const[]){ "--bogus", "1", NULL },
+		(const char *const[]){ "--bogus=1", NULL },
+		(const char *const[]){ "--interval", "5", NULL },
+		(const char *const[]){ "--interval-ms-x", "5", NULL },
+		(const char *const[]){ "--Interval-ms", "5", NULL },
+		(const char *const[]){ "--=5", NULL },
+		(const char *const[]){ "--help=1", NULL },
+		(const char *const[]){ "--freq", "host", NULL },
+	};
+	const char *const *const strays[] = {
+		(const char *const[]){ "stray", NULL },
+		(const char *const[]){ "5", NULL },
+		(const char *const[]){ "-", NULL },
+		(const char *const[]){ "--", NULL },
+		(const char *const[]){ "-i", "5", NULL },
+		(const char *const[]){ "-interval-ms", "5", NULL },
+		(const char *const[]){ "", NULL },
+		(const char *const[]){ "--reads", "2000", "extra", NULL },
+		(const char *const[]){ "--reads=2000", "2000", NULL },
+	};
+	const char *args[3];
+	char err[256];
+	struct pvd_opts o;
+	unsigned int i;
+
+	for (i = 0; i < PVD_ARRAY_SIZE(cases); i++)
+		expect_error(cases[i], "unknown option");
+	for (i = 0; i < PVD_ARRAY_SIZE(strays); i++)
+		expect_error(strays[i], "unexpected argument");
+
+	args[0] = "--help";
+	args[1] = NULL;
+	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_HELP,
+	       "--help asks for the usage", NULL);
+	args[0] = "-h";
+	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_HELP,
+	       "-h asks for the usage", NULL);
+	args[0] = "--bogus";
+	args[1] = "--help";
+	args[2] = NULL;
+	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_ERROR,
+	       "an unknown option before --help is still an error", err);
+}
+
+/* A message cut short by a small buffer is still one terminated line. */
+static void test_small_buffer(void)
+{
+	const char *const args[] = {
+		"--freq-khz", "1000000,0", NULL,
+	};
+	char err[17];
+	struct pvd_opts o;
+
+	memset(err, 'x', sizeof(err));
+	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_ERROR &&
+	       strlen(err) == sizeof(err) - 1,
+	       "a 17-byte message buffer is filled and terminated", NULL);
+}
+
+int main(void)
+{
+	unsigned int i;
+
+	printf("TAP version 13\n");
+	for (i = 0; i < PVD_ARRAY_SIZE(num_opts); i++)
+		test_numeric_option(&num_opts[i]);
+	test_given_flags();
+	test_freqs();
+	test_names_and_strays();
+	test_small_buffer();
+	printf("1..%u\n", tests);
+	printf("# pvd_parse_args: %u cases, %u failed\n", tests, failed);
+	return failed ? 1 : 0;
+}
