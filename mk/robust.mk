@@ -37,6 +37,9 @@ badinput: $(BUILD)/san/test_opts $(BUILD)/san/pvclock-ref
 
 test: $(BUILD)/san/test_opts
 
+bisect-selftest:
+	@tests/run.sh "bisect helper" "tests/test_bisect.sh $(BUILD)/pvclock_drift_test"
+
 fuzz:
 	@BUILD=$(BUILD) fuzz/run.sh $(FUZZ_SECONDS)
 
@@ -44,5 +47,6 @@ checkpatch:
 	@BUILD=$(BUILD) scripts/checkpatch.sh
 
 CI_SUITES += $(BADINPUT_SUITES) \
+	"bisect helper" "tests/test_bisect.sh $(BUILD)/pvclock_drift_test" \
 	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
 	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh"

@@ -1,0 +1,209 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# bisect-run.sh [HELPER OPTIONS] [--] TEST OPTIONS...
+#	One step of `git bisect run` on a machine running the candidate
+#	kernel: run pvclock_drift_test with the user's thresholds and map
+#	its verdict to what git bisect expects:
+#
+#	  pass -> 0 (good)   fail -> 1 (bad)   skip -> 125 (cannot test)
+#
+#	A usage error (a helper option, a test option the test rejects, a
+#	test binary that does not start) exits 255, which makes git bisect
+#	stop instead of marking the commit bad.  Anything else the test does
+#	(a crash, a timeout, an exit code kselftests do not use) is 125.
+#
+# Helper options:
+#   --test PATH      the test binary (default: build/pvclock_drift_test of
+#                    this project, or $PVCLOCK_TEST)
+#   --only NAME      judge by this subtest's TAP line alone (repeatable);
+#                    a missing line is a skip
+#   --timeout SECS   give up on a run after SECS (default 600): a skip
+#   --log FILE       append each step's verdict and output (default:
+#                    build/bisect/bisect.log of this project)
+#   --no-threshold   allow a run without --max-drift-ppb, --max-set-clock-ns
+#                    or --tolerance-ns (without one, little can fail)
+#   --check          only check the arguments and that the test starts,
+#                    exit 0; do it once before `git bisect run`
+#
+# Everything else, or everything after --, goes to the test.  Before each
+# run the test options are checked by the test itself: the helper runs
+# TEST OPTIONS --help, which parses them in order and stops with an error
+# at the first bad one.
+
+set -uo pipefail
+
+me=bisect-run.sh
+root=$(cd "$(dirname "$0")/.." && pwd)
+USAGE_EXIT=255
+GOOD=0
+BAD=1
+SKIP=125
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+usage_error()
+{
+	echo "$me: $* (bisection aborted: exit $USAGE_EXIT)" >&2
+	exit "$USAGE_EXIT"
+}
+
+test_bin=${PVCLOCK_TEST:-$root/build/pvclock_drift_test}
+log=$root/build/bisect/bisect.log
+timeout=600
+only=()
+no_threshold=0
+check_only=0
+targs=()
+
+# A helper option's value: present, not empty, not the next option.
+need_value()
+{
+	if [ $# -lt 2 ] || [ -z "$2" ] || [[ $2 == --* ]]; then
+		usage_error "$1 needs a value"
+	fi
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--test)
+		need_value "$@"
+		test_bin=$2
+		shift 2
+		;;
+	--only)
+		need_value "$@"
+		case $2 in
+		masterclock_update | set_clock | reference_update | \
+		set_clock_guest | concurrent_update) ;;
+		*) usage_error "--only: unknown subtest '$2'" ;;
+		esac
+		only+=("$2")
+		shift 2
+		;;
+	--timeout)
+		need_value "$@"
+		case $2 in
+		*[!0-9]* | 0*) usage_error "--timeout: '$2' is not a positive number of seconds" ;;
+		esac
+		timeout=$2
+		shift 2
+		;;
+	--log)
+		need_value "$@"
+		log=$2
+		shift 2
+		;;
+	--no-threshold)
+		no_threshold=1
+		shift
+		;;
+	--check)
+		check_only=1
+		shift
+		;;
+	--help | -h)
+		# Only alone: exit 0 inside a bisection would mark it good.
+		if [ $# != 1 ] || [ ${#targs[@]} != 0 ]; then
+			usage_error "$1 is allowed only on its own"
+		fi
+		sed -n '4,/^$/s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	--)
+		shift
+		targs+=("$@")
+		break
+		;;
+	*)
+		targs+=("$1")
+		shift
+		;;
+	esac
+done
+
+[ -e "$test_bin" ] || usage_error "test binary '$test_bin' not found (make selftest, or --test PATH)"
+if [ ! -f "$test_bin" ] || [ ! -x "$test_bin" ]; then
+	usage_error "test binary '$test_bin' is not an executable file"
+fi
+for a in "${targs[@]}"; do
+	case $a in
+	--help | -h) usage_error "'$a' is not a test option here" ;;
+	esac
+done
+if [ "$no_threshold" = 0 ]; then
+	have=0
+	for a in "${targs[@]}"; do
+		case $a in
+		--max-drift-ppb | --max-drift-ppb=* | --max-set-clock-ns | \
+		--max-set-clock-ns=* | --tolerance-ns | --tolerance-ns=*) have=1 ;;
+		esac
+	done
+	[ "$have" = 1 ] ||
+		usage_error "no threshold: give --max-drift-ppb N, --max-set-clock-ns N or --tolerance-ns N (or --no-threshold)"
+fi
+
+# The test parses its options in order and stops at --help: exit 0 means
+# every option is good and the binary starts; its one-line error otherwise.
+err=$("$test_bin" "${targs[@]}" --help 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" != 0 ]; then
+	usage_error "'$test_bin ${targs[*]}' does not start: exit $rc: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+fi
+[ "$check_only" = 1 ] && {
+	echo "$me: ok: $test_bin ${targs[*]}"
+	exit 0
+}
+
+mkdir -p "$(dirname "$log")" 2>/dev/null ||
+	usage_error "cannot create the folder of the log $log"
+touch "$log" 2>/dev/null || usage_error "cannot write the log $log"
+
+out=$(mktemp) || usage_error "mktemp failed"
+trap 'rm -f "$out"' EXIT
+if command -v timeout >/dev/null; then
+	timeout --kill-after=10 "$timeout" "$test_bin" "${targs[@]}" >"$out" 2>&1
+else
+	"$test_bin" "${targs[@]}" >"$out" 2>&1
+fi
+rc=$?
+
+verdict=$SKIP
+why="exit $rc"
+if [ ${#only[@]} -gt 0 ]; then
+	verdict=$GOOD
+	for t in "${only[@]}"; do
+		line=$(grep -E "^(not )?ok [0-9]+ $t( |$)" "$out" | tail -n 1)
+		if [ -z "$line" ] || [[ $line == *"# SKIP"* ]]; then
+			[ "$verdict" = "$BAD" ] || verdict=$SKIP
+			why="$why; $t: ${line:-no result}"
+		elif [[ $line == "not ok"* ]]; then
+			verdict=$BAD
+			why="$why; $t failed"
+		else
+			why="$why; $t passed"
+		fi
+	done
+	case $rc in
+	"$KSFT_PASS" | "$KSFT_FAIL" | "$KSFT_SKIP") ;;
+	*) verdict=$SKIP why="$why; the test did not finish normally" ;;
+	esac
+else
+	case $rc in
+	"$KSFT_PASS") verdict=$GOOD ;;
+	"$KSFT_FAIL") verdict=$BAD ;;
+	"$KSFT_SKIP") verdict=$SKIP ;;
+	124 | 137) why="timed out after $timeout s" ;;
+	*) why="exit $rc: not a kselftest verdict (a crash?)" ;;
+	esac
+fi
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+{
+	echo "=== $(date -u '+%F %T') commit $commit kernel $(uname -r): verdict $verdict ($why)"
+	grep -E '^(not )?ok |^# metric |^# Totals' "$out"
+} >>"$log"
+echo "$me: commit $commit, kernel $(uname -r): $why -> exit $verdict"
+grep -E '^# metric masterclock_update|^not ok ' "$out"
+exit "$verdict"

@@ -1,0 +1,178 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# scripts/bisect-run.sh against a fake test binary: the exit-code mapping
+# (pass 0, fail 1, skip 125, crash or timeout 125), --only, and every usage
+# error aborting the bisection (exit above 127) before the test runs.
+# With a real selftest binary as $1, its own option parser is checked too.
+# TAP output.
+#
+# usage: tests/test_bisect.sh [PATH/TO/pvclock_drift_test]
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+helper=$root/scripts/bisect-run.sh
+real=${1:-}
+n=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok()
+{
+	n=$((n + 1))
+	echo "ok $n $1"
+}
+
+not_ok()
+{
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n $1"
+	shift
+	for line in "$@"; do echo "# $line"; done
+}
+
+# A fake pvclock_drift_test: parses like the real one (in order, --help
+# stops, a bad option is a one-line error and exit 1), then prints the
+# TAP in $FAKE_TAP (one line per ';') and exits $FAKE_RC, or dies of
+# SIGSEGV ($FAKE_RC=segv) or hangs ($FAKE_RC=hang).  Each run is counted.
+fake=$tmp/fake_test
+cat >"$fake" <<'FAKE'
+#!/bin/bash
+echo run >>"$FAKE_COUNT"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--help) echo "Usage: fake"; exit 0 ;;
+	--max-drift-ppb=* | --max-set-clock-ns=* | --tolerance-ns=*)
+		case ${1#*=} in
+		'' | *[!0-9]*) echo "fake: $1 is not a number" >&2; exit 1 ;;
+		esac
+		shift ;;
+	--max-drift-ppb | --max-set-clock-ns | --tolerance-ns | --interval-ms)
+		case ${2:-} in
+		'' | *[!0-9]*) echo "fake: $1 is not a number" >&2; exit 1 ;;
+		esac
+		shift 2 ;;
+	*) echo "fake: unknown option '$1'" >&2; exit 1 ;;
+	esac
+done
+echo "run" >>"$FAKE_COUNT.real"
+printf '%s\n' "${FAKE_TAP:-}" | tr ';' '\n'
+case $FAKE_RC in
+segv) kill -SEGV $$ ;;
+hang) sleep 30 ;;
+esac
+exit "$FAKE_RC"
+FAKE
+chmod +x "$fake"
+export FAKE_COUNT=$tmp/count
+
+# step WANT NAME [HELPER ARGS...]: the helper exits WANT
+step()
+{
+	local want=$1 name=$2 rc out
+	shift 2
+	rm -f "$FAKE_COUNT" "$FAKE_COUNT.real"
+	out=$("$helper" --log "$tmp/log" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = "$want" ]; then
+		ok "$name -> $rc"
+	else
+		not_ok "$name -> $rc (want $want)" "$(printf '%s\n' "$out" | tail -n 3)"
+	fi
+}
+
+# usage_error NAME ARGS...: exit above 127, and the test never ran for real
+usage_error()
+{
+	local name=$1 rc out
+	shift
+	rm -f "$FAKE_COUNT" "$FAKE_COUNT.real"
+	out=$("$helper" --log "$tmp/log" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" -gt 127 ] && [ ! -e "$FAKE_COUNT.real" ] &&
+	   [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then
+		ok "usage error aborts: $name -> $rc"
+	else
+		not_ok "usage error aborts: $name -> $rc" "$out"
+	fi
+}
+
+echo "TAP version 13"
+T=(--test "$fake")
+th=(--max-drift-ppb 200)
+
+FAKE_RC=0 step 0 "pass is good" "${T[@]}" "${th[@]}"
+FAKE_RC=1 step 1 "fail is bad" "${T[@]}" "${th[@]}"
+FAKE_RC=4 step 125 "skip cannot test" "${T[@]}" "${th[@]}"
+FAKE_RC=2 step 125 "an exit code kselftests do not use" "${T[@]}" "${th[@]}"
+FAKE_RC=segv step 125 "a crash of the test" "${T[@]}" "${th[@]}"
+FAKE_RC=hang step 125 "a hang (--timeout 1)" "${T[@]}" --timeout 1 "${th[@]}"
+FAKE_RC=1 step 1 "options after --" "${T[@]}" -- --max-drift-ppb=200
+FAKE_RC=0 step 0 "--no-threshold" "${T[@]}" --no-threshold
+FAKE_RC=0 PVCLOCK_TEST=$fake step 0 "\$PVCLOCK_TEST" "${th[@]}"
+
+# --only: a failure elsewhere does not mark the commit bad
+tap='ok 1 masterclock_update;not ok 2 set_clock;ok 3 reference_update # SKIP no'
+FAKE_RC=1 FAKE_TAP=$tap step 0 "--only a passing subtest" "${T[@]}" \
+	--only masterclock_update "${th[@]}"
+FAKE_RC=1 FAKE_TAP=$tap step 1 "--only a failing subtest" "${T[@]}" \
+	--only set_clock "${th[@]}"
+FAKE_RC=1 FAKE_TAP=$tap step 125 "--only a skipped subtest" "${T[@]}" \
+	--only reference_update "${th[@]}"
+FAKE_RC=1 FAKE_TAP=$tap step 1 "--only a failing and a skipped one" \
+	"${T[@]}" --only reference_update --only set_clock "${th[@]}"
+FAKE_RC=0 FAKE_TAP='ok 1 set_clock' step 125 "--only a subtest not run" \
+	"${T[@]}" --only masterclock_update "${th[@]}"
+FAKE_RC=segv FAKE_TAP=$tap step 125 "--only, then a crash" "${T[@]}" \
+	--only masterclock_update "${th[@]}"
+FAKE_RC=0 step 0 "--check starts the test only" "${T[@]}" --check "${th[@]}"
+if [ ! -e "$FAKE_COUNT.real" ]; then
+	ok "--check does not run the test"
+else
+	not_ok "--check does not run the test"
+fi
+if grep -q 'verdict 1' "$tmp/log" && grep -q '^ok 1 masterclock_update' "$tmp/log"; then
+	ok "the log keeps each step's verdict and TAP"
+else
+	not_ok "the log keeps each step's verdict and TAP"
+fi
+
+export FAKE_RC=0
+usage_error "a typo in a test option" "${T[@]}" --max-drift-pbb 200
+usage_error "a bad threshold value" "${T[@]}" --max-drift-ppb 2x
+usage_error "a threshold without its value" "${T[@]}" --max-drift-ppb
+usage_error "no threshold" "${T[@]}"
+usage_error "an unknown helper option value" "${T[@]}" --only masterclock "${th[@]}"
+usage_error "--only without a value" "${T[@]}" "${th[@]}" --only
+usage_error "--timeout 0" "${T[@]}" --timeout 0 "${th[@]}"
+usage_error "--timeout abc" "${T[@]}" --timeout abc "${th[@]}"
+usage_error "--test followed by an option" --test --max-drift-ppb 200
+usage_error "a missing test binary" --test "$tmp/nope" "${th[@]}"
+usage_error "a test binary that is a folder" --test "$tmp" "${th[@]}"
+: >"$tmp/plain"
+usage_error "a test binary without the x bit" --test "$tmp/plain" "${th[@]}"
+printf '#!/bin/sh\nexit 1\n' >"$tmp/broken"
+chmod +x "$tmp/broken"
+usage_error "a test whose --help fails" --test "$tmp/broken" "${th[@]}"
+usage_error "--help among the test options" "${T[@]}" "${th[@]}" --help
+usage_error "--help after --" "${T[@]}" -- "${th[@]}" --help
+usage_error "an unwritable log" "${T[@]}" --log /proc/nope/log "${th[@]}"
+
+if [ -n "$real" ] && [ -x "$real" ]; then
+	R=(--test "$real")
+	usage_error "real test: a typo" "${R[@]}" --max-drift-pbb 200
+	usage_error "real test: a bad value" "${R[@]}" --max-drift-ppb -5
+	usage_error "real test: out of range" "${R[@]}" --max-drift-ppb 2^40
+	usage_error "real test: a stray argument" "${R[@]}" --max-drift-ppb 200 5
+	usage_error "real test: a value swallowed" "${R[@]}" --max-drift-ppb --interval-ms 5
+	step 0 "real test: --check" "${R[@]}" --check --max-drift-ppb 200 \
+		--interval-ms 3000
+elif [ -n "$real" ]; then
+	echo "ok $((n + 1)) real test binary # SKIP $real not built"
+	n=$((n + 1))
+fi
+
+echo "1..$n"
+echo "# bisect helper: $n checks, $failed failed"
+[ "$failed" = 0 ]
