@@ -105,4 +105,50 @@ int pvclock_ref_first_divergence(const struct pvclock_ref_clock *old,
 uint32_t pvclock_ref_min_mulmod(uint32_t first, uint32_t step, uint64_t count,
 				uint64_t *index);
 
+/*
+ * Restoring a clock on a stock kernel (KVM_GET_CLOCK and KVM_SET_CLOCK).
+ *
+ * The guest TSC values at which clk reads exactly ns: [*first, *last].  Only
+ * TSC values from clk's reference on count, up to the largest delta whose
+ * pre-shift cannot overflow (2^63 - 1, or (2^63 - 1) >> shift for shift > 0),
+ * where the clock is non-decreasing.  Returns 0, PVCLOCK_REF_EINVAL for an
+ * invalid clk, or PVCLOCK_REF_ENOCAND when no TSC value there reads as ns
+ * (ns before system_time, beyond the range, or skipped by a clock that
+ * advances more than 1 ns a tick).
+ */
+int pvclock_ref_inverse(const struct pvclock_ref_clock *clk, uint64_t ns,
+			uint64_t *first, uint64_t *last);
+
+/* One KVM_GET_CLOCK result: the clock and the host TSC it was read at. */
+struct pvclock_ref_sample {
+	uint64_t clock;
+	uint64_t host_tsc;
+};
+
+/*
+ * The TSC offset (guest TSC = host TSC + offset, mod 2^64, an unscaled TSC)
+ * that every sample allows, given the guest's pvti clk that KVM_GET_CLOCK's
+ * clock follows: each sample's clock is read somewhere in a range of guest
+ * TSC values, and the ranges are intersected.  Returns 0 with the offsets
+ * [*offset, *offset + *count - 1] (count 1: exact), PVCLOCK_REF_EINVAL for
+ * no samples or an invalid clk, or PVCLOCK_REF_ENOCAND when no offset fits
+ * every sample (a scaled TSC, another clock, or samples from before clk).
+ */
+int pvclock_ref_tsc_offset(const struct pvclock_ref_clock *clk,
+			   const struct pvclock_ref_sample *samples,
+			   unsigned int n, uint64_t *offset, uint64_t *count);
+
+/*
+ * What the arithmetic allows for read(saved, t) - read(restored, t) at every
+ * t from restored's reference on (until a pre-shifted delta overflows):
+ * [*lo, *hi], hi = lo + 1 when the reference distance is a multiple of
+ * 2^-shift, lo + 2 otherwise; lo is the difference at restored's reference.
+ * Both must have the same mul and shift, restored's reference must not
+ * precede saved's, and lo must fit in 62 bits.  Returns 0 or
+ * PVCLOCK_REF_EINVAL.
+ */
+int pvclock_ref_diff_range(const struct pvclock_ref_clock *saved,
+			   const struct pvclock_ref_clock *restored,
+			   int64_t *lo, int64_t *hi);
+
 #endif /* PVCLOCK_REF_H */

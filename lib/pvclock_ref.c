@@ -790,3 +790,125 @@ int pvclock_ref_first_divergence(const struct pvclock_ref_clock *old,
 	*ticks = first;
 	return 0;
 }
+
+/* The largest delta from a reference whose pre-shift cannot overflow. */
+static uint64_t max_delta(int8_t shift)
+{
+	return (uint64_t)INT64_MAX >> (shift > 0 ? shift : 0);
+}
+
+/*
+ * The smallest delta at which clk's scaled delta reaches y, or
+ * NO_SOLUTION past max_delta().  The smallest pre-shifted value p with
+ * floor(p * mul / 2^32) >= y is ceil(y * 2^32 / mul); the smallest delta
+ * whose pre-shift reaches p follows from the shift.
+ */
+static uint64_t first_delta_reaching(const struct pvclock_ref_clock *clk,
+				     uint64_t y)
+{
+	__uint128_t num = ((__uint128_t)y << 32) + clk->mul - 1;
+	uint64_t p, rem, limit = max_delta(clk->shift);
+	unsigned int s;
+
+	if ((uint64_t)(num >> 64) >= clk->mul)	/* p >= 2^64 */
+		return NO_SOLUTION;
+	p = div_u128_u64(num, clk->mul, &rem);
+	if (clk->shift < 0) {
+		s = (unsigned int)-clk->shift;
+		if (p > limit >> s)
+			return NO_SOLUTION;
+		return p << s;
+	}
+	s = (unsigned int)clk->shift;
+	p = (p >> s) + ((p & ((1ULL << s) - 1)) != 0);
+	return p > limit ? NO_SOLUTION : p;
+}
+
+int pvclock_ref_inverse(const struct pvclock_ref_clock *clk, uint64_t ns,
+			uint64_t *first, uint64_t *last)
+{
+	uint64_t x = ns - clk->system_time, lo, hi;
+
+	if (!pvclock_ref_clock_valid(clk))
+		return PVCLOCK_REF_EINVAL;
+	if (ns < clk->system_time)
+		return PVCLOCK_REF_ENOCAND;
+	lo = first_delta_reaching(clk, x);
+	if (lo == NO_SOLUTION)
+		return PVCLOCK_REF_ENOCAND;
+	hi = x == UINT64_MAX ? NO_SOLUTION : first_delta_reaching(clk, x + 1);
+	hi = hi == NO_SOLUTION ? max_delta(clk->shift) : hi - 1;
+	if (hi < lo)
+		return PVCLOCK_REF_ENOCAND;
+	*first = clk->tsc_timestamp + lo;
+	*last = clk->tsc_timestamp + hi;
+	return 0;
+}
+
+/*
+ * Intersect the arc [*lo, *lo + *len - 1] of offsets (mod 2^64) with
+ * [b, b + blen - 1].  Arcs this short never meet twice; false when they
+ * do not meet.
+ */
+static bool intersect_arc(uint64_t *lo, uint64_t *len, uint64_t b,
+			  uint64_t blen)
+{
+	uint64_t into = b - *lo;
+
+	if (into < *len) {
+		*lo = b;
+		*len = *len - into < blen ? *len - into : blen;
+		return true;
+	}
+	into = *lo - b;
+	if (into < blen) {
+		*len = blen - into < *len ? blen - into : *len;
+		return true;
+	}
+	return false;
+}
+
+int pvclock_ref_tsc_offset(const struct pvclock_ref_clock *clk,
+			   const struct pvclock_ref_sample *samples,
+			   unsigned int n, uint64_t *offset, uint64_t *count)
+{
+	uint64_t lo = 0, len = 0, first, last;
+	unsigned int i;
+	int ret;
+
+	if (!n || !pvclock_ref_clock_valid(clk))
+		return PVCLOCK_REF_EINVAL;
+	for (i = 0; i < n; i++) {
+		ret = pvclock_ref_inverse(clk, samples[i].clock, &first, &last);
+		if (ret)
+			return ret;
+		first -= samples[i].host_tsc;
+		last -= samples[i].host_tsc;
+		if (!i) {
+			lo = first;
+			len = last - first + 1;
+		} else if (!intersect_arc(&lo, &len, first, last - first + 1)) {
+			return PVCLOCK_REF_ENOCAND;
+		}
+	}
+	*offset = lo;
+	*count = len;
+	return 0;
+}
+
+int pvclock_ref_diff_range(const struct pvclock_ref_clock *saved,
+			   const struct pvclock_ref_clock *restored,
+			   int64_t *lo, int64_t *hi)
+{
+	uint64_t d1 = restored->tsc_timestamp - saved->tsc_timestamp;
+	uint64_t at = pvclock_ref_read(saved, restored->tsc_timestamp);
+	int64_t base = (int64_t)(at - restored->system_time);
+
+	if (!pvclock_ref_clock_valid(saved) || saved->mul != restored->mul ||
+	    saved->shift != restored->shift || d1 > max_delta(saved->shift) ||
+	    base > INT64_MAX / 2 || base < INT64_MIN / 2)
+		return PVCLOCK_REF_EINVAL;
+	*lo = base;
+	*hi = base + ((d1 & ((1ULL << align_bits(saved)) - 1)) ? 2 : 1);
+	return 0;
+}

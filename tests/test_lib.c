@@ -848,6 +848,237 @@ static void test_first_divergence(void)
 	       divergence_seen[2]);
 }
 
+/* ---- Restoring a clock: inverse, TSC offset, difference range ---- */
+
+static uint64_t model_max_delta(int shift)
+{
+	return shift > 0 ? 0x7fffffffffffffffULL >> shift :
+	       0x7fffffffffffffffULL;
+}
+
+/* The smallest delta at which the clock reads at least ns, by bisection. */
+static uint64_t bisect_delta(const struct pvclock_ref_clock *c, uint64_t ns,
+			     bool *found)
+{
+	uint64_t lo = 0, hi = model_max_delta(c->shift);
+
+	*found = model_read(c, c->tsc_timestamp + hi) >= ns;
+	if (!*found)
+		return 0;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (model_read(c, c->tsc_timestamp + mid) >= ns)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static void check_inverse(const struct pvclock_ref_clock *c, uint64_t ns)
+{
+	uint64_t first = 0, last = 0, lo, hi, dmax = model_max_delta(c->shift);
+	bool has_lo, has_hi, want;
+	int ret = pvclock_ref_inverse(c, ns, &first, &last);
+
+	if (ns < c->system_time) {
+		CHECK(ret == PVCLOCK_REF_ENOCAND, "ns before system_time: %d",
+		      ret);
+		return;
+	}
+	lo = bisect_delta(c, ns, &has_lo);
+	hi = ns == UINT64_MAX ? 0 : bisect_delta(c, ns + 1, &has_hi);
+	if (ns == UINT64_MAX || !has_hi)
+		hi = dmax + 1;
+	want = has_lo && hi > lo;
+	CHECK(want ? ret == 0 : ret == PVCLOCK_REF_ENOCAND,
+	      "mul 0x%x shift %d ns +%" PRIu64 ": returned %d", c->mul,
+	      c->shift, ns - c->system_time, ret);
+	if (!want || ret)
+		return;
+	CHECK(first - c->tsc_timestamp == lo && last - c->tsc_timestamp == hi - 1,
+	      "mul 0x%x shift %d: [%" PRIu64 ", %" PRIu64 "], model [%" PRIu64
+	      ", %" PRIu64 "]", c->mul, c->shift, first - c->tsc_timestamp,
+	      last - c->tsc_timestamp, lo, hi - 1);
+	/* the ends read ns, their neighbours do not */
+	CHECK(model_read(c, first) == ns && model_read(c, last) == ns,
+	      "an end of the range does not read ns");
+	CHECK(!lo || model_read(c, first - 1) < ns, "the range starts late");
+	CHECK(hi - 1 == dmax || model_read(c, last + 1) > ns,
+	      "the range ends early");
+}
+
+static void test_inverse(void)
+{
+	uint64_t rng = 12, i;
+	unsigned int a, b;
+
+	for (a = 0; a < ARRAY_SIZE(edge_u32); a++) {
+		for (b = 0; b < ARRAY_SIZE(edge_u64); b++) {
+			struct pvclock_ref_clock c = {
+				.tsc_timestamp = edge_u64[(a + b) %
+							  ARRAY_SIZE(edge_u64)],
+				.system_time = 1000,
+				.mul = edge_u32[a],
+			};
+			int shift;
+
+			for (shift = -31; shift <= 31; shift += 5) {
+				c.shift = (int8_t)shift;
+				check_inverse(&c, 1000 + edge_u64[b]);
+				check_inverse(&c, 999);
+				check_inverse(&c, UINT64_MAX);
+			}
+		}
+	}
+	for (i = 0; i < 200000 * scale; i++) {
+		struct pvclock_ref_clock c;
+		uint64_t t;
+
+		random_clock(&rng, -31, 31, &c);
+		c.system_time >>= rng_range(&rng, 1, 63);
+		if (i % 3)
+			c.mul = (uint32_t)rng_next(&rng) | 1;
+		/* a ns the clock reads, or any ns near it */
+		t = c.tsc_timestamp + rng_magnitude(&rng, 1, 63);
+		check_inverse(&c, model_read(&c, t) + rng_range(&rng, 0, 2) - 1);
+	}
+}
+
+/* Every offset of [offset, offset + count) fits every sample, no other. */
+static bool offset_fits(const struct pvclock_ref_clock *c,
+			const struct pvclock_ref_sample *s, unsigned int n,
+			uint64_t offset)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t t = s[i].host_tsc + offset;
+
+		if (t - c->tsc_timestamp > model_max_delta(c->shift) ||
+		    model_read(c, t) != s[i].clock)
+			return false;
+	}
+	return true;
+}
+
+static void test_tsc_offset(void)
+{
+	uint64_t rng = 13, i, hist[4] = { 0 };
+
+	for (i = 0; i < 100000 * scale; i++) {
+		struct pvclock_ref_sample s[16];
+		struct pvclock_ref_clock c;
+		uint64_t off = rng_next(&rng), host, lo = 0, count = 0, j;
+		unsigned int n = (unsigned int)rng_range(&rng, 1, 16), k;
+		int ret;
+
+		random_clock(&rng, -3, 3, &c);
+		c.system_time >>= 2;
+		host = c.tsc_timestamp - off + rng_magnitude(&rng, 20, 63);
+		for (k = 0; k < n; k++) {
+			host += rng_range(&rng, 0, 1000000);
+			s[k].host_tsc = host;
+			s[k].clock = model_read(&c, host + off);
+		}
+		ret = pvclock_ref_tsc_offset(&c, s, n, &lo, &count);
+		CHECK(ret == 0, "consistent samples rejected: %d", ret);
+		if (ret)
+			continue;
+		CHECK(count >= 1 && off - lo < count,
+		      "the true offset is not in the range");
+		CHECK(offset_fits(&c, s, n, lo) &&
+		      offset_fits(&c, s, n, lo + count - 1),
+		      "an end of the range does not fit");
+		CHECK(!offset_fits(&c, s, n, lo - 1) &&
+		      !offset_fits(&c, s, n, lo + count),
+		      "the range misses offsets that fit");
+		for (j = 1; j + 1 < count && j < 64; j++)
+			CHECK(offset_fits(&c, s, n, lo + j),
+			      "an offset inside the range does not fit");
+		hist[count < 4 ? count : 3]++;
+		/* one sample a ns off: no offset fits them all, or others */
+		s[n - 1].clock += rng_range(&rng, 0, 1) ? 1 : -1;
+		ret = pvclock_ref_tsc_offset(&c, s, n, &lo, &count);
+		if (!ret)
+			CHECK(!(off - lo < count) && offset_fits(&c, s, n, lo),
+			      "a wrong sample still allows the true offset");
+	}
+	CHECK(hist[1] > 0, "no exact offset found");
+	printf("# tsc offset: %" PRIu64 " exact, %" PRIu64 " within 2, %"
+	       PRIu64 " wider\n", hist[1], hist[2], hist[3]);
+	{
+		struct pvclock_ref_clock c = { 0, 0, 1U << 31, 0, 0 };
+		struct pvclock_ref_sample s = { 0, 0 };
+		uint64_t lo, count;
+
+		CHECK(pvclock_ref_tsc_offset(&c, &s, 0, &lo, &count) ==
+		      PVCLOCK_REF_EINVAL, "no samples accepted");
+		c.mul = 0;
+		CHECK(pvclock_ref_tsc_offset(&c, &s, 1, &lo, &count) ==
+		      PVCLOCK_REF_EINVAL, "mul 0 accepted");
+	}
+}
+
+static void test_diff_range(void)
+{
+	uint64_t rng = 14, i, ends[2] = { 0 };
+
+	for (i = 0; i < 20000 * scale; i++) {
+		struct pvclock_ref_clock saved, restored;
+		uint64_t d1, u;
+		int64_t lo, hi, d, seen_lo = INT64_MAX, seen_hi = INT64_MIN;
+		unsigned int j;
+		int ret;
+
+		random_clock(&rng, -3, 3, &saved);
+		saved.system_time >>= 2;
+		d1 = rng_magnitude(&rng, 8, 63);
+		if (d1 > model_max_delta(saved.shift) / 2)
+			d1 = model_max_delta(saved.shift) / 2;
+		restored = saved;
+		restored.tsc_timestamp = saved.tsc_timestamp + d1;
+		restored.system_time = model_read(&saved, restored.tsc_timestamp) +
+				       rng_range(&rng, 0, 6) - 3;
+		ret = pvclock_ref_diff_range(&saved, &restored, &lo, &hi);
+		CHECK(ret == 0, "rejected: %d", ret);
+		if (ret)
+			continue;
+		CHECK(hi - lo == ((d1 & ((1ULL << model_align(&saved)) - 1)) ?
+				  2 : 1), "span %" PRId64, hi - lo);
+		for (j = 0; j < 2000; j++) {
+			/* up to the last delta the library vouches for */
+			u = j < 1000 ? j : rng_range(&rng, 0,
+				model_max_delta(saved.shift) - d1);
+			d = (int64_t)(model_read(&saved, restored.tsc_timestamp + u) -
+				      model_read(&restored, restored.tsc_timestamp + u));
+			CHECK(d >= lo && d <= hi, "difference %" PRId64
+			      " outside [%" PRId64 ", %" PRId64 "]", d, lo, hi);
+			seen_lo = d < seen_lo ? d : seen_lo;
+			seen_hi = d > seen_hi ? d : seen_hi;
+		}
+		CHECK(seen_lo == lo, "the low end is not reached at the reference");
+		ends[0]++;
+		if (seen_hi == hi)
+			ends[1]++;
+	}
+	printf("# diff range: high end reached in %" PRIu64 " of %" PRIu64
+	       " cases\n", ends[1], ends[0]);
+	{
+		struct pvclock_ref_clock a = { 100, 0, 1U << 31, -1, 0 }, b = a;
+		int64_t lo, hi;
+
+		b.tsc_timestamp = 99;
+		CHECK(pvclock_ref_diff_range(&a, &b, &lo, &hi) ==
+		      PVCLOCK_REF_EINVAL, "a restored reference before the saved one accepted");
+		b.tsc_timestamp = 101;
+		b.mul = 3;
+		CHECK(pvclock_ref_diff_range(&a, &b, &lo, &hi) ==
+		      PVCLOCK_REF_EINVAL, "another mul accepted");
+	}
+}
+
 int main(void)
 {
 	const char *env = getenv("PVCLOCK_REF_TEST_SCALE");
@@ -856,7 +1087,7 @@ int main(void)
 		scale = strtoull(env, NULL, 10);
 	if (!scale)
 		scale = 1;
-	printf("TAP version 13\n1..13\n");
+	printf("TAP version 13\n1..16\n");
 	RUN(test_scale_delta);
 	RUN(test_time_scale_vectors);
 	RUN(test_time_scale_model);
@@ -870,5 +1101,8 @@ int main(void)
 	RUN(test_difference_is_the_carry);
 	RUN(test_unaligned_reaches_two);
 	RUN(test_first_divergence);
+	RUN(test_inverse);
+	RUN(test_tsc_offset);
+	RUN(test_diff_range);
 	return check_state.failed ? 1 : 0;
 }

@@ -22,6 +22,8 @@
 #define PVD_MAX_FREQS		16
 /* A zero entry of pvd_opts.freq_khz stands for this host's own rate. */
 #define PVD_HOST_RATE		0
+/* stock_restore keeps one calibration figure per attempt. */
+#define PVD_MAX_RESTORE_ATTEMPTS	1000
 
 /*
  * reference_update's old clock has its reference at least PVD_OLD_AGE ticks
@@ -54,6 +56,10 @@ struct pvd_opts {
 	uint64_t window;
 	uint64_t reads;		/* 0: as many as fit in the time budget */
 	uint64_t tolerance_ns;
+	uint64_t restore_tolerance_ns;	/* stock_restore's bound on any read */
+	uint64_t restore_attempts;	/* KVM_SET_CLOCK attempts at most */
+	uint64_t restore_ms;		/* time the restore may take at most */
+	uint64_t duration_ms;		/* concurrent_update's guest reading */
 };
 
 enum pvd_parse_err {
@@ -252,6 +258,10 @@ static inline void pvd_default_opts(struct pvd_opts *o)
 	o->candidates = 100;
 	o->window = 1ULL << 34;
 	o->tolerance_ns = 2;
+	o->restore_tolerance_ns = 1;
+	o->restore_attempts = 200;
+	o->restore_ms = 2000;
+	o->duration_ms = 2000;
 	for (i = 0; i < PVD_ARRAY_SIZE(rates); i++)
 		o->freq_khz[i] = rates[i];
 	o->nr_freqs = i;
@@ -285,6 +295,12 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 		{ "window", &o->window, NULL, 1, PVCLOCK_REF_MAX_WINDOW },
 		{ "reads", &o->reads, NULL, 1, 100000000 },
 		{ "tolerance-ns", &o->tolerance_ns, NULL, 0, 1000000 },
+		{ "restore-tolerance-ns", &o->restore_tolerance_ns, NULL,
+		  0, 1000000 },
+		{ "restore-attempts", &o->restore_attempts, NULL, 1,
+		  PVD_MAX_RESTORE_ATTEMPTS },
+		{ "restore-ms", &o->restore_ms, NULL, 1, 600000 },
+		{ "duration-ms", &o->duration_ms, NULL, 1, 3600000 },
 	};
 	unsigned int ndesc = PVD_ARRAY_SIZE(desc);
 	int i;

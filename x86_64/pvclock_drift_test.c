@@ -18,6 +18,11 @@
  *		the guest compares old and new clocks over many real reads.
  *  set_clock_guest  KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST where the
  *		kernel has them.
+ *  stock_restore  a saved guest pvclock restored to within 1 ns with only
+ *		KVM_GET_CLOCK and KVM_SET_CLOCK (stock_restore() below), the
+ *		guest comparing over many reads; the naive restore for contrast.
+ *  concurrent_update  a host thread moves the reference of the test's own
+ *		page hundreds of times a second while the guest reads its clock.
  *
  * Guest code here may only use the general registers: some KVM setups run
  * guest code through the instruction emulator, which has no SSE.  Each
@@ -32,12 +37,14 @@
 #include <inttypes.h>
 #include <linux/build_bug.h>
 #include <linux/compiler.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,6 +77,7 @@
 #define OP_SAVE		(1U << 3)	/* snapshot the page as the old clock */
 #define OP_JUMP		(1U << 4)	/* snapshot as new, old - new at one read */
 #define OP_COMPARE	(1U << 5)	/* snapshot as new, compare over many reads */
+#define OP_CONCURRENT	(1U << 6)	/* read while the host moves the reference */
 
 /*
  * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
@@ -114,6 +122,7 @@ struct guest_params {
 	uint64_t min_reads;
 	uint64_t max_reads;
 	bool fixed_reads;
+	uint64_t zero_period;	/* ticks between zero-remainder references */
 };
 
 struct guest_report {
@@ -125,6 +134,12 @@ struct guest_report {
 	uint64_t first_tsc, last_tsc;
 	uint64_t before_ref;	/* reads at a TSC before the new reference */
 	struct pvd_stats stats;
+	/* the page after the comparison, and its version */
+	struct pvclock_ref_clock end_clk;
+	uint32_t end_version;
+	struct {
+		uint64_t reads, torn, backwards, differ, changes;
+	} conc;
 };
 
 /* Each side has its own copy; sync_global_{to,from}_guest() moves them. */
@@ -202,6 +217,48 @@ static void guest_compare(void)
 	gr.last_tsc = t;
 }
 
+/* One of the references concurrent_update's host writes, untorn. */
+static bool guest_concurrent_valid(const struct pvclock_ref_clock *c)
+{
+	const struct pvclock_ref_clock *old_clk = &gr.old_clk;
+
+	return c->mul == old_clk->mul && c->shift == old_clk->shift &&
+	       c->flags == old_clk->flags &&
+	       !((c->tsc_timestamp - old_clk->tsc_timestamp) &
+		 (gp.zero_period - 1)) &&
+	       c->system_time == pvclock_ref_read(old_clk, c->tsc_timestamp);
+}
+
+/*
+ * Read the clock from the page as a guest does, while the host keeps moving
+ * its reference: each read against the continuous clock (the old one, which
+ * every zero-remainder reference continues exactly) and the one before.
+ */
+static void guest_concurrent(const struct pvti *page)
+{
+	struct pvclock_ref_clock c;
+	uint64_t t, now, last = 0, start;
+	uint32_t v, last_v = 0;
+
+	start = rdtsc();
+	do {
+		guest_snapshot(page, &c, &v);
+		t = rdtsc();
+		if (!guest_concurrent_valid(&c))
+			gr.conc.torn++;
+		now = pvclock_ref_read(&c, t);
+		if (now != pvclock_ref_read(&gr.old_clk, t))
+			gr.conc.differ++;
+		if (gr.conc.reads && now < last)
+			gr.conc.backwards++;
+		if (gr.conc.reads && v != last_v)
+			gr.conc.changes++;
+		last = now;
+		last_v = v;
+		gr.conc.reads++;
+	} while (t - start < gp.budget_ticks);
+}
+
 static void guest_code(void)
 {
 	for (;;) {
@@ -225,8 +282,12 @@ static void guest_code(void)
 			gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk,
 						 gr.tsc);
 		}
-		if (ops & OP_COMPARE)
+		if (ops & OP_COMPARE) {
 			guest_compare();
+			guest_snapshot(page, &gr.end_clk, &gr.end_version);
+		}
+		if (ops & OP_CONCURRENT)
+			guest_concurrent(page);
 		GUEST_SYNC(ops);
 	}
 }
@@ -237,6 +298,7 @@ struct test_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
 	struct pvti *host_pvti;
+	const struct pvti *kvm_pvti;
 	const uint64_t *log;
 };
 
@@ -249,6 +311,7 @@ static void test_vm_create(struct test_vm *t)
 	gva = vm_vaddr_alloc_page(t->vm);
 	gp.pvti_gva[PAGE_KVM] = gva;
 	gp.kvm_pvti_gpa = addr_gva2gpa(t->vm, gva);
+	t->kvm_pvti = addr_gva2hva(t->vm, gva);
 
 	gva = vm_vaddr_alloc_page(t->vm);
 	gp.pvti_gva[PAGE_HOST] = gva;
@@ -326,6 +389,236 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- stock_restore: the routine (no selftest library below this line) ---- */
+
+/*
+ * Setting the KVM clock of a stock kernel so that a saved guest pvclock
+ * continues, to within a nanosecond, with only KVM_GET_CLOCK and
+ * KVM_SET_CLOCK.  It needs only <linux/kvm.h> and pvclock_ref, so a VMM can
+ * lift this section (struct stock_restore_* and stock_restore*()).
+ *
+ * With the master clock on, KVM_SET_CLOCK takes a new master clock reference
+ * (host TSC C, raw ns K) and makes the guest's pvti (C + offset, S) with
+ * S = clock, plus realtime elapsed since data.realtime when
+ * KVM_CLOCK_REALTIME is set.  C is read inside the ioctl and is not
+ * reported, so no single call can hit a chosen S - saved(C + offset): the
+ * routine aims, looks at the pvti KVM really made, and tries again.
+ *
+ *  1. The vCPU enters a stub that reads no time and the routine reads the
+ *     pvti KVM wrote; KVM_GET_CLOCK samples (clock, host TSC) follow that
+ *     pvti in the host's TSC domain, so pvclock_ref_tsc_offset() recovers
+ *     the guest TSC offset exactly (a scaled TSC fails here, and says so).
+ *  2. Each attempt reads KVM_GET_CLOCK (clock, realtime, host TSC h), takes
+ *     the saved clock at the guest TSC h + offset, and passes it with that
+ *     realtime and KVM_CLOCK_REALTIME: KVM adds the realtime that passes
+ *     until it reads the clock again, which follows its new reference by a
+ *     nearly constant gap.  That gap (the bias) is estimated in place, as
+ *     the median of what earlier attempts showed, and subtracted.
+ *  3. The vCPU enters the stub; the new pvti (T1, S1) is read back, checked
+ *     against KVM_GET_CLOCK, and pvclock_ref_diff_range() gives the range
+ *     of saved - restored over every later read: [e, e + 1] when T1 - T0 is
+ *     a multiple of 2^-shift, [e, e + 2] when not.  The aim is S1 half a ns
+ *     ahead of the saved clock's exact value at T1, which centres both.
+ *  4. Done when the range is within the tolerance; otherwise retry, up to
+ *     max_attempts and max_ns.  The clock is left at the last attempt.
+ */
+struct stock_restore_ops {
+	void (*enter)(void *ctx);	/* the vCPU enters, reads no time */
+	/* the vCPU's pvti as KVM last wrote it; false if none */
+	bool (*read_pvti)(void *ctx, struct pvclock_ref_clock *clk);
+	void *ctx;
+};
+
+struct stock_restore_result {
+	bool ok;		/* the range is within the tolerance */
+	const char *why;	/* why not, when !ok */
+	unsigned int attempts;	/* KVM_SET_CLOCK calls */
+	uint64_t elapsed_ns;
+	uint64_t offset;	/* guest TSC - host TSC */
+	uint64_t offset_count;	/* offsets the samples allow (1: exact) */
+	int64_t lo, hi;		/* saved - restored at every later read */
+	int64_t bias;		/* estimated gap, 2^-32 ns */
+	int64_t bias_min, bias_max;	/* the gaps seen */
+	int64_t error;		/* S1 - the saved clock at T1, 2^-32 ns */
+	struct pvclock_ref_clock clk;	/* the pvti the routine left */
+};
+
+#define RESTORE_SAMPLES		32
+#define RESTORE_MAX_ATTEMPTS	1000	/* figures kept for the median */
+#define RESTORE_NEEDED_FLAGS	(KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)
+#define HALF_NS			(1LL << 31)	/* in 2^-32 ns */
+
+static uint64_t restore_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool restore_get_clock(int vm_fd, struct kvm_clock_data *data)
+{
+	memset(data, 0, sizeof(*data));
+	return !ioctl(vm_fd, KVM_GET_CLOCK, data) &&
+	       (data->flags & RESTORE_NEEDED_FLAGS) == RESTORE_NEEDED_FLAGS;
+}
+
+/* The guest TSC offset from KVM_GET_CLOCK samples against the pvti cur. */
+static const char *restore_offset(int vm_fd, const struct pvclock_ref_clock *cur,
+				  struct stock_restore_result *res)
+{
+	struct pvclock_ref_sample s[RESTORE_SAMPLES];
+	struct kvm_clock_data data;
+	unsigned int i;
+
+	for (i = 0; i < RESTORE_SAMPLES; i++) {
+		if (!restore_get_clock(vm_fd, &data))
+			return "KVM_GET_CLOCK failed or lacks KVM_CLOCK_REALTIME/KVM_CLOCK_HOST_TSC";
+		s[i].clock = data.clock;
+		s[i].host_tsc = data.host_tsc;
+	}
+	if (pvclock_ref_tsc_offset(cur, s, RESTORE_SAMPLES, &res->offset,
+				   &res->offset_count))
+		return "KVM_GET_CLOCK does not follow the guest's pvclock at any fixed TSC offset (a scaled TSC?)";
+	/* The middle of the range: at most half of it off. */
+	res->offset += (res->offset_count - 1) / 2;
+	return NULL;
+}
+
+/* KVM_GET_CLOCK must read the new pvti at the host TSC plus the offset. */
+static const char *restore_check_get_clock(int vm_fd,
+					   const struct pvclock_ref_clock *clk,
+					   const struct stock_restore_result *res)
+{
+	uint64_t lo_off = res->offset - (res->offset_count - 1) / 2;
+	uint64_t hi_off = lo_off + res->offset_count - 1;
+	struct kvm_clock_data data;
+
+	if (!restore_get_clock(vm_fd, &data))
+		return "KVM_GET_CLOCK failed";
+	if (data.clock < pvclock_ref_read(clk, data.host_tsc + lo_off) ||
+	    data.clock > pvclock_ref_read(clk, data.host_tsc + hi_off))
+		return "KVM_GET_CLOCK disagrees with the pvti KVM gave the guest";
+	return NULL;
+}
+
+/* S1 - saved(T1) in 2^-32 ns, false beyond a second either way. */
+static bool restore_error(const struct pvclock_ref_clock *saved,
+			  const struct pvclock_ref_clock *clk, int64_t *error)
+{
+	int64_t whole = (int64_t)(clk->system_time -
+				  pvclock_ref_read(saved, clk->tsc_timestamp));
+
+	if (whole > 1000000000LL || whole < -1000000000LL)
+		return false;
+	*error = whole * (1LL << 32) -
+		 (int64_t)pvclock_ref_frac(saved, clk->tsc_timestamp);
+	return true;
+}
+
+static int64_t restore_median(int64_t *v, unsigned int n)
+{
+	unsigned int i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			int64_t x = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = x;
+		}
+	return v[n / 2];
+}
+
+/*
+ * Restore saved (the guest's pvti before the disruption) on the VM vm_fd
+ * until every later guest read is within tolerance_ns of it, with at most
+ * max_attempts KVM_SET_CLOCK calls and about max_ns of time.
+ */
+static void stock_restore(int vm_fd, const struct stock_restore_ops *ops,
+			  const struct pvclock_ref_clock *saved,
+			  uint64_t tolerance_ns, unsigned int max_attempts,
+			  uint64_t max_ns, struct stock_restore_result *res)
+{
+	static int64_t biases[RESTORE_MAX_ATTEMPTS];
+	uint64_t start = restore_now_ns();
+	struct pvclock_ref_clock cur;
+	unsigned int n = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->why = "no attempt";
+	if (max_attempts > RESTORE_MAX_ATTEMPTS)
+		max_attempts = RESTORE_MAX_ATTEMPTS;
+	ops->enter(ops->ctx);
+	if (!ops->read_pvti(ops->ctx, &cur)) {
+		res->why = "the vCPU has no pvclock";
+		return;
+	}
+	if (cur.mul != saved->mul || cur.shift != saved->shift) {
+		res->why = "the guest's pvclock scale changed: not the saved clock's TSC rate";
+		return;
+	}
+	res->why = restore_offset(vm_fd, &cur, res);
+	if (res->why)
+		return;
+
+	while (res->attempts < max_attempts) {
+		struct kvm_clock_data data;
+		uint64_t g;
+		int64_t adj, want;
+
+		if (!restore_get_clock(vm_fd, &data)) {
+			res->why = "KVM_GET_CLOCK failed";
+			return;
+		}
+		g = data.host_tsc + res->offset;
+		/* S1 - saved(T1) = adj - frac(g) + bias: aim it at +0.5 ns. */
+		want = HALF_NS - res->bias +
+		       (int64_t)pvclock_ref_frac(saved, g);
+		adj = (want + HALF_NS) >> 32;	/* rounded to a whole ns */
+		data.clock = pvclock_ref_read(saved, g) + (uint64_t)adj;
+		data.flags = KVM_CLOCK_REALTIME;
+		res->attempts++;
+		if (ioctl(vm_fd, KVM_SET_CLOCK, &data)) {
+			res->why = "KVM_SET_CLOCK failed";
+			return;
+		}
+		ops->enter(ops->ctx);
+		if (!ops->read_pvti(ops->ctx, &res->clk) ||
+		    res->clk.mul != saved->mul || res->clk.shift != saved->shift) {
+			res->why = "the pvti after KVM_SET_CLOCK is not the saved clock's scale";
+			return;
+		}
+		res->why = restore_check_get_clock(vm_fd, &res->clk, res);
+		if (res->why)
+			return;
+		if (!restore_error(saved, &res->clk, &res->error) ||
+		    pvclock_ref_diff_range(saved, &res->clk, &res->lo,
+					   &res->hi)) {
+			res->why = "KVM_SET_CLOCK left the clock more than a second off";
+			return;
+		}
+		/* What this attempt showed the bias to be; the median of all. */
+		biases[n++] = res->error - adj * (1LL << 32) +
+			      (int64_t)pvclock_ref_frac(saved, g);
+		res->bias = restore_median(biases, n);
+		res->bias_min = biases[0];
+		res->bias_max = biases[n - 1];
+		res->elapsed_ns = restore_now_ns() - start;
+		if (res->lo >= -(int64_t)tolerance_ns &&
+		    res->hi <= (int64_t)tolerance_ns) {
+			res->ok = true;
+			res->why = NULL;
+			return;
+		}
+		if (res->elapsed_ns >= max_ns)
+			break;
+	}
+	res->why = res->attempts < max_attempts ?
+		   "out of time before the clock was within the tolerance" :
+		   "out of attempts before the clock was within the tolerance";
 }
 
 /* ---- host: subtest results ---- */
@@ -794,6 +1087,279 @@ static void test_set_clock_guest(void)
 	kvm_vm_free(t.vm);
 }
 
+/* ---- subtest 5: stock_restore ---- */
+
+static void restore_enter(void *ctx)
+{
+	guest_run(ctx, 0, PAGE_KVM);
+}
+
+static bool restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
+{
+	const struct pvti *p = ((struct test_vm *)ctx)->kvm_pvti;
+	uint32_t v = READ_ONCE(p->version);
+
+	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
+	smp_rmb();
+	clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
+	clk->system_time = READ_ONCE(p->system_time);
+	clk->mul = READ_ONCE(p->tsc_to_system_mul);
+	clk->shift = READ_ONCE(p->tsc_shift);
+	clk->flags = READ_ONCE(p->flags);
+	/* The fields before the version that proves them unchanged. */
+	smp_rmb();
+	return !(v & 1) && v == READ_ONCE(p->version) &&
+	       pvclock_ref_clock_valid(clk);
+}
+
+/* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
+static void set_compare_budget(struct test_vm *t)
+{
+	int khz = __vcpu_ioctl(t->vcpu, KVM_GET_TSC_KHZ, NULL);
+
+	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed: %d", errno);
+	gp.budget_ticks = (uint64_t)khz * COMPARE_MS;
+	gp.fixed_reads = opts.reads != 0;
+	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
+	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+}
+
+/* Checks and figures of the guest's comparison of saved and new clock. */
+static void restore_reads(struct test_vm *t, const char *how)
+{
+	struct pvd_stats host;
+	char buf[96];
+
+	printf("# stock_restore %s: %" PRIu64 " guest reads, %" PRIu64
+	       " differ from the saved clock, saved - new in [%" PRId64 ", %"
+	       PRId64 "] ns\n", how, gr.stats.reads, gr.stats.differ,
+	       gr.stats.min_diff, gr.stats.max_diff);
+	snprintf(buf, sizeof(buf), "stock_restore.%s.min_diff", how);
+	report_metric(buf, gr.stats.min_diff, "ns");
+	snprintf(buf, sizeof(buf), "stock_restore.%s.max_diff", how);
+	report_metric(buf, gr.stats.max_diff, "ns");
+	snprintf(buf, sizeof(buf), "stock_restore.%s.max_abs", how);
+	report_metric(buf, (int64_t)pvd_stats_max_abs(&gr.stats), "ns");
+	host_recompute(t, &host);
+	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
+		check_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
+			   how);
+	if (gr.before_ref)
+		check_fail("stock_restore %s: %" PRIu64 " reads before the new reference",
+			   how, gr.before_ref);
+	/*
+	 * KVM may rewrite the page (a guest kvmclock MSR write schedules one
+	 * 100 ms later) but, without a new master clock, with the same fields.
+	 */
+	if (!pvd_clock_equal(&gr.end_clk, &gr.new_clk))
+		check_fail("stock_restore %s: KVM changed the pvti during the reads",
+			   how);
+}
+
+/* 2^-32 ns in ps, rounded toward zero, for printing. */
+static int64_t frac_ps(int64_t v)
+{
+	return v / (1LL << 22) * 1000 / 1024;
+}
+
+static void test_stock_restore(void)
+{
+	struct stock_restore_result res;
+	struct kvm_clock_data data;
+	struct pvclock_ref_clock saved;
+	struct stock_restore_ops ops;
+	struct test_vm t;
+	uint32_t flags;
+
+	require_tsc_clocksource();
+	test_vm_create(&t);
+	guest_run(&t, OP_ENABLE | OP_UPDATE | OP_SAVE, PAGE_KVM);
+	/* What a VMM saves today, for the naive restore. */
+	memset(&data, 0, sizeof(data));
+	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
+	flags = require_master_clock(&t);
+	if ((flags & RESTORE_NEEDED_FLAGS) != RESTORE_NEEDED_FLAGS)
+		subtest_skip("KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC (flags 0x%x)",
+			     flags);
+	saved = gr.old_clk;
+	print_clock("saved", &saved);
+	set_compare_budget(&t);
+
+	/* The clocks diverge; a master clock update yanks the guest's. */
+	sleep_ms(opts.interval_ms);
+	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
+	if (!check_jump("stock_restore", true))
+		goto out;
+	printf("# stock_restore: after %" PRIu64 " ms a master clock update moved the clock by saved - new = %"
+	       PRId64 " ns\n", opts.interval_ms, gr.diff);
+	report_metric("stock_restore.update.old_minus_new", gr.diff, "ns");
+
+	/* Naive: KVM_SET_CLOCK with the data saved, realtime added. */
+	data.flags &= KVM_CLOCK_REALTIME;
+	vm_ioctl(t.vm, KVM_SET_CLOCK, &data);
+	guest_run(&t, OP_COMPARE, PAGE_KVM);
+	restore_reads(&t, "naive");
+
+	ops.enter = restore_enter;
+	ops.read_pvti = restore_read_pvti;
+	ops.ctx = &t;
+	stock_restore(t.vm->fd, &ops, &saved, opts.restore_tolerance_ns,
+		      (unsigned int)opts.restore_attempts,
+		      opts.restore_ms * NSEC_PER_MSEC, &res);
+	printf("# stock_restore: %s after %u attempts in %" PRIu64
+	       " us; TSC offset %s (%" PRIu64 " allowed); KVM_SET_CLOCK's gap %"
+	       PRId64 " ps (median; seen %" PRId64 " to %" PRId64
+	       " ps), system_time error %" PRId64
+	       " ps; reference %s, saved - restored within [%" PRId64 ", %"
+	       PRId64 "] ns at every later read\n",
+	       res.ok ? "restored" : res.why, res.attempts,
+	       res.elapsed_ns / 1000, res.offset_count == 1 ? "exact" : "a range",
+	       res.offset_count, frac_ps(res.bias), frac_ps(res.bias_min),
+	       frac_ps(res.bias_max), frac_ps(res.error),
+	       (res.clk.tsc_timestamp - saved.tsc_timestamp) &
+	       ((1ULL << (saved.shift < 0 ? -saved.shift : 0)) - 1) ?
+	       "unaligned" : "aligned", res.lo, res.hi);
+	report_metric("stock_restore.attempts", res.attempts, "attempts");
+	report_metric("stock_restore.time", (int64_t)res.elapsed_ns, "ns");
+	report_metric("stock_restore.bias", frac_ps(res.bias), "ps");
+	report_metric("stock_restore.bias_spread",
+		      frac_ps(res.bias_max - res.bias_min), "ps");
+	report_metric("stock_restore.error", frac_ps(res.error), "ps");
+	report_metric("stock_restore.bound",
+		      res.hi > -res.lo ? res.hi : -res.lo, "ns");
+	if (!res.ok) {
+		check_fail("stock_restore: %s (%u attempts, %" PRIu64
+			   " ms, --restore-tolerance-ns %" PRIu64 ")",
+			   res.why, res.attempts,
+			   (uint64_t)(res.elapsed_ns / NSEC_PER_MSEC),
+			   opts.restore_tolerance_ns);
+		if (!res.attempts)
+			goto out;
+	}
+
+	guest_run(&t, OP_COMPARE, PAGE_KVM);
+	restore_reads(&t, "restored");
+	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
+		check_fail("stock_restore: the guest read another pvti than the one the routine verified");
+	if (gr.stats.min_diff < res.lo || gr.stats.max_diff > res.hi)
+		check_fail("stock_restore: reads outside the range the arithmetic allows");
+	if (pvd_stats_max_abs(&gr.stats) > opts.restore_tolerance_ns)
+		check_fail("stock_restore: a read differs by %" PRIu64
+			   " ns, beyond --restore-tolerance-ns %" PRIu64,
+			   pvd_stats_max_abs(&gr.stats),
+			   opts.restore_tolerance_ns);
+out:
+	kvm_vm_free(t.vm);
+}
+
+/* ---- subtest 6: concurrent_update ---- */
+
+/* Zero-remainder references the updater cycles through. */
+#define CONCURRENT_REFS		64
+/* Time between two updates: a few hundred a second. */
+#define CONCURRENT_PERIOD_US	2000
+
+struct updater {
+	struct pvti *page;
+	struct pvclock_ref_clock clk[CONCURRENT_REFS];
+	unsigned int nr;
+	uint64_t updates;
+	bool stop;
+};
+
+static void *updater_fn(void *arg)
+{
+	struct updater *u = arg;
+	unsigned int i = 0;
+
+	while (!READ_ONCE(u->stop)) {
+		i = (i + 1) % u->nr;
+		host_write_pvti(u->page, &u->clk[i]);
+		u->updates++;
+		usleep(CONCURRENT_PERIOD_US);
+	}
+	return NULL;
+}
+
+static void test_concurrent_update(void)
+{
+	struct pvclock_ref_clock old_clk;
+	struct updater u;
+	pthread_t thread;
+	uint64_t period, age, newest, rate;
+	unsigned int i, log2;
+	struct test_vm t;
+	int khz, r;
+
+	test_vm_create(&t);
+	guest_run(&t, OP_ENABLE | OP_SAVE | OP_TSC, PAGE_KVM);
+	khz = __vcpu_ioctl(t.vcpu, KVM_GET_TSC_KHZ, NULL);
+	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed: %d", errno);
+	if (!pvclock_ref_clock_valid(&gr.old_clk))
+		subtest_skip("KVM gave the guest no valid pvclock");
+
+	/* KVM's scale; the old reference 2^40 ticks and more back. */
+	pvd_old_clock(gr.old_clk.mul, gr.old_clk.shift, gr.tsc, &old_clk);
+	log2 = pvd_zero_period_log2(old_clk.mul, old_clk.shift);
+	period = 1ULL << log2;
+	age = gr.tsc - old_clk.tsc_timestamp;
+	memset(&u, 0, sizeof(u));
+	u.page = t.host_pvti;
+	u.nr = age / period < CONCURRENT_REFS ? age / period : CONCURRENT_REFS;
+	if (u.nr < 2)
+		subtest_skip("zero-remainder references recur every 2^%u ticks, too rarely for this test",
+			     log2);
+	newest = old_clk.tsc_timestamp + age / period * period;
+	for (i = 0; i < u.nr; i++) {
+		pvclock_ref_rebase(&old_clk, newest - i * period, &u.clk[i]);
+		if (pvclock_ref_frac(&old_clk, u.clk[i].tsc_timestamp))
+			check_fail("concurrent_update: reference %u has a remainder",
+				   i);
+	}
+	host_write_pvti(t.host_pvti, &old_clk);
+	guest_run(&t, OP_SAVE, PAGE_HOST);
+	if (!pvd_clock_equal(&gr.old_clk, &old_clk))
+		check_fail("concurrent_update: the guest read another pvclock than the host wrote");
+	gp.budget_ticks = (uint64_t)khz * opts.duration_ms;
+	gp.zero_period = period;
+
+	r = pthread_create(&thread, NULL, updater_fn, &u);
+	TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
+	guest_run(&t, OP_CONCURRENT, PAGE_HOST);
+	WRITE_ONCE(u.stop, true);
+	pthread_join(thread, NULL);
+
+	rate = u.updates * 1000 / opts.duration_ms;
+	printf("# concurrent_update: %u zero-remainder references 2^%u ticks apart, %"
+	       PRIu64 " updates (%" PRIu64 "/s), %" PRIu64 " guest reads, %"
+	       PRIu64 " references seen, %" PRIu64 " snapshot retries; %"
+	       PRIu64 " torn, %" PRIu64 " backwards, %" PRIu64
+	       " differing from the continuous clock\n", u.nr, log2, u.updates,
+	       rate, gr.conc.reads, gr.conc.changes, gr.retries, gr.conc.torn,
+	       gr.conc.backwards, gr.conc.differ);
+	report_metric("concurrent_update.updates", (int64_t)u.updates, "updates");
+	report_metric("concurrent_update.reads", (int64_t)gr.conc.reads, "reads");
+	report_metric("concurrent_update.references_seen",
+		      (int64_t)gr.conc.changes, "references");
+	report_metric("concurrent_update.retries", (int64_t)gr.retries,
+		      "snapshots");
+	if (gr.conc.torn)
+		check_fail("concurrent_update: %" PRIu64 " torn pvti snapshots",
+			   gr.conc.torn);
+	if (gr.conc.backwards)
+		check_fail("concurrent_update: the clock went backwards %" PRIu64
+			   " times", gr.conc.backwards);
+	if (gr.conc.differ)
+		check_fail("concurrent_update: %" PRIu64
+			   " reads differ from the continuous clock",
+			   gr.conc.differ);
+	if (gr.conc.changes < 2 || rate < 100)
+		check_fail("concurrent_update: too few updates reached the guest (%"
+			   PRIu64 " updates, %" PRIu64 " seen)", u.updates,
+			   gr.conc.changes);
+	kvm_vm_free(t.vm);
+}
+
 /* ---- running the subtests ---- */
 
 struct subtest {
@@ -806,12 +1372,15 @@ static const struct subtest subtests[] = {
 	{ "set_clock", test_set_clock },
 	{ "reference_update", test_reference_update },
 	{ "set_clock_guest", test_set_clock_guest },
+	{ "stock_restore", test_stock_restore },
+	{ "concurrent_update", test_concurrent_update },
 };
 
 /* Generous: the kselftest runner's own timeout is the usual backstop. */
 static unsigned int watchdog_seconds(void)
 {
-	uint64_t s = 60 + 2 * opts.interval_ms / 1000;
+	uint64_t s = 60 + 3 * opts.interval_ms / 1000 +
+		     opts.restore_ms / 1000 + opts.duration_ms / 1000;
 
 	if (opts.reads)
 		s += opts.reads * opts.nr_freqs * 3 / 5000;
@@ -860,7 +1429,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s [options]\n"
 		"Measure how far a KVM guest's clock jumps when its pvclock reference moves.\n"
-		"Subtests: masterclock_update, set_clock, reference_update, set_clock_guest.\n"
+		"Subtests: masterclock_update, set_clock, reference_update, set_clock_guest,\n"
+		"stock_restore, concurrent_update.\n"
 		"\n"
 		"  --interval-ms N        time between the two master clock updates (1000)\n"
 		"  --max-drift-ppb N      fail masterclock_update beyond N ppb (report only)\n"
@@ -872,6 +1442,10 @@ static void usage(FILE *f)
 		"  --reads N              guest reads per comparison (as many as fit in 0.2 s,\n"
 		"                         at least 1000)\n"
 		"  --tolerance-ns N       set_clock_guest's bound on any read (2)\n"
+		"  --restore-tolerance-ns N  stock_restore's bound on any read (1)\n"
+		"  --restore-attempts N   stock_restore's KVM_SET_CLOCK calls at most (200)\n"
+		"  --restore-ms N         time stock_restore's routine may take (2000)\n"
+		"  --duration-ms N        concurrent_update's guest reading time (2000)\n"
 		"  --help                 this text\n"
 		"\n"
 		"Numbers are decimal, 0x-hex or 2^N.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
