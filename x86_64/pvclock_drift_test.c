@@ -536,6 +536,10 @@ static bool restore_error(const struct pvclock_ref_clock *saved,
 	return true;
 }
 
+/*
+ * The lower median: the gap's outliers are all late ones (a cold first
+ * call, an interrupt inside the ioctl), so of two figures take the lower.
+ */
 static int64_t restore_median(int64_t *v, unsigned int n)
 {
 	unsigned int i, j;
@@ -547,7 +551,7 @@ static int64_t restore_median(int64_t *v, unsigned int n)
 			v[j] = v[j - 1];
 			v[j - 1] = x;
 		}
-	return v[n / 2];
+	return v[(n - 1) / 2];
 }
 
 /*
@@ -593,7 +597,7 @@ static void stock_restore(int vm_fd, const struct stock_restore_ops *ops,
 		}
 		/* The middle of the offsets allowed: at most half of them off. */
 		g = data.host_tsc + res->offset + (res->offset_count - 1) / 2;
-		/* S1 - saved(T1) = adj - frac(g) + bias: aim it at +0.5 ns. */
+		/* S1 - saved(T1) = adj - frac(g) + gap: aim it at +0.5 ns. */
 		want = HALF_NS - res->bias +
 		       (int64_t)pvclock_ref_frac(saved, g);
 		adj = (want + HALF_NS) >> 32;	/* rounded to a whole ns */
@@ -619,7 +623,7 @@ static void stock_restore(int vm_fd, const struct stock_restore_ops *ops,
 			res->why = "KVM_SET_CLOCK left the clock more than a second off";
 			return;
 		}
-		/* What this attempt showed the bias to be; the median of all. */
+		/* What this attempt showed the gap to be; the median of all. */
 		biases[n++] = res->error - adj * (1LL << 32) +
 			      (int64_t)pvclock_ref_frac(saved, g);
 		res->bias = restore_median(biases, n);
