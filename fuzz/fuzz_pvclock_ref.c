@@ -302,7 +302,8 @@ static void check_choose(struct input *in)
 					     ce.remainder != cs.remainder ||
 					     ce.aligned != cs.aligned ||
 					     cs.host_tsc != mh)))
-		fail("choose: exact %d host %llu rem %u, scan %d host %llu rem %u, model %d host %llu; old ts %llu mul %u shift %d, map ratio %#llx frac %u offset %#llx, end %llu width %llu",
+		fail(
+		     "choose: exact %d host %llu rem %u, scan %d host %llu rem %u, model %d host %llu; old ts %llu mul %u shift %d, map ratio %#llx frac %u offset %#llx, end %llu width %llu",
 		     re, (unsigned long long)ce.host_tsc, ce.remainder,
 		     rs, (unsigned long long)cs.host_tsc, cs.remainder,
 		     rm, (unsigned long long)mh,
@@ -360,7 +361,8 @@ static void check_rebase(struct input *in)
 		if (pvclock_ref_read(&new_clk, t) != model_read(&new_clk, t))
 			fail("read of the rebased clock");
 		if (aligned ? d != carry : d < 0 || d > 2)
-			fail("rebase at d1 %llu (shift %d mul %u): old - new = %lld at +%llu, carry %lld",
+			fail(
+			     "rebase at d1 %llu (shift %d mul %u): old - new = %lld at +%llu, carry %lld",
 			     (unsigned long long)d1, old.shift, old.mul,
 			     (long long)d, (unsigned long long)i,
 			     (long long)carry);
@@ -379,7 +381,8 @@ static void check_rebase(struct input *in)
 	    (rc == 0 && ticks < reads && ticks != brute) ||
 	    (rc == 0 && ticks >= reads && brute != UINT64_MAX) ||
 	    (rc == PVCLOCK_REF_NEVER && brute != UINT64_MAX))
-		fail("first_divergence: rc %d ticks %llu, brute force %llu (d1 %llu shift %d mul %u nudge %d)",
+		fail(
+		     "first_divergence: rc %d ticks %llu, brute force %llu (d1 %llu shift %d mul %u nudge %d)",
 		     rc, (unsigned long long)ticks, (unsigned long long)brute,
 		     (unsigned long long)d1, old.shift, old.mul, nudge);
 	if (rc == PVCLOCK_REF_NEVER && aligned && !nudge &&

@@ -7,7 +7,8 @@
 #   make checkpatch               the kernel's checkpatch.pl on every .c/.h
 #   make stability [RUNS=200]     the whole selftest RUNS times in a row
 #   make patch KSRC=dir           a git format-patch series against dir
-#   make patch-check [KVER=6.12]  a series against a Debian tree applies
+#   make patch-check [PATCH_KVERS="6.1 6.12"]
+#                                 a series against each Debian tree applies
 #                                 with git am to a fresh copy and builds
 #   make bisect-selftest          the bisect helper's exit-code mapping
 #
@@ -16,7 +17,7 @@
 
 FUZZ_SECONDS ?= 60
 RUNS ?= 200
-PATCH_OUT ?= $(BUILD)/patch
+PATCH_KVERS ?= 6.1 6.12
 
 .PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
 
@@ -40,6 +41,15 @@ test: $(BUILD)/san/test_opts
 bisect-selftest:
 	@tests/run.sh "bisect helper" "tests/test_bisect.sh $(BUILD)/pvclock_drift_test"
 
+patch:
+	@if [ -z "$(strip $(KSRC))" ]; then \
+		echo "make patch: KSRC=/path/to/linux is required" >&2; exit 1; \
+	fi
+	@BUILD=$(BUILD) scripts/make-patch.sh $(KSRC) $(if $(PATCH_OUT),$(PATCH_OUT))
+
+patch-check:
+	@tests/run.sh "patch series" "env BUILD=$(BUILD) scripts/patch-check.sh $(PATCH_KVERS)"
+
 fuzz:
 	@BUILD=$(BUILD) fuzz/run.sh $(FUZZ_SECONDS)
 
@@ -49,4 +59,5 @@ checkpatch:
 CI_SUITES += $(BADINPUT_SUITES) \
 	"bisect helper" "tests/test_bisect.sh $(BUILD)/pvclock_drift_test" \
 	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
-	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh"
+	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh" \
+	"patch series (6.12)" "env BUILD=$(BUILD) scripts/patch-check.sh 6.12"

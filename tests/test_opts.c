@@ -269,11 +269,9 @@ static void test_freqs(void)
 		{ "4294967296", "entry 1 is out of range" },
 		{ "18446744073709551616", "entry 1 is out of range" },
 		{ "2^64", "entry 1 is out of range" },
-		{ "host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host",
-		  "entry 17 is out of range" },
 	};
 	const char *args[4];
-	char a0[160], err[256];
+	char a0[160], err[256], list[128];
 	struct pvd_opts o;
 	unsigned int i;
 	int eq;
@@ -281,6 +279,14 @@ static void test_freqs(void)
 	args[0] = "--freq-khz";
 	args[1] = NULL;
 	expect_error(args, "--freq-khz needs a value");
+	/* one entry too many */
+	snprintf(list, sizeof(list), "host");
+	for (i = 1; i <= PVD_MAX_FREQS; i++)
+		strcat(list, ",host");
+	for (eq = 0; eq < 2; eq++) {
+		one_value("freq-khz", list, eq, a0, sizeof(a0), args);
+		expect_error(args, "entry 17 is out of range");
+	}
 	for (eq = 0; eq < 2; eq++) {
 		for (i = 0; i < PVD_ARRAY_SIZE(bad); i++) {
 			one_value("freq-khz", bad[i].value, eq, a0, sizeof(a0),
@@ -290,7 +296,10 @@ static void test_freqs(void)
 	}
 
 	args[0] = "--freq-khz";
-	args[1] = "host,1000,0x5F5E100,2^20,host,host,host,host,host,host,host,host,host,host,host,host";
+	snprintf(list, sizeof(list), "host,1000,0x5F5E100,2^20");
+	for (i = 4; i < 16; i++)
+		strcat(list, ",host");
+	args[1] = list;
 	args[2] = NULL;
 	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
 	       o.nr_freqs == 16 && o.freq_khz[0] == PVD_HOST_RATE &&
