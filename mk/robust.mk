@@ -50,6 +50,10 @@ patch:
 patch-check:
 	@tests/run.sh "patch series" "env BUILD=$(BUILD) scripts/patch-check.sh $(PATCH_KVERS)"
 
+stability: selftest
+	@scripts/stability.sh --test $(SELFTEST_BIN) --out $(BUILD)/stability \
+		$(RUNS) $(if $(strip $(RUN_ARGS)),-- $(RUN_ARGS))
+
 fuzz:
 	@BUILD=$(BUILD) fuzz/run.sh $(FUZZ_SECONDS)
 

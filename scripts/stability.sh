@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# stability.sh [--test PATH] [--out DIR] RUNS [-- TEST OPTIONS...]
+#	Run the whole selftest RUNS times in a row on this machine and report
+#	passes, failures and skips (overall and per subtest), and the spread
+#	(min, median, max over the runs) of every '# metric NAME VALUE UNIT'
+#	line.  Each run's output is kept in DIR (default build/stability);
+#	the report is printed and written to DIR/report.txt.  Exits 0 only
+#	when every run passed.  Needs /dev/kvm to itself: not part of CI.
+
+set -uo pipefail
+
+me=stability.sh
+root=$(cd "$(dirname "$0")/.." && pwd)
+test_bin=${PVCLOCK_TEST:-$root/build/pvclock_drift_test}
+out=$root/build/stability
+
+die()
+{
+	echo "$me: $*" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--test)
+		[ $# -ge 2 ] || die "--test needs a value"
+		test_bin=$2
+		shift 2
+		;;
+	--out)
+		[ $# -ge 2 ] || die "--out needs a value"
+		out=$2
+		shift 2
+		;;
+	-*) die "unknown option '$1'" ;;
+	*) break ;;
+	esac
+done
+runs=${1:-}
+case $runs in
+'' | *[!0-9]* | 0*) die "RUNS must be a positive number, not '$runs'" ;;
+esac
+shift
+if [ $# -gt 0 ]; then
+	[ "$1" = -- ] || die "unexpected argument '$1' (test options go after --)"
+	shift
+fi
+[ -x "$test_bin" ] || die "$test_bin: not an executable (make selftest first)"
+err=$("$test_bin" "$@" --help 2>&1 >/dev/null) ||
+	die "the test rejects its options: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+
+rm -rf "$out"
+mkdir -p "$out" || die "cannot create $out"
+pass=0 fail=0 skip=0 other=0
+failed_runs=()
+start=$(date +%s)
+for ((i = 1; i <= runs; i++)); do
+	log=$out/run-$i.log
+	"$test_bin" "$@" >"$log" 2>&1
+	rc=$?
+	case $rc in
+	0) pass=$((pass + 1)) ;;
+	1) fail=$((fail + 1)) failed_runs+=("$i") ;;
+	4) skip=$((skip + 1)) ;;
+	*) other=$((other + 1)) failed_runs+=("$i(exit $rc)") ;;
+	esac
+	printf '%s: run %d/%d: exit %d\n' "$me" "$i" "$runs" "$rc" >&2
+done
+elapsed=$(($(date +%s) - start))
+
+{
+	echo "stability: $runs runs of $test_bin $* in $elapsed s on $(uname -r)"
+	echo "runs: $pass passed, $fail failed, $skip skipped, $other other"
+	[ ${#failed_runs[@]} -eq 0 ] ||
+		echo "failed runs: ${failed_runs[*]} (logs in $out)"
+	echo
+	echo "subtests (passed/failed/skipped):"
+	cat "$out"/run-*.log | awk '
+		/^(not )?ok [0-9]+ [a-z_]+/ {
+			skip = $0 ~ /# SKIP/
+			name = $1 == "not" ? $4 : $3
+			if (!(name in seen)) { seen[name] = 1; order[n++] = name }
+			if ($1 == "not") f[name]++
+			else if (skip) s[name]++
+			else p[name]++
+		}
+		END {
+			for (i = 0; i < n; i++)
+				printf "  %-22s %d/%d/%d\n", order[i],
+				       p[order[i]], f[order[i]], s[order[i]]
+		}'
+	echo
+	echo "metrics (runs, min, median, max, unit):"
+	grep -h '^# metric ' "$out"/run-*.log |
+		awk '{ print $3, $4, $5 }' | sort -k1,1 -k2,2g |
+		awk '
+		function flush() {
+			if (name == "")
+				return
+			med = c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+			printf "  %-48s %4d %14s %14s %14s %s\n", name, c, v[1],
+			       med, v[c], unit
+		}
+		$1 != name { flush(); name = $1; c = 0; unit = $3 }
+		{ v[++c] = $2 }
+		END { flush() }'
+} | tee "$out/report.txt"
+[ "$pass" = "$runs" ]
