@@ -222,6 +222,7 @@ expect_fail "unknown method" 2 "unknown method 'best'" \
 	best $old --end 10 --window 1 --method best
 expect_fail "sweep reads 0" 2 "--reads: 0 is out of range" sweep --reads 0
 expect_fail "sweep window 0" 2 "--window: 0 is out of range" sweep --window 0
+expect_fail "sweep window 3" 2 "--window: 3 is out of range" sweep --window 3
 
 echo "1..$n"
 [ "$failed" = 0 ]

@@ -434,7 +434,8 @@ static void sweep_row(uint32_t khz, uint64_t window, uint64_t reads,
 static int cmd_sweep(int argc, char **argv)
 {
 	struct opt opts[] = {
-		U64_OPT("window", 1, PVCLOCK_REF_MAX_WINDOW, false),
+		/* 4 holds an aligned candidate at every shift of the table */
+		U64_OPT("window", 4, PVCLOCK_REF_MAX_WINDOW, false),
 		U64_OPT("reads", 1, 1ULL << 32, false),
 		U64_OPT("seed", 0, UINT64_MAX, false),
 		{ 0 }
@@ -449,9 +450,10 @@ static int cmd_sweep(int argc, char **argv)
 	rng = seed;
 	printf("# sweep window=%" PRIu64 " reads=%" PRIu64 " seed=%" PRIu64
 	       "\n", window, reads, seed);
-	printf("# old reference >= 2^40 ticks before each window; read i at T1 + 7i + (i mod 5)\n");
-	printf("# per choice: remainder (of 2^32), reads that differ from the old clock, largest difference (ns),\n");
-	printf("# first tick after the update at which the clocks differ (never: not before the delta wraps)\n");
+	puts("# old reference >= 2^40 ticks before each window; read i at T1 + 7i + (i mod 5)");
+	puts("# per choice: remainder (of 2^32), reads that differ from the old clock,");
+	puts("# largest difference (ns), first tick after the update at which the");
+	puts("# clocks differ (never: not before the delta wraps)");
 	printf("%8s %5s %10s", "kHz", "shift", "mul");
 	for (c = 0; c < SWEEP_COLUMNS; c++)
 		printf(" | %10s %7s %3s %10s", sweep_columns[c].name, "differ",
