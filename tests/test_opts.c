@@ -118,12 +118,18 @@ static const struct num_opt num_opts[] = {
 	{ "window", offsetof(struct pvd_opts, window), 1, 1ULL << 40 },
 	{ "reads", offsetof(struct pvd_opts, reads), 1, 100000000 },
 	{ "tolerance-ns", offsetof(struct pvd_opts, tolerance_ns), 0, 1000000 },
+	{ "restore-tolerance-ns", offsetof(struct pvd_opts, restore_tolerance_ns),
+	  0, 1000000 },
+	{ "restore-attempts", offsetof(struct pvd_opts, restore_attempts),
+	  1, PVD_MAX_RESTORE_ATTEMPTS },
+	{ "restore-ms", offsetof(struct pvd_opts, restore_ms), 1, 600000 },
+	{ "duration-ms", offsetof(struct pvd_opts, duration_ms), 1, 3600000 },
 };
 
 /* Values that are never numbers, whatever the option. */
 static const char *const malformed[] = {
 	"abc", "1x", "x1", " 1", "1 ", "+1", "1.5", "1e3", "0x", "0xg",
-	"0x1g", "2^", "2^x", "2^-1", "2^1.5", "-", "--", "-x", "1,2",
+	"0x1g", "2^", "2^x", "2^-1", "2^1.5", "-", "-x", "1,2",
 	"\t", "0b101", "١",
 };
 
@@ -151,7 +157,7 @@ static void one_value(const char *name, const char *value, bool eq,
 static void test_numeric_option(const struct num_opt *n)
 {
 	char a0[160], v[64];
-	const char *args[4];
+	const char *args[6];
 	unsigned int i;
 	int eq;
 
@@ -162,12 +168,30 @@ static void test_numeric_option(const struct num_opt *n)
 	expect_error(args, "needs a value");
 	snprintf(a0, sizeof(a0), "--%s=", n->name);
 	expect_error(args, "needs a value");
-	args[0] = "--reads";
+	/* after another option, and with the next option where its value is */
+	args[0] = strcmp(n->name, "reads") ? "--reads" : "--candidates";
 	args[1] = "5";
 	snprintf(a0, sizeof(a0), "--%s", n->name);
 	args[2] = a0;
 	args[3] = NULL;
 	expect_error(args, "needs a value");
+	args[0] = a0;
+	args[1] = "--window";
+	args[2] = "5";
+	expect_error(args, "needs a value");
+	args[1] = "--";
+	args[2] = NULL;
+	expect_error(args, "needs a value");
+	snprintf(v, sizeof(v), "--%s=--", n->name);
+	args[1] = v;
+	expect_error(args + 1, "is not a number");
+	/* twice, even with the same value: a typo, not "the last one wins" */
+	snprintf(v, sizeof(v), "%" PRIu64, n->max);
+	args[1] = v;
+	args[2] = a0;
+	args[3] = v;
+	args[4] = NULL;
+	expect_error(args, "given twice");
 
 	for (eq = 0; eq < 2; eq++) {
 		one_value(n->name, "", eq, a0, sizeof(a0), args);
@@ -199,13 +223,10 @@ static void test_numeric_option(const struct num_opt *n)
 				  args);
 			expect_error(args, "out of range");
 		}
-		/*
-		 * An exponent beyond 64 bits: rejected, though reported as
-		 * "is not a number" rather than "is out of range".
-		 */
+		/* an exponent beyond 64 bits is a number out of range */
 		one_value(n->name, "2^18446744073709551616", eq, a0, sizeof(a0),
 			  args);
-		expect_error(args, n->name);
+		expect_error(args, "out of range");
 
 		/* The bounds themselves, in each notation. */
 		snprintf(v, sizeof(v), "%" PRIu64, n->min);

@@ -161,9 +161,13 @@ static inline enum pvd_parse_err pvd_parse_u64n(const char *s, size_t len,
 	if (!pvd_is_digit(s[0]))
 		return PVD_PARSE_MALFORMED;
 	if (len > 2 && s[0] == '2' && s[1] == '^') {
-		if (!pvd_parse_decimal(s + 2, len - 2, &e))
-			return PVD_PARSE_MALFORMED;
-		if (e > 63)
+		size_t i;
+
+		for (i = 2; i < len; i++)
+			if (!pvd_is_digit(s[i]))
+				return PVD_PARSE_MALFORMED;
+		/* all digits: too many of them is a range error */
+		if (!pvd_parse_decimal(s + 2, len - 2, &e) || e > 63)
 			return PVD_PARSE_RANGE;
 		v = 1ULL << e;
 	} else if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
@@ -281,6 +285,18 @@ struct pvd_opt_desc {
 };
 
 /* Fill *o from argv; on error, a one-line message (no newline) in err. */
+/* An option given twice is an error, not "the last one wins". */
+static inline bool pvd_first_time(uint32_t *seen, unsigned int bit,
+				  const char *name, char *err, size_t errlen)
+{
+	if (*seen & (1U << bit)) {
+		snprintf(err, errlen, "--%s given twice", name);
+		return false;
+	}
+	*seen |= 1U << bit;
+	return true;
+}
+
 static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 						  struct pvd_opts *o,
 						  char *err, size_t errlen)
@@ -303,6 +319,7 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 		{ "duration-ms", &o->duration_ms, NULL, 1, 3600000 },
 	};
 	unsigned int ndesc = PVD_ARRAY_SIZE(desc);
+	uint32_t seen = 0;
 	int i;
 
 	pvd_default_opts(o);
@@ -323,10 +340,12 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 		len = eq ? (size_t)(eq - name) : strlen(name);
 		if (eq)
 			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+			val = argv[++i];	/* not the next option */
 
 		if (len == 8 && !strncmp(name, "freq-khz", len)) {
+			if (!pvd_first_time(&seen, 31, "freq-khz", err, errlen))
+				return PVD_ARGS_ERROR;
 			perr = pvd_parse_freqs(val, o, &bad);
 			if (perr == PVD_PARSE_MISSING)
 				snprintf(err, errlen, "--freq-khz %s",
@@ -350,6 +369,8 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 				 (int)len, name);
 			return PVD_ARGS_ERROR;
 		}
+		if (!pvd_first_time(&seen, d, desc[d].name, err, errlen))
+			return PVD_ARGS_ERROR;
 		perr = pvd_parse_u64(val, desc[d].min, desc[d].max,
 				     desc[d].value);
 		if (perr) {

@@ -336,7 +336,8 @@ static void guest_run(struct test_vm *t, uint32_t ops, enum page_id page)
 	vcpu_run(t->vcpu);
 	/* The one failure seen on KVMs that emulate all guest code. */
 	if (t->vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
-		TEST_FAIL("KVM_EXIT_INTERNAL_ERROR, suberror %u: KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only",
+		TEST_FAIL(
+			  "KVM_EXIT_INTERNAL_ERROR, suberror %u: KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only",
 			  t->vcpu->run->internal.suberror);
 	TEST_ASSERT_KVM_EXIT_REASON(t->vcpu, KVM_EXIT_IO);
 	switch (get_ucall(t->vcpu, &uc)) {
@@ -475,13 +476,13 @@ static const char *restore_offset(int vm_fd, const struct pvclock_ref_clock *cur
 
 	for (i = 0; i < RESTORE_SAMPLES; i++) {
 		if (!restore_get_clock(vm_fd, &data))
-			return "KVM_GET_CLOCK failed or lacks KVM_CLOCK_REALTIME/KVM_CLOCK_HOST_TSC";
+			return "KVM_GET_CLOCK failed, or gave no realtime/host TSC";
 		s[i].clock = data.clock;
 		s[i].host_tsc = data.host_tsc;
 	}
 	if (pvclock_ref_tsc_offset(cur, s, RESTORE_SAMPLES, &res->offset,
 				   &res->offset_count))
-		return "KVM_GET_CLOCK does not follow the guest's pvclock at any fixed TSC offset (a scaled TSC?)";
+		return "KVM_GET_CLOCK fits no fixed TSC offset (a scaled TSC?)";
 	return NULL;
 }
 
@@ -819,7 +820,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	guest_run(t, OP_UPDATE | OP_SAVE, PAGE_KVM);
 	*flags = require_master_clock(t);
 	if (realtime && !(*flags & KVM_CLOCK_REALTIME)) {
-		printf("# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x): realtime variant not run\n",
+		printf(
+		       "# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x): realtime variant not run\n",
 		       *flags);
 		return;
 	}
@@ -921,7 +923,8 @@ static void check_guest_saw(const char *rate, const char *mname,
 {
 	if (!pvd_clock_equal(&gr.old_clk, old_clk) ||
 	    !pvd_clock_equal(&gr.new_clk, new_clk))
-		check_fail("reference_update %s %s: the guest read another pvclock than the host wrote",
+		check_fail(
+			   "reference_update %s %s: the guest read another pvclock than the host wrote",
 			   rate, mname);
 	if (gr.before_ref)
 		check_fail("reference_update %s %s: %" PRIu64 " reads before the new reference",
@@ -960,7 +963,8 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 
 	host_recompute(t, &host);
 	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
-		check_fail("reference_update %s %s: the host's arithmetic disagrees with the guest's",
+		check_fail(
+			   "reference_update %s %s: the host's arithmetic disagrees with the guest's",
 			   rate, mname);
 	why = pvd_method_verdict(m, &gr.stats);
 	if (why && m == PVCLOCK_REF_EXACT && choice.remainder)
@@ -987,7 +991,8 @@ static void check_kvm_scale(int khz, uint32_t mul, int8_t shift)
 	printf("# reference_update: pvclock_ref_time_scale(%d kHz) = mul 0x%08x shift %d\n",
 	       khz, want_mul, want_shift);
 	if (want_mul != mul || want_shift != shift)
-		check_fail("KVM scales %d kHz as mul 0x%08x shift %d, the library as mul 0x%08x shift %d",
+		check_fail(
+			   "KVM scales %d kHz as mul 0x%08x shift %d, the library as mul 0x%08x shift %d",
 			   khz, mul, shift, want_mul, want_shift);
 }
 
@@ -1012,7 +1017,8 @@ static void test_reference_update(void)
 		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
 			   host_shift);
 	check_kvm_scale(khz, host_mul, host_shift);
-	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
+	printf(
+	       "# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
 	       khz, host_mul, host_shift, PVD_OLD_SPREAD_BITS,
 	       opts.reads ? "fixed reads per comparison" :
 	       "reads for 0.2 s per comparison, at least 1000");
@@ -1030,7 +1036,9 @@ static void test_reference_update(void)
 		label_rate(rate, sizeof(rate), opts.freq_khz[i]);
 		if (opts.freq_khz[i] != PVD_HOST_RATE)
 			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
-		printf("# reference_update %s: mul 0x%08x shift %d, zero-remainder references every 2^%u ticks, exact window %" PRIu64 "\n",
+		printf(
+		       "# reference_update %s: mul 0x%08x shift %d, zero-remainder references every 2^%u ticks, exact window %"
+		       PRIu64 "\n",
 		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
 		       opts.window);
 		for (j = 0; j < ARRAY_SIZE(methods); j++)
@@ -1202,7 +1210,8 @@ static void test_stock_restore(void)
 	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
 	flags = require_master_clock(&t);
 	if ((flags & RESTORE_NEEDED_FLAGS) != RESTORE_NEEDED_FLAGS)
-		subtest_skip("KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC (flags 0x%x)",
+		subtest_skip(
+			     "KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC (flags 0x%x)",
 			     flags);
 	saved = gr.old_clk;
 	print_clock("saved", &saved);
@@ -1213,7 +1222,8 @@ static void test_stock_restore(void)
 	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
 	if (!check_jump("stock_restore", true))
 		goto out;
-	printf("# stock_restore: after %" PRIu64 " ms a master clock update moved the clock by saved - new = %"
+	printf("# stock_restore: after %" PRIu64
+	       " ms a master clock update moved the clock by saved - new = %"
 	       PRId64 " ns\n", opts.interval_ms, gr.diff);
 	report_metric("stock_restore.update.old_minus_new", gr.diff, "ns");
 
@@ -1263,7 +1273,8 @@ static void test_stock_restore(void)
 	guest_run(&t, OP_COMPARE, PAGE_KVM);
 	restore_reads(&t, "restored");
 	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
-		check_fail("stock_restore: the guest read another pvti than the one the routine verified");
+		check_fail(
+			   "stock_restore: the guest read another pvti than the one the routine verified");
 	if (gr.stats.min_diff < res.lo || gr.stats.max_diff > res.hi)
 		check_fail("stock_restore: reads outside the range the arithmetic allows");
 	if (pvd_stats_max_abs(&gr.stats) > opts.restore_tolerance_ns)
@@ -1330,7 +1341,8 @@ static void test_concurrent_update(void)
 	u.page = t.host_pvti;
 	u.nr = age / period < CONCURRENT_REFS ? age / period : CONCURRENT_REFS;
 	if (u.nr < 2)
-		subtest_skip("zero-remainder references recur every 2^%u ticks, too rarely for this test",
+		subtest_skip(
+			     "zero-remainder references recur every 2^%u ticks, too rarely for this test",
 			     log2);
 	newest = old_clk.tsc_timestamp + age / period * period;
 	for (i = 0; i < u.nr; i++) {
