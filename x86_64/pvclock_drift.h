@@ -263,7 +263,7 @@ static inline void pvd_default_opts(struct pvd_opts *o)
 	o->window = 1ULL << 34;
 	o->tolerance_ns = 2;
 	o->restore_tolerance_ns = 1;
-	o->restore_attempts = 200;
+	o->restore_attempts = 1000;
 	o->restore_ms = 2000;
 	o->duration_ms = 2000;
 	for (i = 0; i < PVD_ARRAY_SIZE(rates); i++)

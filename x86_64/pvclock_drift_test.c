@@ -1478,7 +1478,7 @@ static void usage(FILE *f)
 		"                         at least 1000)\n"
 		"  --tolerance-ns N       set_clock_guest's bound on any read (2)\n"
 		"  --restore-tolerance-ns N  stock_restore's bound on any read (1)\n"
-		"  --restore-attempts N   stock_restore's KVM_SET_CLOCK calls at most (200)\n"
+		"  --restore-attempts N   stock_restore's KVM_SET_CLOCK calls at most (1000)\n"
 		"  --restore-ms N         time stock_restore's routine may take (2000)\n"
 		"  --duration-ms N        concurrent_update's guest reading time (2000)\n"
 		"  --help                 this text\n"
