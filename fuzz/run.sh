@@ -12,6 +12,8 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
 build=${BUILD:-build}
 case $build in
 /*) ;;
@@ -21,21 +23,6 @@ seconds=${1:-60}
 clang=${CLANG:-clang}
 out=$build/fuzz
 bin=$out/fuzz_pvclock_ref
-n=0
-failed=0
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-
-not_ok()
-{
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n $1"
-}
 
 case $seconds in
 '' | *[!0-9]*)

@@ -14,6 +14,8 @@ set -uo pipefail
 
 me=patch-check.sh
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
 build=${BUILD:-build}
 case $build in
 /*) ;;
@@ -22,22 +24,6 @@ esac
 export BUILD=$build
 KVM=tools/testing/selftests/kvm
 logs=$build/patch-check
-n=0
-failed=0
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-
-not_ok()
-{
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n $1"
-	[ -z "${2:-}" ] || tail -n 15 "$2" | sed 's/^/# /'
-}
 
 # An identity for CI machines that have none; the user's own otherwise.
 if [ -z "$(git -C "$root" config user.name)" ] ||

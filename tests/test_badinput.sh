@@ -14,25 +14,10 @@
 
 kind=${1:?usage: $0 tool|selftest PROGRAM}
 prog=${2:?usage: $0 tool|selftest PROGRAM}
-n=0
-failed=0
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 echo "TAP version 13"
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-
-not_ok()
-{
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n $1"
-	shift
-	for line in "$@"; do echo "# $line"; done
-}
 
 # The selftest's KVM library prints "Random seed: ..." on stdout from a
 # constructor, before main() runs: that line is not the test's output.

@@ -10,27 +10,12 @@
 # usage: tests/test_bisect.sh [PATH/TO/pvclock_drift_test]
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/tap.sh
+. "$root/tests/tap.sh"
 helper=$root/scripts/bisect-run.sh
 real=${1:-}
-n=0
-failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-
-not_ok()
-{
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n $1"
-	shift
-	for line in "$@"; do echo "# $line"; done
-}
 
 # A fake pvclock_drift_test: parses like the real one (in order, --help
 # stops, a bad option is a one-line error and exit 1), then prints the

@@ -8,21 +8,8 @@
 # usage: tests/test_tool.sh PATH/TO/pvclock-ref
 
 tool=${1:?usage: $0 PATH/TO/pvclock-ref}
-n=0
-failed=0
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n $1"
-	shift
-	for line in "$@"; do echo "# $line"; done
-}
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # expect_out NAME WANT ARGS...: stdout is exactly WANT and the exit code 0
 expect_out() {
