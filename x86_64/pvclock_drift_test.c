@@ -150,28 +150,34 @@ static struct pvd_opts opts;
 
 /* ---- guest ---- */
 
+/*
+ * One read of a pvti under the version protocol: true when the copy is
+ * consistent (an even version, the same before and after the fields).
+ */
+static bool pvti_try_read(const struct pvti *p, struct pvclock_ref_clock *clk,
+			  uint32_t *version)
+{
+	uint32_t v = READ_ONCE(p->version);
+
+	/* The fields are read after the version that covers them... */
+	smp_rmb();
+	clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
+	clk->system_time = READ_ONCE(p->system_time);
+	clk->mul = READ_ONCE(p->tsc_to_system_mul);
+	clk->shift = READ_ONCE(p->tsc_shift);
+	clk->flags = READ_ONCE(p->flags);
+	/* ...and before the version that proves them unchanged. */
+	smp_rmb();
+	*version = v;
+	return !(v & 1) && v == READ_ONCE(p->version);
+}
+
 /* A consistent copy of a pvti that its writer may be rewriting. */
 static void guest_snapshot(const struct pvti *p, struct pvclock_ref_clock *clk,
 			   uint32_t *version)
 {
-	uint32_t v;
-
-	for (;;) {
-		v = READ_ONCE(p->version);
-		/* The fields are read after the version that covers them... */
-		smp_rmb();
-		clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
-		clk->system_time = READ_ONCE(p->system_time);
-		clk->mul = READ_ONCE(p->tsc_to_system_mul);
-		clk->shift = READ_ONCE(p->tsc_shift);
-		clk->flags = READ_ONCE(p->flags);
-		/* ...and before the version that proves them unchanged. */
-		smp_rmb();
-		if (!(v & 1) && v == READ_ONCE(p->version))
-			break;
+	while (!pvti_try_read(p, clk, version))
 		gr.retries++;
-	}
-	*version = v;
 }
 
 /*
@@ -1127,19 +1133,10 @@ static void restore_enter(void *ctx)
 
 static bool restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
-	const struct pvti *p = ((struct test_vm *)ctx)->kvm_pvti;
-	uint32_t v = READ_ONCE(p->version);
+	uint32_t version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
-	smp_rmb();
-	clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
-	clk->system_time = READ_ONCE(p->system_time);
-	clk->mul = READ_ONCE(p->tsc_to_system_mul);
-	clk->shift = READ_ONCE(p->tsc_shift);
-	clk->flags = READ_ONCE(p->flags);
-	/* The fields before the version that proves them unchanged. */
-	smp_rmb();
-	return !(v & 1) && v == READ_ONCE(p->version) &&
+	return pvti_try_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
 	       pvclock_ref_clock_valid(clk);
 }
 
