@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A KVM host kernel for the VM runner.
+#
+#   make kernel [VARIANT=round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
+#               [KMAKE_FLAGS='W=1']
+#                   Debian's 6.12 source, the variant's patches from
+#                   kernel/patches (listed in kernel/patches/series) and
+#                   kernel/config/kvm-host.config on top of tinyconfig;
+#                   the last line printed is the bzImage's path.  Cached
+#                   by source version, patches and config under
+#                   $(BUILD)/kernel; a change rebuilds incrementally.
+
+VARIANT ?= round-down
+CONFIG_EXTRA ?=
+KMAKE_FLAGS ?=
+
+.PHONY: kernel
+
+kernel:
+	@BUILD=$(BUILD) scripts/build-kernel.sh --variant '$(VARIANT)' \
+		$(if $(strip $(CONFIG_EXTRA)),--config-extra '$(CONFIG_EXTRA)') \
+		$(if $(strip $(KMAKE_FLAGS)),--make-flags '$(KMAKE_FLAGS)')

@@ -1,0 +1,286 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# build-kernel.sh [--variant NAME] [--config-extra 'ITEMS'] [--make-flags 'FLAGS']
+#		  [--jobs N] [--verbose]
+#	Build a minimal x86-64 KVM host kernel from Debian's linux-source-6.12
+#	with the project's kernel patches (kernel/patches, the variant's list
+#	in kernel/patches/series) and config fragment
+#	(kernel/config/kvm-host.config), and print the bzImage's path as the
+#	last line of output.
+#
+#	--config-extra  more config: fragment files and CONFIG_X=y / CONFIG_X=n
+#			items, space-separated, merged after the fragment
+#	--make-flags    more arguments for the kernel's make, e.g. W=1
+#
+# Everything lives in $BUILD/kernel (BUILD defaults to build):
+#	src-VARIANT/	the pristine Debian source as a git repository (commit
+#			tagged "base") with the variant's patches applied by
+#			git am; never built in
+#	obj-VARIANT[-X]/ the O= output; X is a hash of --config-extra and
+#			--make-flags, so that check builds keep their own
+#	images/VARIANT-KEY/bzImage
+#			the result, KEY a hash of the Debian source version,
+#			the patches, the config and the make flags
+#
+# A build whose KEY has an image is not run again (a clean clone builds
+# once).  Another KEY (a patch or the config changed) rebuilds in the same
+# O= directory, so only what changed is compiled again.  The kernel's own
+# output goes to obj-*/build.log; progress notes go to stderr.
+
+set -euo pipefail
+
+me=build-kernel.sh
+root=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in
+/*) ;;
+*) BUILD=$root/$BUILD ;;
+esac
+
+kver=6.12
+variant=round-down
+config_extra=
+make_flags=
+jobs=${KERNEL_JOBS:-2}
+verbose=0
+
+die()
+{
+	echo "$me: $*" >&2
+	exit 1
+}
+
+note()
+{
+	echo "# kernel: $*" >&2
+}
+
+usage()
+{
+	sed -n '4,15s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--variant)	[ $# -ge 2 ] || usage; variant=$2; shift 2 ;;
+	--config-extra)	[ $# -ge 2 ] || usage; config_extra=$2; shift 2 ;;
+	--make-flags)	[ $# -ge 2 ] || usage; make_flags=$2; shift 2 ;;
+	--jobs)		[ $# -ge 2 ] || usage; jobs=$2; shift 2 ;;
+	--verbose)	verbose=1; shift ;;
+	-h | --help)	usage ;;
+	*)		echo "$me: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+
+case $variant in
+'' | *[!a-z0-9_-]*) die "bad variant name '$variant'" ;;
+esac
+case $jobs in
+'' | *[!0-9]* | 0) die "bad --jobs '$jobs'" ;;
+esac
+
+patch_dir=$root/kernel/patches
+series=$patch_dir/series
+fragment=$root/kernel/config/kvm-host.config
+[ -f "$series" ] || die "$series is missing"
+[ -f "$fragment" ] || die "$fragment is missing"
+
+# The variant's patches, in order: "VARIANT: PATCH..." lines in series.
+patches=()
+found=0
+while read -r name rest; do
+	case $name in
+	'' | '#'*) continue ;;
+	esac
+	if [ "$name" = "$variant:" ]; then
+		found=1
+		for p in $rest; do
+			[ -f "$patch_dir/$p" ] || die "series names $p, which is not in $patch_dir"
+			patches+=("$patch_dir/$p")
+		done
+	fi
+done <"$series"
+if [ $found = 0 ]; then
+	die "no variant '$variant' in $series (known: $(sed -n 's/^\([a-z0-9_-]*\):.*/\1/p' "$series" | tr '\n' ' '))"
+fi
+
+# The extra config: files are read, items taken as they are.
+extra_frag=$(mktemp)
+trap 'rm -f "$extra_frag"' EXIT
+for item in $config_extra; do
+	case $item in
+	CONFIG_*=n)
+		echo "# ${item%=n} is not set" >>"$extra_frag" ;;
+	CONFIG_*=*)
+		echo "$item" >>"$extra_frag" ;;
+	*)
+		[ -f "$item" ] || die "--config-extra: '$item' is neither CONFIG_X=V nor a file"
+		cat "$item" >>"$extra_frag" ;;
+	esac
+done
+
+# Debian's source package, fetched (and its tree cached) by get-tree.sh.
+debs=$BUILD/trees/debs
+find_deb()
+{
+	find "$debs" -maxdepth 1 -name "linux-source-${kver}_*_all.deb" 2>/dev/null |
+		sort -V | tail -n 1
+}
+deb=$(find_deb)
+if [ -z "$deb" ]; then
+	note "fetching linux-source-$kver"
+	"$root/scripts/get-tree.sh" "$kver" "$BUILD/trees" >/dev/null
+	deb=$(find_deb)
+	[ -n "$deb" ] || die "no linux-source-$kver .deb in $debs"
+fi
+source_id=$(basename "$deb" .deb)
+
+hash_of()
+{
+	sha256sum | cut -c1-16
+}
+
+# What the image depends on.  The patch files are hashed by content, so a
+# renamed but identical series keeps its image.
+key=$( {
+	echo "source $source_id"
+	echo "make-flags $make_flags"
+	for p in "${patches[@]}"; do
+		echo "patch"
+		cat "$p"
+	done
+	echo "config"
+	cat "$fragment" "$extra_frag"
+	} | hash_of)
+patch_key=$(cat /dev/null "${patches[@]}" | hash_of)
+
+kdir=$BUILD/kernel
+image_dir=$kdir/images/$variant-$key
+image=$image_dir/bzImage
+if [ -f "$image" ]; then
+	note "cached ($source_id, variant $variant)"
+	echo "$image"
+	exit 0
+fi
+
+mkdir -p "$kdir"
+exec 9>"$kdir/.lock"
+flock 9
+
+src=$kdir/src-$variant
+if [ -n "$config_extra$make_flags" ]; then
+	obj=$kdir/obj-$variant-$(printf '%s\n%s\n' "$config_extra" "$make_flags" | hash_of | cut -c1-8)
+else
+	obj=$kdir/obj-$variant
+fi
+
+git_q()
+{
+	git -C "$src" -c user.name=build-kernel -c user.email=build-kernel@localhost \
+		-c advice.detachedHead=false "$@"
+}
+
+# The pristine source, once per Debian version.
+if [ ! -f "$src/.git/pvclock-source" ] ||
+   [ "$(cat "$src/.git/pvclock-source")" != "$source_id" ]; then
+	note "unpacking $source_id into $src"
+	rm -rf "$src" "$src.tmp"
+	mkdir -p "$src.tmp/deb"
+	dpkg-deb -x "$deb" "$src.tmp/deb"
+	tarball=$(find "$src.tmp/deb/usr/src" -maxdepth 1 -name "linux-source-$kver.tar.*" | head -n 1)
+	[ -n "$tarball" ] || die "$deb holds no linux-source-$kver tarball"
+	tar -xf "$tarball" -C "$src.tmp"
+	mv "$src.tmp/linux-source-$kver" "$src"
+	rm -rf "$src.tmp"
+	git_q init -q
+	git_q add -A -f
+	git_q commit -q -m "Debian $source_id"
+	git_q tag base
+	rm -rf "$obj"
+	echo "$source_id" >"$src/.git/pvclock-source"
+fi
+
+# The variant's patches on top of base.  Only files the old or the new
+# series touch are rewritten, so the O= build stays incremental.
+applied=$(cat "$src/.git/pvclock-applied" 2>/dev/null || true)
+if [ "$applied" != "$patch_key" ]; then
+	rm -f "$src/.git/pvclock-applied"
+	git_q am --abort >/dev/null 2>&1 || true
+	git_q checkout -q --detach base
+	git_q reset -q --hard base
+	git_q clean -q -f -d
+	for p in "${patches[@]}"; do
+		note "applying $(basename "$p")"
+		git_q am -q "$p" >&2 || die "$(basename "$p") does not apply to $source_id"
+	done
+	echo "$patch_key" >"$src/.git/pvclock-applied"
+fi
+
+# No MAKEFLAGS from a calling make: its variables (WERROR=1, VARIANT, ...)
+# and jobserver are not the kernel's.
+kmake()
+{
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		nice -n 10 make -C "$src" O="$obj" ARCH=x86_64 LOCALVERSION="-pvclock-$variant" \
+		"$@"
+}
+
+log=$obj/build.log
+mkdir -p "$obj"
+: >"$log"
+run_logged()
+{
+	if [ $verbose = 1 ]; then
+		"$@" 2>&1 | tee -a "$log" >&2
+	else
+		"$@" >>"$log" 2>&1
+	fi
+}
+
+# tinyconfig, the fragment and the extras, then olddefconfig.  Kbuild
+# recompiles only what a changed option affects.
+start=$(date +%s)
+note "configuring $obj"
+run_logged kmake tinyconfig || die "tinyconfig failed (see $log)"
+run_logged env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
+	"$fragment" "$extra_frag" || die "merge_config.sh failed (see $log)"
+run_logged kmake olddefconfig || die "olddefconfig failed (see $log)"
+
+# Every requested value must have stuck (a missing dependency drops it).
+bad=0
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=*)
+		grep -qxF -- "$line" "$obj/.config" && continue ;;
+	'# CONFIG_'*' is not set')
+		sym=${line#\# }
+		sym=${sym%% *}
+		grep -q "^$sym=" "$obj/.config" || continue ;;
+	*)
+		continue ;;
+	esac
+	echo "$me: requested '$line', but .config has: $(grep -E "(^|# )${line%%=*}[= ]" "$obj/.config" || echo 'nothing')" >&2
+	bad=1
+done < <(cat "$fragment" "$extra_frag" | sed 's/^# \(CONFIG_[A-Za-z0-9_]* is not set\)$/#@\1/; /^#[^@]/d; s/^#@/# /')
+[ $bad = 0 ] || die "the config does not hold what kernel/config asks for"
+
+targets=(bzImage)
+grep -qx 'CONFIG_MODULES=y' "$obj/.config" && targets+=(modules)
+note "building ${targets[*]} (make -j$jobs $make_flags; log $log)"
+# shellcheck disable=SC2086
+if ! run_logged kmake -j"$jobs" $make_flags "${targets[@]}"; then
+	grep -E 'error|Error' "$log" | tail -n 20 >&2 || true
+	die "the kernel build failed (see $log)"
+fi
+warnings=$(grep -c 'warning:' "$log" || true)
+note "built in $(($(date +%s) - start)) s, $warnings compiler warning(s)"
+
+mkdir -p "$image_dir.tmp"
+cp "$obj/arch/x86/boot/bzImage" "$image_dir.tmp/bzImage"
+cp "$obj/.config" "$image_dir.tmp/config"
+rm -rf "$image_dir"
+mv "$image_dir.tmp" "$image_dir"
+echo "$image"
