@@ -546,8 +546,8 @@ static inline int pvd_move_reference(const struct pvclock_ref_clock *old_clk,
 
 /*
  * log2 of the distance in TSC ticks between references of remainder 0
- * (DESIGN.md section 3): 2^(32 - v + k), or 2^k when every aligned
- * candidate is exact.
+ * (Documentation/pvclock-reference-updates.rst, section 5.2):
+ * 2^(32 - v + k), or 2^k when every aligned candidate is exact.
  */
 static inline unsigned int pvd_zero_period_log2(uint32_t mul, int8_t shift)
 {
