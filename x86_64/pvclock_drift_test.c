@@ -1470,7 +1470,7 @@ static void usage(FILE *f)
 		"  --freq-khz LIST        TSC rates for reference_update, 'host' or kHz,\n"
 		"                         comma-separated (host,1000000,2500000,3000000,4200000)\n"
 		"  --candidates N         values the scan method looks at (100)\n"
-		"  --window N             values the exact method looks at (2^34)\n"
+		"  --window N             values the exact method looks at (0x400000000 = 2^34)\n"
 		"  --reads N              guest reads per comparison (as many as fit in 0.2 s,\n"
 		"                         at least 1000)\n"
 		"  --tolerance-ns N       set_clock_guest's bound on any read (2)\n"
@@ -1480,7 +1480,7 @@ static void usage(FILE *f)
 		"  --duration-ms N        concurrent_update's guest reading time (2000)\n"
 		"  --help                 this text\n"
 		"\n"
-		"Numbers are decimal, 0x-hex or 2^N.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
+		"Numbers are decimal or 0x hex.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
 		"Each figure is also printed as '# metric NAME VALUE UNIT'.\n",
 		PVD_NAME);
 }
