@@ -218,7 +218,10 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 	opterr = 0;	/* the messages are ours, one line each */
 	optind = 0;	/* a full reset: the host tests parse many times */
 	for (;;) {
-		/* '+' stops at the first non-option, so this is getopt's. */
+		/*
+		 * The argument getopt_long() reads next: "+" stops it at the
+		 * first non-option, and it never resumes inside "-h...".
+		 */
 		const char *arg = argv[optind ? optind : 1];
 
 		c = getopt_long(argc, argv, "+:h", longopts, NULL);
