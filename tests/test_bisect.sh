@@ -158,7 +158,11 @@ if [ -n "$real" ] && [ -x "$real" ]; then
 	R=(--test "$real")
 	usage_error "real test: a typo" "${R[@]}" --max-drift-pbb 200
 	usage_error "real test: a bad value" "${R[@]}" --max-drift-ppb -5
-	usage_error "real test: out of range" "${R[@]}" --max-drift-ppb 2^40
+	usage_error "real test: out of range" "${R[@]}" --max-drift-ppb 1000000001
+	usage_error "real test: an abbreviated option" "${R[@]}" \
+		--max-drift-ppb 200 --max-set 5000
+	usage_error "real test: an option given twice" "${R[@]}" \
+		--max-drift-ppb 200 --max-drift-ppb 300
 	usage_error "real test: a stray argument" "${R[@]}" --max-drift-ppb 200 5
 	usage_error "real test: a value swallowed" "${R[@]}" --max-drift-ppb --interval-ms 5
 	step 0 "real test: --check" "${R[@]}" --check --max-drift-ppb 200 \
