@@ -25,6 +25,8 @@
 #                    "console=ttyS0 panic=-1 rdinit=/init"
 #   --timeout SECS   the program's deadline (default 900); booting has
 #                    a deadline of its own (--boot-timeout, default 180)
+#   --fetch          only fetch the kernel: print its bzImage's path and
+#                    its modules folder (empty for a built-in KVM), exit 0
 #   --help           this text
 #
 # PROGRAM defaults to pvclock_drift_test: this project's build against the
@@ -59,6 +61,7 @@ timeout=900
 boot_timeout=180
 smp=1
 prog=()
+fetch_only=0
 
 usage_error()
 {
@@ -112,6 +115,7 @@ parse_args()
 			;;
 		--timeout) need_value "$@"; positive "$@"; timeout=$2; shift 2 ;;
 		--boot-timeout) need_value "$@"; positive "$@"; boot_timeout=$2; shift 2 ;;
+		--fetch) fetch_only=1; shift ;;
 		--help | -h)
 			sed -n '4,/^$/s/^# \{0,1\}//p' "$0"
 			exit 0
@@ -456,6 +460,10 @@ main()
 	command -v cpio >/dev/null || usage_error "cpio not found (apt-get install cpio)"
 	mkdir -p "$vmdir/last"
 	resolve_kernel
+	if [ "$fetch_only" = 1 ]; then
+		printf '%s\n%s\n' "$kimage" "$kmods"
+		exit 0
+	fi
 	if [ ${#prog[@]} -eq 0 ] || [ "${prog[0]}" = pvclock_drift_test ]; then
 		default_program
 	fi
