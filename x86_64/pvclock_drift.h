@@ -48,6 +48,31 @@
  */
 #define PVD_DOMAIN_SHIFT	PVCLOCK_REF_MAX_WINDOW
 
+/*
+ * --clock-guest-mode: how KVM_SET_CLOCK_GUEST is expected to pick the new
+ * reference.  round-down: the kernel's master clock reference T1, with
+ * system_time the saved clock at T1 rounded down.  exact: a T1 at which the
+ * saved clock has no fraction, so that no read differs.  Auto (not given):
+ * whichever of the two the kernel's numbers match.
+ */
+enum pvd_clock_guest_mode {
+	PVD_CLOCK_GUEST_AUTO,
+	PVD_CLOCK_GUEST_ROUND_DOWN,
+	PVD_CLOCK_GUEST_EXACT,
+};
+
+static inline const char *pvd_clock_guest_mode_name(enum pvd_clock_guest_mode m)
+{
+	switch (m) {
+	case PVD_CLOCK_GUEST_ROUND_DOWN:
+		return "round-down";
+	case PVD_CLOCK_GUEST_EXACT:
+		return "exact";
+	default:
+		return "auto";
+	}
+}
+
 struct pvd_opts {
 	uint64_t interval_ms;
 	uint64_t max_drift_ppb;
@@ -64,6 +89,7 @@ struct pvd_opts {
 	uint64_t restore_attempts;	/* KVM_SET_CLOCK attempts at most */
 	uint64_t restore_ms;		/* time the restore may take at most */
 	uint64_t duration_ms;		/* concurrent_update's guest reading */
+	enum pvd_clock_guest_mode clock_guest_mode;
 };
 
 #define PVD_MIN_FREQ_KHZ	1000ULL		/* 1 MHz */
@@ -155,10 +181,14 @@ enum pvd_args_result {
 
 /* getopt_long() returns this plus the index of a long option. */
 #define PVD_OPT_BASE	256
+/* The options that take no number, first in the table. */
+#define PVD_OPT_HELP		0
+#define PVD_OPT_FREQ_KHZ	1
+#define PVD_OPT_CLOCK_GUEST_MODE	2
 
 struct pvd_opt_desc {
 	const char *name;
-	uint64_t *value;	/* NULL: --help and --freq-khz */
+	uint64_t *value;	/* NULL: the first three, not numbers */
 	bool *given;
 	uint64_t min, max;
 };
@@ -187,6 +217,7 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 	const struct pvd_opt_desc desc[] = {
 		{ .name = "help" },
 		{ .name = "freq-khz" },
+		{ .name = "clock-guest-mode" },
 		{ "interval-ms", &o->interval_ms, NULL, 1, 3600000 },
 		{ "max-drift-ppb", &o->max_drift_ppb, &o->has_max_drift,
 		  0, 1000000000 },
@@ -236,7 +267,7 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 				 (int)strcspn(arg, "="), arg);
 			return PVD_ARGS_ERROR;
 		}
-		if (!d)
+		if (d == PVD_OPT_HELP)
 			return PVD_ARGS_HELP;
 		if (seen & 1U << d) {
 			snprintf(err, errlen, "--%s given twice", desc[d].name);
@@ -249,7 +280,19 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 			snprintf(err, errlen, "--%s needs a value", desc[d].name);
 			return PVD_ARGS_ERROR;
 		}
-		if (!desc[d].value) {
+		if (d == PVD_OPT_CLOCK_GUEST_MODE) {
+			if (!strcmp(optarg, "round-down")) {
+				o->clock_guest_mode = PVD_CLOCK_GUEST_ROUND_DOWN;
+			} else if (!strcmp(optarg, "exact")) {
+				o->clock_guest_mode = PVD_CLOCK_GUEST_EXACT;
+			} else {
+				snprintf(err, errlen,
+					 "--clock-guest-mode is not a mode (want round-down or exact)");
+				return PVD_ARGS_ERROR;
+			}
+			continue;
+		}
+		if (d == PVD_OPT_FREQ_KHZ) {
 			why = pvd_parse_freqs(optarg, o, &bad);
 			if (why) {
 				snprintf(err, errlen,
