@@ -249,22 +249,37 @@ run_logged env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 	"$fragment" "$extra_frag" || die "merge_config.sh failed (see $log)"
 run_logged kmake olddefconfig || die "olddefconfig failed (see $log)"
 
-# Every requested value must have stuck (a missing dependency drops it).
+# Every requested value must have stuck (a missing dependency drops it);
+# of a symbol given twice, the later value counts, as in merge_config.sh.
+requested()
+{
+	cat "$fragment" "$extra_frag" | awk '
+		/^CONFIG_[A-Za-z0-9_]*=/ {
+			sym = substr($0, 1, index($0, "=") - 1)
+			want[sym] = $0
+			if (!(sym in order)) { order[sym] = ++n; syms[n] = sym }
+		}
+		/^# CONFIG_[A-Za-z0-9_]* is not set$/ {
+			sym = $2
+			want[sym] = $0
+			if (!(sym in order)) { order[sym] = ++n; syms[n] = sym }
+		}
+		END { for (i = 1; i <= n; i++) print want[syms[i]] }'
+}
 bad=0
 while IFS= read -r line; do
 	case $line in
-	CONFIG_*=*)
-		grep -qxF -- "$line" "$obj/.config" && continue ;;
-	'# CONFIG_'*' is not set')
+	'# '*)
 		sym=${line#\# }
 		sym=${sym%% *}
 		grep -q "^$sym=" "$obj/.config" || continue ;;
 	*)
-		continue ;;
+		sym=${line%%=*}
+		grep -qxF -- "$line" "$obj/.config" && continue ;;
 	esac
-	echo "$me: requested '$line', but .config has: $(grep -E "(^|# )${line%%=*}[= ]" "$obj/.config" || echo 'nothing')" >&2
+	echo "$me: requested '$line', but .config has: $(grep -E "^(# )?$sym[= ]" "$obj/.config" || echo 'nothing')" >&2
 	bad=1
-done < <(cat "$fragment" "$extra_frag" | sed 's/^# \(CONFIG_[A-Za-z0-9_]* is not set\)$/#@\1/; /^#[^@]/d; s/^#@/# /')
+done < <(requested)
 [ $bad = 0 ] || die "the config does not hold what kernel/config asks for"
 
 targets=(bzImage)
