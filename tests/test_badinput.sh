@@ -215,7 +215,18 @@ else
 		 host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host; do
 		expect_bad --freq-khz "$v"
 	done
+	expect_bad --clock-guest-mode
+	expect_bad --clock-guest-mode=
+	expect_bad --clock-guest-mode --reads 5
+	expect_bad --clock-guest-mode exact --clock-guest-mode exact
+	expect_bad --clock-guest exact
+	for v in '' auto round Round-down round-down, ' exact' 1; do
+		expect_bad --clock-guest-mode "$v"
+		expect_bad "--clock-guest-mode=$v"
+	done
 	# good values pass the parser, which stops at --help
+	expect_good --clock-guest-mode round-down --help
+	expect_good --clock-guest-mode=exact -h
 	expect_good --window 0x400000000 --interval-ms=3000 --help
 	expect_good --freq-khz host,0x3D0900 --max-drift-ppb 0 --reads 010 -h
 	if "$prog" --help 2>/dev/null | grep -q -- '--max-drift-ppb'; then

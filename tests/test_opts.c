@@ -331,6 +331,67 @@ static void test_freqs(void)
 	       "--freq-khz=3000000 replaces the default list", err);
 }
 
+/* --clock-guest-mode takes exactly one of two words. */
+static void test_clock_guest_mode(void)
+{
+	static const struct {
+		const char *const args[4];
+		enum pvd_clock_guest_mode want;
+	} good[] = {
+		{ { NULL }, PVD_CLOCK_GUEST_AUTO },
+		{ { "--clock-guest-mode", "round-down", NULL },
+		  PVD_CLOCK_GUEST_ROUND_DOWN },
+		{ { "--clock-guest-mode=round-down", NULL },
+		  PVD_CLOCK_GUEST_ROUND_DOWN },
+		{ { "--clock-guest-mode", "exact", NULL }, PVD_CLOCK_GUEST_EXACT },
+		{ { "--clock-guest-mode=exact", "--reads", "5", NULL },
+		  PVD_CLOCK_GUEST_EXACT },
+	};
+	static const char *const bad[] = {
+		"round", "round-down ", " exact", "Exact", "EXACT", "auto",
+		"round_down", "rounddown", "exact,round-down", "0", "1", "-",
+		"round-down=exact",
+	};
+	char a0[160], err[256], what[300];
+	const char *args[6];
+	struct pvd_opts o;
+	unsigned int i;
+	int eq;
+
+	for (i = 0; i < PVD_ARRAY_SIZE(good); i++) {
+		describe(what, sizeof(what), good[i].args);
+		strncat(what, good[i].args[0] ? " sets the mode" : "no options: auto",
+			sizeof(what) - strlen(what) - 1);
+		report(parse(good[i].args, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
+		       o.clock_guest_mode == good[i].want, what, err);
+	}
+	for (eq = 0; eq < 2; eq++)
+		for (i = 0; i < PVD_ARRAY_SIZE(bad); i++) {
+			one_value("clock-guest-mode", bad[i], eq, a0, sizeof(a0),
+				  args);
+			expect_error(args, "--clock-guest-mode is not a mode");
+		}
+	args[0] = "--clock-guest-mode";
+	args[1] = NULL;
+	expect_error(args, "--clock-guest-mode needs a value");
+	args[0] = "--clock-guest-mode=";
+	expect_error(args, "--clock-guest-mode needs a value");
+	args[0] = "--clock-guest-mode";
+	args[1] = "--reads";
+	args[2] = "5";
+	args[3] = NULL;
+	expect_error(args, "--clock-guest-mode needs a value");
+	args[0] = "--clock-guest-mode";
+	args[1] = "exact";
+	args[2] = "--clock-guest-mode=exact";
+	args[3] = NULL;
+	expect_error(args, "--clock-guest-mode given twice");
+	args[0] = "--clock-guest";
+	args[1] = "exact";
+	args[2] = NULL;
+	expect_error(args, "unknown option");
+}
+
 /* A command line that parses to want: PVD_ARGS_RUN or PVD_ARGS_HELP. */
 static void expect_result(const char *const *args, enum pvd_args_result want,
 			  const char *what)
@@ -433,6 +494,7 @@ int main(void)
 		test_numeric_option(&num_opts[i]);
 	test_given_flags();
 	test_freqs();
+	test_clock_guest_mode();
 	test_names_and_strays();
 	test_small_buffer();
 	printf("1..%u\n", tests);
