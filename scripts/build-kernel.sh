@@ -277,7 +277,7 @@ while IFS= read -r line; do
 		sym=${line%%=*}
 		grep -qxF -- "$line" "$obj/.config" && continue ;;
 	esac
-	echo "$me: requested '$line', but .config has: $(grep -E "^(# )?$sym[= ]" "$obj/.config" || echo 'nothing')" >&2
+	echo "$me: requested '$line', but .config has: $(grep -E "^(# )?${sym}[= ]" "$obj/.config" || echo 'nothing')" >&2
 	bad=1
 done < <(requested)
 [ $bad = 0 ] || die "the config does not hold what kernel/config asks for"
