@@ -1288,9 +1288,11 @@ static void clock_guest_no_master(struct test_vm *t, const char *why)
 	if (failed)
 		return;
 	if (opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
-		subtest_skip("no master clock (%s); KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as they must, and as a kernel without them does",
+		subtest_skip(
+			     "no master clock (%s); KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as they must, and as a kernel without them does",
 			     why);
-	printf("# set_clock_guest: no master clock (%s): KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as the interface says\n",
+	printf(
+	       "# set_clock_guest: no master clock (%s): KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as the interface says\n",
 	       why);
 }
 
@@ -1380,7 +1382,8 @@ clock_guest_verdict(const struct pvclock_ref_clock *saved,
 				   pvclock_ref_frac(saved, t1));
 			return mode;
 		}
-		printf("# set_clock_guest: the kernel's T1 and system_time match %s (no --clock-guest-mode given)\n",
+		printf(
+		       "# set_clock_guest: the kernel's T1 and system_time match %s (no --clock-guest-mode given)\n",
 		       pvd_clock_guest_mode_name(mode));
 	}
 	if (r->mul != saved->mul || r->shift != saved->shift)
@@ -1389,7 +1392,8 @@ clock_guest_verdict(const struct pvclock_ref_clock *saved,
 		check_fail("system_time %" PRIu64 " is not the saved clock's %" PRIu64
 			   " at T1, rounded down", r->system_time, want);
 	if (mode == PVD_CLOCK_GUEST_ROUND_DOWN && !in_bracket)
-		check_fail("T1 %" PRIu64 " is not the guest TSC of the ioctl's master clock reference: outside [%"
+		check_fail("T1 %" PRIu64
+			   " is not the guest TSC at the ioctl's master clock reference: outside [%"
 			   PRIu64 ", %" PRIu64 "] (%" PRId64 " ticks from its start)",
 			   t1, lo, hi, (int64_t)(t1 - lo));
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
@@ -1431,7 +1435,8 @@ static void test_set_clock_guest(void)
 		if (opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
 			subtest_skip("KVM_GET_CLOCK_GUEST not supported by this kernel (%s)",
 				     strerror(r));
-		check_fail("KVM_GET_CLOCK_GUEST: %s with the master clock on, though --clock-guest-mode %s says the kernel has it",
+		check_fail(
+			   "KVM_GET_CLOCK_GUEST: %s with the master clock on, though --clock-guest-mode %s says the kernel has it",
 			   errno_name(r), pvd_clock_guest_mode_name(opts.clock_guest_mode));
 		goto out;
 	}
@@ -1471,8 +1476,8 @@ static void test_set_clock_guest(void)
 	off0 = vcpu_tsc_offset(t.vcpu);
 	off1 = vcpu_tsc_offset(t.vcpu1);
 	if (off0 != off1)
-		printf("# set_clock_guest: the vCPUs' TSC offsets differ (%" PRIu64 ", %" PRIu64 ")\n",
-		       off0, off1);
+		printf("# set_clock_guest: the vCPUs' TSC offsets differ (%"
+		       PRIu64 ", %" PRIu64 ")\n", off0, off1);
 	before = host_tsc_ordered();
 	r = set_clock_guest(t.vcpu1, &saved);
 	after = host_tsc_ordered();
@@ -1566,8 +1571,9 @@ static void test_set_clock_guest(void)
 			   " ps, beyond the drift (%" PRId64 " ps) plus 2 ns", frac_ps(d2),
 			   frac_ps(pred));
 	if (i2 > i1 / 2)
-		printf("# set_clock_guest: note: %" PRIu64 " ns after the restore, more than half the %"
-		       PRIu64 " ns the drift was measured over; the 2 ns bound is tight then\n",
+		printf("# set_clock_guest: note: %" PRIu64
+		       " ns after the restore, more than half the %" PRIu64
+		       " ns the drift was measured over; the 2 ns bound is tight then\n",
 		       i2, i1);
 
 	clock_guest_errors(&t, &p3, khz);
