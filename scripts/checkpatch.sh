@@ -7,9 +7,10 @@
 #	that adds it, as a maintainer would see it (in -f mode checkpatch only
 #	notes lines over 100 columns; in a patch they are warnings).  TAP: one
 #	line per file; exits non-zero when either run has an error or a
-#	warning ("added file, does MAINTAINERS need updating?" aside).  TREE
-#	defaults to Debian's 6.12 tree in build/trees (fetched with
-#	scripts/get-tree.sh if missing).
+#	warning ("added file, does MAINTAINERS need updating?" aside).  The
+#	kernel patches in kernel/patches are checked as they are, against the
+#	tree, Signed-off-by included.  TREE defaults to Debian's 6.12 tree
+#	in build/trees (fetched with scripts/get-tree.sh if missing).
 
 set -uo pipefail
 
@@ -39,9 +40,10 @@ command -v perl >/dev/null || die "perl is required"
 cd "$root" || die "cannot enter $root"
 mapfile -t files < <(git ls-files -- '*.c' '*.h')
 [ ${#files[@]} -gt 0 ] || die "no tracked .c or .h files"
+mapfile -t patches < <(git ls-files -- 'kernel/patches/*.patch')
 
 echo "TAP version 13"
-echo "1..${#files[@]}"
+echo "1..$((${#files[@]} + ${#patches[@]}))"
 n=0
 bad=0
 for f in "${files[@]}"; do
@@ -56,6 +58,19 @@ for f in "${files[@]}"; do
 			/^-:[0-9]+:/ { $1 = f; $2 = $2 - 6 " (as a patch)" }
 			{ print }')
 	issues=$(printf '%s\n' "$out" | grep -E ': (ERROR|WARNING):' || true)
+	if [ -z "$issues" ]; then
+		echo "ok $n $f"
+	else
+		bad=$((bad + 1))
+		echo "not ok $n $f"
+		printf '%s\n' "$issues" | sed 's/^/# /'
+	fi
+done
+for f in "${patches[@]}"; do
+	n=$((n + 1))
+	# checkpatch.pl finds its tree from its own path.
+	issues=$(perl "$cp" --terse --show-types --no-summary "$f" 2>&1 |
+		grep -E ': (ERROR|WARNING|CHECK):' || true)
 	if [ -z "$issues" ]; then
 		echo "ok $n $f"
 	else
