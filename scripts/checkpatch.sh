@@ -68,8 +68,9 @@ for f in "${files[@]}"; do
 done
 for f in "${patches[@]}"; do
 	n=$((n + 1))
-	# checkpatch.pl finds its tree from its own path.
-	issues=$(perl "$cp" --terse --show-types --no-summary "$f" 2>&1 |
+	# checkpatch.pl finds its tree from its own path.  The absolute path:
+	# given as kernel/..., the patch is taken for one of the tree's files.
+	issues=$(perl "$cp" --terse --show-types --no-summary "$root/$f" 2>&1 |
 		grep -E ': (ERROR|WARNING|CHECK):' || true)
 	if [ -z "$issues" ]; then
 		echo "ok $n $f"
