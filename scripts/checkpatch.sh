@@ -69,7 +69,8 @@ done
 for f in "${patches[@]}"; do
 	n=$((n + 1))
 	# checkpatch.pl finds its tree from its own path.  The absolute path:
-	# given as kernel/..., the patch is taken for one of the tree's files.
+	# given as kernel/..., 6.12's checkpatch.pl reports trailing
+	# whitespace on the patch's blank context lines.
 	issues=$(perl "$cp" --terse --show-types --no-summary "$root/$f" 2>&1 |
 		grep -E ': (ERROR|WARNING|CHECK):' || true)
 	if [ -z "$issues" ]; then
