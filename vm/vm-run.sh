@@ -366,7 +366,7 @@ stop_qemu()
 # One boot.  Sets rc (the program's exit code) or outcome (why not).
 boot_once()
 {
-	local mode=$1 cpu qpid start now deadline started=0 cmdline
+	local mode=$1 cpu qpid start now deadline started=0 cmdline q
 
 	run=$vmdir/last
 	make_initramfs "$run/root" "$run/initramfs.cpio"
@@ -383,13 +383,15 @@ boot_once()
 		set -- -accel tcg,thread=single
 	fi
 	cmdline="console=ttyS0 panic=-1 rdinit=/init${append:+ $append}"
+	# QEMU's option syntax: a comma inside a value is written twice.
+	q=${run//,/,,}
 	qemu-system-x86_64 "$@" -cpu "$cpu" -m 2G -smp "$smp" \
 		-nodefaults -display none -monitor none -no-reboot \
 		-kernel "$kimage" -initrd "$run/initramfs.cpio" -append "$cmdline" \
-		-chardev "file,id=con,path=$run/console.log" -serial chardev:con \
-		-chardev "file,id=out,path=$run/stdout" -serial chardev:out \
-		-chardev "file,id=err,path=$run/stderr" -serial chardev:err \
-		-chardev "file,id=st,path=$run/status" -serial chardev:st \
+		-chardev "file,id=con,path=$q/console.log" -serial chardev:con \
+		-chardev "file,id=out,path=$q/stdout" -serial chardev:out \
+		-chardev "file,id=err,path=$q/stderr" -serial chardev:err \
+		-chardev "file,id=st,path=$q/status" -serial chardev:st \
 		>"$run/qemu.log" 2>&1 &
 	qpid=$!
 	# Not a job of this shell: a QEMU that aborts is reported here, in
