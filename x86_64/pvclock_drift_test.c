@@ -19,7 +19,7 @@
  *  set_clock_guest  KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST where the
  *		kernel has them.
  *  stock_restore  a saved guest pvclock restored to within 1 ns with only
- *		KVM_GET_CLOCK and KVM_SET_CLOCK (stock_restore() below), the
+ *		KVM_GET_CLOCK and KVM_SET_CLOCK (pvclock_restore()), the
  *		guest comparing over many reads; the naive restore for contrast.
  *  concurrent_update  a host thread moves the reference of the test's own
  *		page hundreds of times a second while the guest reads its clock.
@@ -55,6 +55,7 @@
 #include "test_util.h"
 
 #include "pvclock_ref.h"
+#include "pvclock_restore.h"
 #include "pvclock_compat.h"
 #include "pvclock_drift.h"
 
@@ -396,259 +397,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* ---- stock_restore: the routine (no selftest library below this line) ---- */
-
-/*
- * Setting the KVM clock of a stock kernel so that a saved guest pvclock
- * continues, to within a nanosecond, with only KVM_GET_CLOCK and
- * KVM_SET_CLOCK.  It needs only <linux/kvm.h> and pvclock_ref, so a VMM can
- * lift this section (struct stock_restore_* and stock_restore*()).
- *
- * With the master clock on, KVM_SET_CLOCK takes a new master clock reference
- * (host TSC C, raw ns K) and makes the guest's pvti (C + offset, S) with
- * S = clock, plus realtime elapsed since data.realtime when
- * KVM_CLOCK_REALTIME is set.  C is read inside the ioctl and is not
- * reported, so no single call can hit a chosen S - saved(C + offset): the
- * routine aims, looks at the pvti KVM really made, and tries again.
- *
- *  1. The vCPU enters a stub that reads no time and the routine reads the
- *     pvti KVM wrote; KVM_GET_CLOCK samples (clock, host TSC) follow that
- *     pvti in the host's TSC domain, so pvclock_ref_tsc_offset() recovers
- *     the guest TSC offset exactly (a scaled TSC fails here, and says so).
- *  2. Each attempt reads KVM_GET_CLOCK (clock, realtime, host TSC h), takes
- *     the saved clock at the guest TSC h + offset, and passes it with that
- *     realtime and KVM_CLOCK_REALTIME: KVM adds the realtime that passes
- *     until it reads the clock again, which follows its new reference by a
- *     nearly constant gap.  That gap (the bias) is estimated in place, as
- *     the median of what earlier attempts showed, and subtracted.
- *  3. The vCPU enters the stub; the new pvti (T1, S1) is read back, checked
- *     against KVM_GET_CLOCK, and pvclock_ref_diff_range() gives the range
- *     of saved - restored over every later read: [e, e + 1] when T1 - T0 is
- *     a multiple of 2^-shift, [e, e + 2] when not.  The aim is S1 half a ns
- *     ahead of the saved clock's exact value at T1, which centres both.
- *  4. Done when the range is within the tolerance; otherwise retry, up to
- *     max_attempts and max_ns.  The clock is left at the last attempt.
- */
-struct stock_restore_ops {
-	void (*enter)(void *ctx);	/* the vCPU enters, reads no time */
-	/* the vCPU's pvti as KVM last wrote it; false if none */
-	bool (*read_pvti)(void *ctx, struct pvclock_ref_clock *clk);
-	void *ctx;
-};
-
-struct stock_restore_result {
-	bool ok;		/* the range is within the tolerance */
-	const char *why;	/* why not, when !ok */
-	unsigned int attempts;	/* KVM_SET_CLOCK calls */
-	uint64_t elapsed_ns;
-	uint64_t offset;	/* guest TSC - host TSC, the lowest allowed */
-	uint64_t offset_count;	/* offsets the samples allow (1: exact) */
-	int64_t lo, hi;		/* saved - restored at every later read */
-	int64_t bias;		/* estimated gap, 2^-32 ns */
-	int64_t bias_min, bias_max;	/* the gaps seen */
-	int64_t error;		/* S1 - the saved clock at T1, 2^-32 ns */
-	struct pvclock_ref_clock clk;	/* the pvti the routine left */
-};
-
-#define RESTORE_SAMPLES		32
-#define RESTORE_MAX_ATTEMPTS	1000	/* figures kept for the median */
-#define RESTORE_NEEDED_FLAGS	(KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)
-#define HALF_NS			(1LL << 31)	/* in 2^-32 ns */
-
-static uint64_t restore_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static bool restore_get_clock(int vm_fd, struct kvm_clock_data *data)
-{
-	memset(data, 0, sizeof(*data));
-	return !ioctl(vm_fd, KVM_GET_CLOCK, data) &&
-	       (data->flags & RESTORE_NEEDED_FLAGS) == RESTORE_NEEDED_FLAGS;
-}
-
-/* The guest TSC offset from KVM_GET_CLOCK samples against the pvti cur. */
-static const char *restore_offset(int vm_fd, const struct pvclock_ref_clock *cur,
-				  struct stock_restore_result *res)
-{
-	struct pvclock_ref_sample s[RESTORE_SAMPLES];
-	struct kvm_clock_data data;
-	unsigned int i;
-
-	for (i = 0; i < RESTORE_SAMPLES; i++) {
-		if (!restore_get_clock(vm_fd, &data))
-			return "KVM_GET_CLOCK failed, or gave no realtime/host TSC";
-		s[i].clock = data.clock;
-		s[i].host_tsc = data.host_tsc;
-	}
-	if (pvclock_ref_tsc_offset(cur, s, RESTORE_SAMPLES, &res->offset,
-				   &res->offset_count))
-		return "KVM_GET_CLOCK fits no fixed TSC offset (a scaled TSC?)";
-	return NULL;
-}
-
-/*
- * KVM_GET_CLOCK must read the new pvti at the host TSC plus an offset the
- * earlier samples allowed; each attempt's sample narrows the range further
- * when it can.  At shift -1 two adjacent offsets read alike whenever the
- * host TSC and KVM's reference share their parity, which on this project's
- * hosts they do for reads close together: the offset then stays a range of
- * two, half a tick of aim, and the verification does not depend on it.
- */
-static const char *restore_check_get_clock(int vm_fd,
-					   const struct pvclock_ref_clock *clk,
-					   struct stock_restore_result *res)
-{
-	struct pvclock_ref_sample s;
-	struct kvm_clock_data data;
-	uint64_t lo, count, into;
-
-	if (!restore_get_clock(vm_fd, &data))
-		return "KVM_GET_CLOCK failed";
-	s.clock = data.clock;
-	s.host_tsc = data.host_tsc;
-	if (pvclock_ref_tsc_offset(clk, &s, 1, &lo, &count))
-		return "KVM_GET_CLOCK reads a time the guest's new pvti never reads";
-	/* Both ranges are a few ticks wide: intersect them. */
-	into = lo - res->offset;
-	if (into < res->offset_count) {
-		res->offset = lo;
-		res->offset_count -= into;
-	} else if (res->offset - lo < count) {
-		count -= res->offset - lo;
-	} else {
-		return "KVM_GET_CLOCK disagrees with the pvti KVM gave the guest";
-	}
-	if (count < res->offset_count)
-		res->offset_count = count;
-	return NULL;
-}
-
-/* S1 - saved(T1) in 2^-32 ns, false beyond a second either way. */
-static bool restore_error(const struct pvclock_ref_clock *saved,
-			  const struct pvclock_ref_clock *clk, int64_t *error)
-{
-	int64_t whole = (int64_t)(clk->system_time -
-				  pvclock_ref_read(saved, clk->tsc_timestamp));
-
-	if (whole > 1000000000LL || whole < -1000000000LL)
-		return false;
-	*error = whole * (1LL << 32) -
-		 (int64_t)pvclock_ref_frac(saved, clk->tsc_timestamp);
-	return true;
-}
-
-/*
- * The lower median: the gap's outliers are all late ones (a cold first
- * call, an interrupt inside the ioctl), so of two figures take the lower.
- */
-static int64_t restore_median(int64_t *v, unsigned int n)
-{
-	unsigned int i, j;
-
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			int64_t x = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = x;
-		}
-	return v[(n - 1) / 2];
-}
-
-/*
- * Restore saved (the guest's pvti before the disruption) on the VM vm_fd
- * until every later guest read is within tolerance_ns of it, with at most
- * max_attempts KVM_SET_CLOCK calls and about max_ns of time.
- */
-static void stock_restore(int vm_fd, const struct stock_restore_ops *ops,
-			  const struct pvclock_ref_clock *saved,
-			  uint64_t tolerance_ns, unsigned int max_attempts,
-			  uint64_t max_ns, struct stock_restore_result *res)
-{
-	static int64_t biases[RESTORE_MAX_ATTEMPTS];
-	uint64_t start = restore_now_ns();
-	struct pvclock_ref_clock cur;
-	unsigned int n = 0;
-
-	memset(res, 0, sizeof(*res));
-	res->why = "no attempt";
-	if (max_attempts > RESTORE_MAX_ATTEMPTS)
-		max_attempts = RESTORE_MAX_ATTEMPTS;
-	ops->enter(ops->ctx);
-	if (!ops->read_pvti(ops->ctx, &cur)) {
-		res->why = "the vCPU has no pvclock";
-		return;
-	}
-	if (cur.mul != saved->mul || cur.shift != saved->shift) {
-		res->why = "the guest's pvclock scale changed: not the saved clock's TSC rate";
-		return;
-	}
-	res->why = restore_offset(vm_fd, &cur, res);
-	if (res->why)
-		return;
-
-	while (res->attempts < max_attempts) {
-		struct kvm_clock_data data;
-		uint64_t g;
-		int64_t adj, want;
-
-		if (!restore_get_clock(vm_fd, &data)) {
-			res->why = "KVM_GET_CLOCK failed";
-			return;
-		}
-		/* The middle of the offsets allowed: at most half of them off. */
-		g = data.host_tsc + res->offset + (res->offset_count - 1) / 2;
-		/* S1 - saved(T1) = adj - frac(g) + gap: aim it at +0.5 ns. */
-		want = HALF_NS - res->bias +
-		       (int64_t)pvclock_ref_frac(saved, g);
-		adj = (want + HALF_NS) >> 32;	/* rounded to a whole ns */
-		data.clock = pvclock_ref_read(saved, g) + (uint64_t)adj;
-		data.flags = KVM_CLOCK_REALTIME;
-		res->attempts++;
-		if (ioctl(vm_fd, KVM_SET_CLOCK, &data)) {
-			res->why = "KVM_SET_CLOCK failed";
-			return;
-		}
-		ops->enter(ops->ctx);
-		if (!ops->read_pvti(ops->ctx, &res->clk) ||
-		    res->clk.mul != saved->mul || res->clk.shift != saved->shift) {
-			res->why = "the pvti after KVM_SET_CLOCK is not the saved clock's scale";
-			return;
-		}
-		res->why = restore_check_get_clock(vm_fd, &res->clk, res);
-		if (res->why)
-			return;
-		if (!restore_error(saved, &res->clk, &res->error) ||
-		    pvclock_ref_diff_range(saved, &res->clk, &res->lo,
-					   &res->hi)) {
-			res->why = "KVM_SET_CLOCK left the clock more than a second off";
-			return;
-		}
-		/* What this attempt showed the gap to be; the median of all. */
-		biases[n++] = res->error - adj * (1LL << 32) +
-			      (int64_t)pvclock_ref_frac(saved, g);
-		res->bias = restore_median(biases, n);
-		res->bias_min = biases[0];
-		res->bias_max = biases[n - 1];
-		res->elapsed_ns = restore_now_ns() - start;
-		if (res->lo >= -(int64_t)tolerance_ns &&
-		    res->hi <= (int64_t)tolerance_ns) {
-			res->ok = true;
-			res->why = NULL;
-			return;
-		}
-		if (res->elapsed_ns >= max_ns)
-			break;
-	}
-	res->why = res->attempts < max_attempts ?
-		   "out of time before the clock was within the tolerance" :
-		   "out of attempts before the clock was within the tolerance";
 }
 
 /* ---- host: subtest results ---- */
@@ -1126,18 +874,19 @@ static void test_set_clock_guest(void)
 
 /* ---- subtest 5: stock_restore ---- */
 
-static void restore_enter(void *ctx)
+static int restore_enter(void *ctx)
 {
 	guest_run(ctx, 0, PAGE_KVM);
+	return 0;
 }
 
-static bool restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
+static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
 	uint32_t version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
 	return pvti_try_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
-	       pvclock_ref_clock_valid(clk);
+	       pvclock_ref_clock_valid(clk) ? 0 : -ENODATA;
 }
 
 /* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
@@ -1192,10 +941,10 @@ static int64_t frac_ps(int64_t v)
 
 static void test_stock_restore(void)
 {
-	struct stock_restore_result res;
+	struct pvclock_restore_result res;
 	struct kvm_clock_data data;
 	struct pvclock_ref_clock saved;
-	struct stock_restore_ops ops;
+	struct pvclock_restore_ops ops = {};
 	struct test_vm t;
 	uint32_t flags;
 
@@ -1206,7 +955,7 @@ static void test_stock_restore(void)
 	memset(&data, 0, sizeof(data));
 	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
 	flags = require_master_clock(&t);
-	if ((flags & RESTORE_NEEDED_FLAGS) != RESTORE_NEEDED_FLAGS)
+	if ((flags & PVCLOCK_RESTORE_FLAGS) != PVCLOCK_RESTORE_FLAGS)
 		subtest_skip(
 			     "KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC (flags 0x%x)",
 			     flags);
@@ -1233,16 +982,17 @@ static void test_stock_restore(void)
 	ops.enter = restore_enter;
 	ops.read_pvti = restore_read_pvti;
 	ops.ctx = &t;
-	stock_restore(t.vm->fd, &ops, &saved, opts.restore_tolerance_ns,
-		      (unsigned int)opts.restore_attempts,
-		      opts.restore_ms * NSEC_PER_MSEC, &res);
+	ops.vm_fd = t.vm->fd;
+	pvclock_restore(&ops, &saved, opts.restore_tolerance_ns,
+			(unsigned int)opts.restore_attempts,
+			opts.restore_ms * NSEC_PER_MSEC, &res);
 	printf("# stock_restore: %s after %u attempts in %" PRIu64
 	       " us; TSC offset %s (%" PRIu64 " allowed); KVM_SET_CLOCK's gap %"
 	       PRId64 " ps (median; seen %" PRId64 " to %" PRId64
 	       " ps), system_time error %" PRId64
 	       " ps; reference %s, saved - restored within [%" PRId64 ", %"
 	       PRId64 "] ns at every later read\n",
-	       res.ok ? "restored" : res.why, res.attempts,
+	       pvclock_restore_strerror(res.status), res.attempts,
 	       res.elapsed_ns / 1000, res.offset_count == 1 ? "exact" : "a range",
 	       res.offset_count, frac_ps(res.bias), frac_ps(res.bias_min),
 	       frac_ps(res.bias_max), frac_ps(res.error),
@@ -1257,10 +1007,10 @@ static void test_stock_restore(void)
 	report_metric("stock_restore.error", frac_ps(res.error), "ps");
 	report_metric("stock_restore.bound",
 		      res.hi > -res.lo ? res.hi : -res.lo, "ns");
-	if (!res.ok) {
+	if (res.status != PVCLOCK_RESTORE_OK) {
 		check_fail("stock_restore: %s (%u attempts, %" PRIu64
 			   " ms, --restore-tolerance-ns %" PRIu64 ")",
-			   res.why, res.attempts,
+			   pvclock_restore_strerror(res.status), res.attempts,
 			   (uint64_t)(res.elapsed_ns / NSEC_PER_MSEC),
 			   opts.restore_tolerance_ns);
 		if (!res.attempts)
