@@ -14,6 +14,9 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 
 LIB_SRC := lib/pvclock_ref.c
 LIB_HDR := include/pvclock_ref.h
+# The restore routine: host code on top of the library.
+RESTORE_SRC := lib/pvclock_restore.c
+RESTORE_HDR := include/pvclock_restore.h
 
 .PHONY: all host check test bench help
 
@@ -50,6 +53,7 @@ help:
 	@echo 'make check         build and run the host tests (plain and sanitized)'
 	@echo 'make test          everything CI runs (make check, and the selftest)'
 	@echo 'make bench         time the methods (median ns per call)'
+	@echo 'make restore-record [RECORD_ARGS=...]  KVM_SET_CLOCK figures of this KVM'
 	@echo 'make fuzz [FUZZ_SECONDS=60]  libFuzzer over the library against models'
 	@echo 'make badinput      bad command lines for both programs'
 	@echo 'make checkpatch    the kernel checkpatch.pl on every .c and .h'
