@@ -44,6 +44,8 @@ SELFTEST_COPY :=
 endif
 SELFTEST_BIN := $(KOUT)/pvclock_drift_test
 
+# Static, so that the same binary runs in the VM runner's initramfs, which
+# has no C library (-static reaches the link through the tree's CFLAGS).
 # Empty the tree's own test lists (one name stays, so that its Makefile's
 # mkdir has an operand; nothing builds it): only the library and this test
 # are compiled.  Both the x86_64/ and the x86/ (6.14+) names are given.
@@ -54,7 +56,7 @@ KSELFTEST_VARS := \
 	TEST_GEN_PROGS_COMMON= \
 	TEST_PROGS_x86_64= TEST_PROGS_x86= \
 	TEST_GEN_PROGS_EXTENDED_x86_64= TEST_GEN_PROGS_EXTENDED_x86= \
-	EXTRA_CFLAGS="-mgeneral-regs-only $(EXTRA_CFLAGS)"
+	EXTRA_CFLAGS="-mgeneral-regs-only -static $(EXTRA_CFLAGS)"
 
 .PHONY: selftest run install uninstall selftest-clean selftest-ci
 

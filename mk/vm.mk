@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The VM runner (vm/vm-run.sh): a kernel booted in QEMU, KVM inside it.
+#
+#   make vm-run [KERNEL=debian-6.12|debian-6.1|path/to/bzImage]
+#		[MODULES=dir] [ACCEL=auto|kvm|tcg] [APPEND='params']
+#		[RUN_ARGS='test options']
+#	run pvclock_drift_test (the build that matches the kernel) inside
+#   make tree-test [KVER=6.1] [TREE_TEST=x86_64/kvm_clock_test]
+#	one of the tree's own KVM selftests, static, for the runner
+#   make vm-selftest
+#	the runner's own tests (tests/test_vm.sh), real boots
+
+KERNEL ?= debian-6.12
+ACCEL ?= auto
+TREE_TEST ?= x86_64/kvm_clock_test
+
+.PHONY: vm-run tree-test vm-selftest
+
+vm-run:
+	@scripts/vm-run.sh --kernel $(KERNEL) --accel $(ACCEL) \
+		$(if $(MODULES),--modules $(MODULES)) \
+		$(if $(APPEND),--append '$(APPEND)') \
+		-- pvclock_drift_test $(RUN_ARGS)
+
+tree-test:
+	@$(KTREE_CMD) >/dev/null
+	$(MAKE) -C $(KTREE)/tools/testing/selftests/kvm \
+		-f $(PVC_ROOT)/scripts/kvm-standalone.mk \
+		$(KSELFTEST_VARS) TEST_GEN_PROGS_x86_64=$(TREE_TEST) \
+		TEST_GEN_PROGS_x86=$(TREE_TEST) $(KOUT)/$(TREE_TEST)
+	@echo "tree-test: $(KOUT)/$(TREE_TEST)"
+
+vm-selftest:
+	@tests/run.sh "vm runner" "env BUILD=$(BUILD) tests/test_vm.sh"

@@ -1,0 +1,1 @@
+../vm/vm-run.sh
