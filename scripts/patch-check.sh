@@ -89,7 +89,7 @@ checkpatch_strict()
 
 check_tree()
 {
-	local ver=$1 tree copy out series bin log patch n=0 arch
+	local ver=$1 tree copy out series bin log patch i=0 arch
 	local gitc=(-c user.name=pvclock-base -c user.email=pvclock-base@invalid -c commit.gpgsign=false)
 
 	log=$logs/$ver
@@ -128,20 +128,20 @@ check_tree()
 	bin=$out/$arch/pvclock_drift_test
 	# Each patch applies and the tree still builds: the series bisects.
 	for patch in $series; do
-		n=$((n + 1))
-		if ! git -C "$copy" "${gitc[@]}" am -q "$patch" >"$log/am-$n.log" 2>&1; then
-			not_ok "$ver: git am $(basename "$patch")" "$log/am-$n.log"
+		i=$((i + 1))
+		if ! git -C "$copy" "${gitc[@]}" am -q "$patch" >"$log/am-$i.log" 2>&1; then
+			not_ok "$ver: git am $(basename "$patch")" "$log/am-$i.log"
 			return
 		fi
 		if make -C "$copy/$KVM" OUTPUT="$out" -j2 \
-			$([ "$n" -lt "$(printf '%s\n' "$series" | wc -l)" ] &&
+			$([ "$i" -lt "$(printf '%s\n' "$series" | wc -l)" ] &&
 			  echo "$out/$arch/kvm_clock_test" || echo "$bin") \
-			>"$log/build-$n.log" 2>&1 &&
+			>"$log/build-$i.log" 2>&1 &&
 		   ! grep -qE 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
-			"$log/build-$n.log"; then
-			ok "$ver: patch $n applies on a fresh copy and the tree's kvm Makefile builds, no warnings"
+			"$log/build-$i.log"; then
+			ok "$ver: patch $i applies on a fresh copy and the tree's kvm Makefile builds, no warnings"
 		else
-			not_ok "$ver: patch $n: the tree's kvm Makefile builds" "$log/build-$n.log"
+			not_ok "$ver: patch $i: the tree's kvm Makefile builds" "$log/build-$i.log"
 			return
 		fi
 	done
