@@ -443,7 +443,13 @@ static void sim_init(struct sim *s, uint64_t seed, enum hostility hostile,
 		s->offset = 0 - sim_guest_tsc(s, base - rng_range(&s->rng, 0, 1ULL << 36));
 	else
 		s->offset = rng_next(&s->rng);
-	s->master_tsc = sim_tsc(s);
+	/*
+	 * The saved reference is on another phase of the TSC's steps half of
+	 * the time: the real host's steps do not keep one phase over seconds
+	 * (stock_restore sees unaligned references there).
+	 */
+	s->master_tsc = sim_tsc(s) + rng_range(&s->rng, 0, 1) *
+				     rng_range(&s->rng, 0, s->q - 1);
 	s->master_ns = rng_range(&s->rng, 1000000000ULL, 1ULL << 50);
 	sim_enter(s);
 	*saved = s->page;
