@@ -99,7 +99,10 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* TSC ticks between candidates with remainder 0 (DESIGN.md §3). */
+/*
+ * TSC ticks between candidates with remainder 0
+ * (Documentation/pvclock-reference-updates.rst, section 5.2).
+ */
 static uint64_t zero_period(const struct pvclock_ref_clock *clk)
 {
 	uint32_t step = (uint32_t)((uint64_t)clk->mul <<

@@ -3,9 +3,10 @@
  * pvclock_ref: guest-exact KVM clock arithmetic and the choice of the
  * reference point that disturbs the guest's clock the least.
  *
- * The derivation is in DESIGN.md §3.  In short, with d1 the distance in
- * guest TSC ticks from the old reference to a candidate, k = max(0, -shift)
- * and M = mul << max(0, shift) (mod 2^32):
+ * The derivation is in this project's
+ * Documentation/pvclock-reference-updates.rst, sections 3 to 6.  In short,
+ * with d1 the distance in guest TSC ticks from the old reference to a
+ * candidate, k = max(0, -shift) and M = mul << max(0, shift) (mod 2^32):
  *  - a candidate is valid when d1 >= 0 and d1 is a multiple of 2^k;
  *  - the clocks read from the old and the rebased pvti then differ by 0 or
  *    1 ns, and never differ when the remainder (d1 >> k) * M mod 2^32 is 0.

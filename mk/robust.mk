@@ -40,8 +40,11 @@ badinput: $(BUILD)/san/test_opts $(BUILD)/san/pvclock-ref
 
 test: $(BUILD)/san/test_opts
 
+# With real boots of Debian's 6.12 kernel through the VM runner, and the
+# 6.1 build of the test, the one to bisect with across v6.8.
 bisect-selftest:
-	@tests/run.sh "bisect helper" "tests/test_bisect.sh $(BUILD)/pvclock_drift_test"
+	@tests/run.sh "bisect helper" \
+		"tests/test_bisect.sh $(BUILD)/kvm-6.1/pvclock_drift_test debian-6.12"
 
 patch:
 	@if [ -z "$(strip $(KSRC))" ]; then \
@@ -63,7 +66,7 @@ checkpatch:
 	@BUILD=$(BUILD) scripts/checkpatch.sh
 
 CI_SUITES += $(BADINPUT_SUITES) \
-	"bisect helper" "tests/test_bisect.sh $(BUILD)/pvclock_drift_test" \
+	"bisect helper" "tests/test_bisect.sh $(BUILD)/kvm-6.1/pvclock_drift_test debian-6.12" \
 	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
 	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh" \
 	"patch series (6.12, 6.14+ layout)" \

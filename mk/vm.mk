@@ -33,3 +33,5 @@ tree-test:
 
 vm-selftest:
 	@tests/run.sh "vm runner" "env BUILD=$(BUILD) tests/test_vm.sh"
+
+CI_SUITES += "vm runner" "env BUILD=$(BUILD) tests/test_vm.sh"

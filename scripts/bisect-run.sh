@@ -2,11 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # bisect-run.sh [HELPER OPTIONS] [--] TEST OPTIONS...
-#	One step of `git bisect run` on a machine running the candidate
-#	kernel: run pvclock_drift_test with the user's thresholds and map
-#	its verdict to what git bisect expects:
+#	One step of `git bisect run`: run pvclock_drift_test with the user's
+#	thresholds, on the running kernel or (--kernel) inside the step's
+#	kernel booted by the VM runner, and map its verdict to what git
+#	bisect expects:
 #
 #	  pass -> 0 (good)   fail -> 1 (bad)   skip -> 125 (cannot test)
+#
+#	A run in which no subtest passed or failed (every one skipped) is a
+#	skip too, and so is a boot that gave no result (no kernel file, a
+#	panic, a hang, no /dev/kvm inside).
 #
 #	A usage error (a helper option, a test option the test rejects, a
 #	test binary that does not start) exits 255, which makes git bisect
@@ -14,8 +19,15 @@
 #	(a crash, a timeout, an exit code kselftests do not use) is 125.
 #
 # Helper options:
+#   --kernel K       boot K (a bzImage, or debian-6.12/debian-6.1) with
+#                    scripts/vm-run.sh and run the test inside it; the
+#                    test must then be static, as this project builds it
+#   --modules DIR    with --kernel: the step's modules, for a modular KVM
 #   --test PATH      the test binary (default: build/pvclock_drift_test of
-#                    this project, or $PVCLOCK_TEST)
+#                    this project, or $PVCLOCK_TEST).  Across v6.8 use the
+#                    6.1 build (build/kvm-6.1/pvclock_drift_test): the
+#                    6.12 one skips everything on kernels before 6.8, the
+#                    6.1 one runs on both
 #   --only NAME      judge by this subtest's TAP line alone (repeatable);
 #                    a missing line is a skip
 #   --timeout SECS   give up on a run after SECS (default 600): a skip
@@ -42,6 +54,8 @@ SKIP=125
 KSFT_PASS=0
 KSFT_FAIL=1
 KSFT_SKIP=4
+VM_NO_RESULT=125
+VM_USAGE=2
 
 usage_error()
 {
@@ -50,6 +64,8 @@ usage_error()
 }
 
 test_bin=${PVCLOCK_TEST:-$root/build/pvclock_drift_test}
+kernel=
+modules=
 log=$root/build/bisect/bisect.log
 timeout=600
 only=()
@@ -72,11 +88,21 @@ while [ $# -gt 0 ]; do
 		test_bin=$2
 		shift 2
 		;;
+	--kernel)
+		need_value "$@"
+		kernel=$2
+		shift 2
+		;;
+	--modules)
+		need_value "$@"
+		modules=$2
+		shift 2
+		;;
 	--only)
 		need_value "$@"
 		case $2 in
 		masterclock_update | set_clock | reference_update | \
-		set_clock_guest | concurrent_update) ;;
+		set_clock_guest | stock_restore | concurrent_update) ;;
 		*) usage_error "--only: unknown subtest '$2'" ;;
 		esac
 		only+=("$2")
@@ -162,12 +188,27 @@ touch "$log" 2>/dev/null || usage_error "cannot write the log $log"
 
 out=$(mktemp) || usage_error "mktemp failed"
 trap 'rm -f "$out"' EXIT
-if command -v timeout >/dev/null; then
+release=$(uname -r)
+rc=
+if [ -n "$kernel" ]; then
+	if [[ $kernel != debian-* ]] && [ ! -f "$kernel" ]; then
+		# This step's build failed or went elsewhere: cannot test.
+		rc=no-kernel
+	else
+		vm=(--kernel "$kernel" --timeout "$timeout")
+		[ -z "$modules" ] || vm+=(--modules "$modules")
+		"$root/scripts/vm-run.sh" "${vm[@]}" -- "$test_bin" "${targs[@]}" >"$out" 2>&1
+		rc=$?
+		release=$(sed -n 's/^# vm: kernel \([^ ]*\).*/\1/p' "$out")
+		release=${release:-"$kernel (not booted)"}
+	fi
+elif command -v timeout >/dev/null; then
 	timeout --kill-after=10 "$timeout" "$test_bin" "${targs[@]}" >"$out" 2>&1
+	rc=$?
 else
 	"$test_bin" "${targs[@]}" >"$out" 2>&1
+	rc=$?
 fi
-rc=$?
 
 verdict=$SKIP
 why="exit $rc"
@@ -197,13 +238,30 @@ else
 	124 | 137) why="timed out after $timeout s" ;;
 	*) why="exit $rc: not a kselftest verdict (a crash?)" ;;
 	esac
+	if [ "$verdict" = "$GOOD" ] &&
+	   ! grep -E '^ok [0-9]+ ' "$out" | grep -qv '# SKIP'; then
+		verdict=$SKIP
+		why="$why; every subtest skipped"
+	fi
 fi
+case $rc in
+no-kernel)
+	verdict=$SKIP why="no kernel at $kernel (did this step's build fail?)" ;;
+"$VM_NO_RESULT")
+	if [ -n "$kernel" ]; then
+		verdict=$SKIP
+		why="the VM gave no result: $(grep -m1 '^vm-run.sh: no result' "$out")"
+	fi
+	;;
+"$VM_USAGE")
+	[ -z "$kernel" ] || usage_error "the VM runner refused: $(grep -m1 '^vm-run.sh: ' "$out")" ;;
+esac
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 {
-	echo "=== $(date -u '+%F %T') commit $commit kernel $(uname -r): verdict $verdict ($why)"
+	echo "=== $(date -u '+%F %T') commit $commit kernel $release: verdict $verdict ($why)"
 	grep -E '^(not )?ok |^# metric |^# Totals' "$out"
 } >>"$log"
-echo "$me: commit $commit, kernel $(uname -r): $why -> exit $verdict"
+echo "$me: commit $commit, kernel $release: $why -> exit $verdict"
 grep -E '^# metric masterclock_update|^not ok ' "$out"
 exit "$verdict"

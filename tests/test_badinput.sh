@@ -3,7 +3,8 @@
 #
 # Bad command lines for both programs, every option of each: a missing,
 # empty, malformed, negative, zero, out-of-range or beyond-64-bit value,
-# an unknown option, a stray argument.  Each must exit with the program's
+# an unknown option, a stray argument; for the selftest also an option
+# given twice and an abbreviated one.  Each must exit with the program's
 # usage code (2 for the host tool, 1 for the selftest, as kselftests do)
 # with exactly one line on stderr and nothing else: no crash, no sanitizer
 # report, no silent default.  TAP output.
@@ -170,35 +171,53 @@ else
 	code=1 name=pvclock_drift_test
 	expect_bad stray
 	expect_bad -x
-	expect_bad --
+	expect_bad -- stray
 	expect_bad --bogus
 	expect_bad --bogus 1
 	expect_bad --interval-ms=5 extra
+	# getopt_long() takes unambiguous prefixes; the test does not
+	expect_bad --max-d 5
+	expect_bad --max-drift=5
+	expect_bad --max-d
+	expect_bad --interval 5
+	expect_bad --freq host
+	expect_bad --he
 	for opt in interval-ms max-drift-ppb max-set-clock-ns candidates \
-		   window reads tolerance-ns; do
+		   window reads tolerance-ns restore-tolerance-ns \
+		   restore-attempts restore-ms duration-ms; do
 		expect_bad "--$opt"
 		expect_bad "--$opt="
-		for v in "${malformed[@]}" "${beyond[@]}" 2^64 -1; do
+		expect_bad "--$opt" --reads 5
+		expect_bad "--$opt" 5 "--$opt" 5
+		for v in "${malformed[@]}" "${beyond[@]}" 2^10 -1; do
 			expect_bad "--$opt" "$v"
 			expect_bad "--$opt=$v"
 		done
 	done
-	for opt in interval-ms candidates window reads; do
+	for opt in interval-ms candidates window reads restore-attempts \
+		   restore-ms duration-ms; do
 		expect_bad "--$opt" 0
 	done
 	expect_bad --interval-ms 3600001
 	expect_bad --max-drift-ppb 1000000001
 	expect_bad --max-set-clock-ns 1000000000001
-	expect_bad --candidates 2^24+1
 	expect_bad --candidates 16777217
-	expect_bad --window 2^41
+	expect_bad --window 1099511627777
+	expect_bad --window 2^34
 	expect_bad --reads 100000001
 	expect_bad --tolerance-ns 1000001
+	expect_bad --restore-tolerance-ns 1000001
+	expect_bad --restore-attempts 1001
+	expect_bad --restore-ms 600001
+	expect_bad --duration-ms 3600001
 	expect_bad --freq-khz
-	for v in '' ',' 'host,' ',host' hostx 0 999 -1 100000001 1e6 \
+	for v in '' ',' 'host,' ',host' hostx 0 999 -1 100000001 1e6 2^20 \
 		 host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host,host; do
 		expect_bad --freq-khz "$v"
 	done
+	# good values pass the parser, which stops at --help
+	expect_good --window 0x400000000 --interval-ms=3000 --help
+	expect_good --freq-khz host,0x3D0900 --max-drift-ppb 0 --reads 010 -h
 	if "$prog" --help 2>/dev/null | grep -q -- '--max-drift-ppb'; then
 		ok "--help lists the options"
 	else

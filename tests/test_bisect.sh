@@ -4,16 +4,22 @@
 # scripts/bisect-run.sh against a fake test binary: the exit-code mapping
 # (pass 0, fail 1, skip 125, crash or timeout 125), --only, and every usage
 # error aborting the bisection (exit above 127) before the test runs.
-# With a real selftest binary as $1, its own option parser is checked too.
+# With a real selftest binary as $1, its own option parser is checked too;
+# with a kernel as $2 (a bzImage, or debian-6.12), the helper's --kernel
+# boots it for real: a passing run is good (0), a threshold the clock
+# cannot meet is bad (1), a file that is not a kernel cannot be tested
+# (125), and the log names the booted kernel's release.
 # TAP output.
 #
-# usage: tests/test_bisect.sh [PATH/TO/pvclock_drift_test]
+# usage: tests/test_bisect.sh [PATH/TO/pvclock_drift_test [KERNEL [MODULES]]]
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tests/tap.sh
 . "$root/tests/tap.sh"
 helper=$root/scripts/bisect-run.sh
 real=${1:-}
+vm_kernel=${2:-}
+vm_modules=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -87,15 +93,19 @@ echo "TAP version 13"
 T=(--test "$fake")
 th=(--max-drift-ppb 200)
 
-FAKE_RC=0 step 0 "pass is good" "${T[@]}" "${th[@]}"
+pass_tap='ok 1 masterclock_update;ok 2 set_clock # SKIP no'
+FAKE_RC=0 FAKE_TAP=$pass_tap step 0 "pass is good" "${T[@]}" "${th[@]}"
+FAKE_RC=0 FAKE_TAP='ok 1 masterclock_update # SKIP no;ok 2 set_clock # SKIP no' \
+	step 125 "exit 0 with every subtest skipped cannot test" "${T[@]}" "${th[@]}"
+FAKE_RC=0 step 125 "exit 0 with no subtest at all cannot test" "${T[@]}" "${th[@]}"
 FAKE_RC=1 step 1 "fail is bad" "${T[@]}" "${th[@]}"
 FAKE_RC=4 step 125 "skip cannot test" "${T[@]}" "${th[@]}"
 FAKE_RC=2 step 125 "an exit code kselftests do not use" "${T[@]}" "${th[@]}"
 FAKE_RC=segv step 125 "a crash of the test" "${T[@]}" "${th[@]}"
 FAKE_RC=hang step 125 "a hang (--timeout 1)" "${T[@]}" --timeout 1 "${th[@]}"
 FAKE_RC=1 step 1 "options after --" "${T[@]}" -- --max-drift-ppb=200
-FAKE_RC=0 step 0 "--no-threshold" "${T[@]}" --no-threshold
-FAKE_RC=0 PVCLOCK_TEST=$fake step 0 "\$PVCLOCK_TEST" "${th[@]}"
+FAKE_RC=0 FAKE_TAP=$pass_tap step 0 "--no-threshold" "${T[@]}" --no-threshold
+FAKE_RC=0 FAKE_TAP=$pass_tap PVCLOCK_TEST=$fake step 0 "\$PVCLOCK_TEST" "${th[@]}"
 
 # --only: a failure elsewhere does not mark the commit bad
 tap='ok 1 masterclock_update;not ok 2 set_clock;ok 3 reference_update # SKIP no'
@@ -148,7 +158,11 @@ if [ -n "$real" ] && [ -x "$real" ]; then
 	R=(--test "$real")
 	usage_error "real test: a typo" "${R[@]}" --max-drift-pbb 200
 	usage_error "real test: a bad value" "${R[@]}" --max-drift-ppb -5
-	usage_error "real test: out of range" "${R[@]}" --max-drift-ppb 2^40
+	usage_error "real test: out of range" "${R[@]}" --max-drift-ppb 1000000001
+	usage_error "real test: an abbreviated option" "${R[@]}" \
+		--max-drift-ppb 200 --max-set 5000
+	usage_error "real test: an option given twice" "${R[@]}" \
+		--max-drift-ppb 200 --max-drift-ppb 300
 	usage_error "real test: a stray argument" "${R[@]}" --max-drift-ppb 200 5
 	usage_error "real test: a value swallowed" "${R[@]}" --max-drift-ppb --interval-ms 5
 	step 0 "real test: --check" "${R[@]}" --check --max-drift-ppb 200 \
@@ -156,6 +170,30 @@ if [ -n "$real" ] && [ -x "$real" ]; then
 elif [ -n "$real" ]; then
 	echo "ok $((n + 1)) real test binary # SKIP $real not built"
 	n=$((n + 1))
+fi
+
+if [[ $vm_kernel == debian-* ]]; then
+	# The same kernel as a plain bzImage path and a modules folder, as a
+	# bisection's build steps leave them.
+	{ read -r vm_kernel && read -r vm_modules; } < <("$root/scripts/vm-run.sh" --kernel "$vm_kernel" --fetch)
+fi
+if [ -n "$vm_kernel" ] && [ -x "$real" ]; then
+	R=(--test "$real" --kernel "$vm_kernel")
+	[ -z "$vm_modules" ] || R+=(--modules "$vm_modules")
+	step 0 "real boot of $vm_kernel: passing" "${R[@]}" --max-drift-ppb 100000
+	release=$(tail -n +1 "$tmp/log" | sed -n 's/^=== .* kernel \([^ ]*\): verdict.*/\1/p' | tail -n 1)
+	if [ -n "$release" ] && [ "$release" != "$(uname -r)" ]; then
+		ok "the log names the booted kernel: $release"
+	else
+		not_ok "the log names kernel '$release' (this machine runs $(uname -r))"
+	fi
+	step 1 "real boot of $vm_kernel: a threshold no clock meets" "${R[@]}" \
+		--only set_clock --max-set-clock-ns 1
+	echo 'not a kernel' >"$tmp/bzImage"
+	step 125 "real boot of a file that is not a kernel" --test "$real" \
+		--kernel "$tmp/bzImage" --max-drift-ppb 100000
+	step 125 "a step whose kernel is missing" --test "$real" \
+		--kernel "$tmp/no-bzImage" --max-drift-ppb 100000
 fi
 
 echo "1..$n"

@@ -168,7 +168,7 @@ static void test_time_scale_vectors(void)
 	/* 3 GHz: a third of a ns per tick, halved once. */
 	pvclock_ref_time_scale(1000000000, 3000000000ULL, &shift, &mul);
 	CHECK(shift == -1 && mul == 0xaaaaaaaa, "3 GHz: %d %#x", shift, mul);
-	/* This project's hosts, as DESIGN.md gives their rate. */
+	/* This project's hosts, as tools/sweep_rates.h gives their rate. */
 	pvclock_ref_time_scale(1000000000, 2596130000ULL, &shift, &mul);
 	CHECK(shift == -1 && mul == 0xc53774d1, "2596130 kHz: %d %#x", shift,
 	      mul);
@@ -614,7 +614,10 @@ static void test_bad_input(void)
 
 /* ---- What the guest sees ---- */
 
-/* Reads at T1 + 7i + (i mod 5), as DESIGN.md's table; returns the worst. */
+/*
+ * Reads at T1 + 7i + (i mod 5), the sweep's pattern
+ * (Documentation/pvclock-reference-updates.rst, section 4); returns the worst.
+ */
 static uint64_t count_differing_reads(const struct pvclock_ref_clock *old,
 				      const struct pvclock_ref_clock *new_clk,
 				      uint64_t reads, uint64_t *differing)

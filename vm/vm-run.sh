@@ -25,6 +25,8 @@
 #                    "console=ttyS0 panic=-1 rdinit=/init"
 #   --timeout SECS   the program's deadline (default 900); booting has
 #                    a deadline of its own (--boot-timeout, default 180)
+#   --fetch          only fetch the kernel: print its bzImage's path and
+#                    its modules folder (empty for a built-in KVM), exit 0
 #   --help           this text
 #
 # PROGRAM defaults to pvclock_drift_test: this project's build against the
@@ -59,6 +61,7 @@ timeout=900
 boot_timeout=180
 smp=1
 prog=()
+fetch_only=0
 
 usage_error()
 {
@@ -112,6 +115,7 @@ parse_args()
 			;;
 		--timeout) need_value "$@"; positive "$@"; timeout=$2; shift 2 ;;
 		--boot-timeout) need_value "$@"; positive "$@"; boot_timeout=$2; shift 2 ;;
+		--fetch) fetch_only=1; shift ;;
 		--help | -h)
 			sed -n '4,/^$/s/^# \{0,1\}//p' "$0"
 			exit 0
@@ -362,7 +366,7 @@ stop_qemu()
 # One boot.  Sets rc (the program's exit code) or outcome (why not).
 boot_once()
 {
-	local mode=$1 cpu qpid start now deadline started=0 cmdline
+	local mode=$1 cpu qpid start now deadline started=0 cmdline q
 
 	run=$vmdir/last
 	make_initramfs "$run/root" "$run/initramfs.cpio"
@@ -379,13 +383,15 @@ boot_once()
 		set -- -accel tcg,thread=single
 	fi
 	cmdline="console=ttyS0 panic=-1 rdinit=/init${append:+ $append}"
+	# QEMU's option syntax: a comma inside a value is written twice.
+	q=${run//,/,,}
 	qemu-system-x86_64 "$@" -cpu "$cpu" -m 2G -smp "$smp" \
 		-nodefaults -display none -monitor none -no-reboot \
 		-kernel "$kimage" -initrd "$run/initramfs.cpio" -append "$cmdline" \
-		-chardev "file,id=con,path=$run/console.log" -serial chardev:con \
-		-chardev "file,id=out,path=$run/stdout" -serial chardev:out \
-		-chardev "file,id=err,path=$run/stderr" -serial chardev:err \
-		-chardev "file,id=st,path=$run/status" -serial chardev:st \
+		-chardev "file,id=con,path=$q/console.log" -serial chardev:con \
+		-chardev "file,id=out,path=$q/stdout" -serial chardev:out \
+		-chardev "file,id=err,path=$q/stderr" -serial chardev:err \
+		-chardev "file,id=st,path=$q/status" -serial chardev:st \
 		>"$run/qemu.log" 2>&1 &
 	qpid=$!
 	# Not a job of this shell: a QEMU that aborts is reported here, in
@@ -456,6 +462,10 @@ main()
 	command -v cpio >/dev/null || usage_error "cpio not found (apt-get install cpio)"
 	mkdir -p "$vmdir/last"
 	resolve_kernel
+	if [ "$fetch_only" = 1 ]; then
+		printf '%s\n%s\n' "$kimage" "$kmods"
+		exit 0
+	fi
 	if [ ${#prog[@]} -eq 0 ] || [ "${prog[0]}" = pvclock_drift_test ]; then
 		default_program
 	fi

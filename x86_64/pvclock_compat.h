@@ -27,6 +27,11 @@
 		    (expected), (vcpu)->run->exit_reason)
 #endif
 
+/* 6.1's library has ASSERT_EQ(); later ones renamed it TEST_ASSERT_EQ(). */
+#ifndef TEST_ASSERT_EQ
+#define TEST_ASSERT_EQ(a, b)	ASSERT_EQ(a, b)
+#endif
+
 /*
  * The proposed vCPU ioctls that save and restore the guest's own view of
  * its KVM clock; no released uapi header defines them yet.

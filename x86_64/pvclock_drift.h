@@ -10,9 +10,13 @@
 #ifndef PVCLOCK_DRIFT_H
 #define PVCLOCK_DRIFT_H
 
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pvclock_ref.h"
@@ -62,193 +66,8 @@ struct pvd_opts {
 	uint64_t duration_ms;		/* concurrent_update's guest reading */
 };
 
-enum pvd_parse_err {
-	PVD_PARSE_OK,
-	PVD_PARSE_MISSING,
-	PVD_PARSE_MALFORMED,
-	PVD_PARSE_NEGATIVE,
-	PVD_PARSE_ZERO,
-	PVD_PARSE_RANGE,
-};
-
-static inline const char *pvd_parse_strerror(enum pvd_parse_err err)
-{
-	switch (err) {
-	case PVD_PARSE_OK:
-		return "ok";
-	case PVD_PARSE_MISSING:
-		return "needs a value";
-	case PVD_PARSE_MALFORMED:
-		return "is not a number";
-	case PVD_PARSE_NEGATIVE:
-		return "cannot be negative";
-	case PVD_PARSE_ZERO:
-		return "cannot be zero";
-	case PVD_PARSE_RANGE:
-		return "is out of range";
-	}
-	return "is invalid";
-}
-
-static inline bool pvd_is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Decimal digits of s[0..len) into *out; false on overflow or no digit. */
-static inline bool pvd_parse_decimal(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!len)
-		return false;
-	for (i = 0; i < len; i++) {
-		if (!pvd_is_digit(s[i]))
-			return false;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-static inline int pvd_hex_digit(char c)
-{
-	if (pvd_is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static inline bool pvd_parse_hex(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!len || len > 16)
-		return false;
-	for (i = 0; i < len; i++) {
-		int d = pvd_hex_digit(s[i]);
-
-		if (d < 0)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*out = v;
-	return true;
-}
-
-/*
- * One unsigned value of s[0..len): decimal, 0x-prefixed hex, or 2^N.
- * Distinguishes the ways a value can be wrong, for one-line errors.
- */
-static inline enum pvd_parse_err pvd_parse_u64n(const char *s, size_t len,
-						uint64_t min, uint64_t max,
-						uint64_t *out)
-{
-	uint64_t v, e;
-
-	if (!s || !len)
-		return PVD_PARSE_MISSING;
-	if (s[0] == '-')
-		return len > 1 && pvd_is_digit(s[1]) ?
-		       PVD_PARSE_NEGATIVE : PVD_PARSE_MALFORMED;
-	if (!pvd_is_digit(s[0]))
-		return PVD_PARSE_MALFORMED;
-	if (len > 2 && s[0] == '2' && s[1] == '^') {
-		size_t i;
-
-		for (i = 2; i < len; i++)
-			if (!pvd_is_digit(s[i]))
-				return PVD_PARSE_MALFORMED;
-		/* all digits: too many of them is a range error */
-		if (!pvd_parse_decimal(s + 2, len - 2, &e) || e > 63)
-			return PVD_PARSE_RANGE;
-		v = 1ULL << e;
-	} else if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		size_t i = 2, j;
-
-		/* Leading zeros do not count against the 16 digits. */
-		while (i < len - 1 && s[i] == '0')
-			i++;
-		for (j = i; j < len; j++)
-			if (pvd_hex_digit(s[j]) < 0)
-				return PVD_PARSE_MALFORMED;
-		if (!pvd_parse_hex(s + i, len - i, &v))
-			return PVD_PARSE_RANGE;
-	} else {
-		if (!pvd_parse_decimal(s, len, &v)) {
-			size_t i;
-
-			for (i = 0; i < len; i++)
-				if (!pvd_is_digit(s[i]))
-					return PVD_PARSE_MALFORMED;
-			return PVD_PARSE_RANGE;
-		}
-	}
-	if (!v && min)
-		return PVD_PARSE_ZERO;
-	if (v < min || v > max)
-		return PVD_PARSE_RANGE;
-	*out = v;
-	return PVD_PARSE_OK;
-}
-
-static inline enum pvd_parse_err pvd_parse_u64(const char *s, uint64_t min,
-					       uint64_t max, uint64_t *out)
-{
-	return pvd_parse_u64n(s, s ? strlen(s) : 0, min, max, out);
-}
-
 #define PVD_MIN_FREQ_KHZ	1000ULL		/* 1 MHz */
 #define PVD_MAX_FREQ_KHZ	100000000ULL	/* 100 GHz */
-
-/*
- * A comma-separated list of TSC rates in kHz; "host" stands for the rate
- * KVM gives this host's guests.  Returns the entry that failed in *bad.
- */
-static inline enum pvd_parse_err pvd_parse_freqs(const char *s,
-						 struct pvd_opts *o,
-						 unsigned int *bad)
-{
-	unsigned int n = 0;
-	const char *p = s;
-
-	*bad = 0;
-	if (!s || !*s)
-		return PVD_PARSE_MISSING;
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		uint64_t khz;
-		enum pvd_parse_err err;
-
-		*bad = n;
-		if (n == PVD_MAX_FREQS)
-			return PVD_PARSE_RANGE;
-		if (!len)
-			return PVD_PARSE_MALFORMED;	/* an empty entry */
-		if (len == 4 && !strncmp(p, "host", 4)) {
-			khz = PVD_HOST_RATE;
-		} else {
-			err = pvd_parse_u64n(p, len, PVD_MIN_FREQ_KHZ,
-					     PVD_MAX_FREQ_KHZ, &khz);
-			if (err)
-				return err;
-		}
-		o->freq_khz[n++] = (uint32_t)khz;
-		if (!comma)
-			break;
-		p = comma + 1;
-	}
-	o->nr_freqs = n;
-	return PVD_PARSE_OK;
-}
 
 static inline void pvd_default_opts(struct pvd_opts *o)
 {
@@ -271,37 +90,103 @@ static inline void pvd_default_opts(struct pvd_opts *o)
 	o->nr_freqs = i;
 }
 
+/*
+ * The decimal or 0x hex number that starts s and ends where s does, or at
+ * the character stop.  NULL with the value in *out, or why not.
+ */
+static inline const char *pvd_parse_num(const char *s, char stop,
+					uint64_t min, uint64_t max,
+					uint64_t *out)
+{
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	unsigned long long v;
+	char *end;
+
+	/* strtoull() would also take leading spaces, a sign or a bare 0x. */
+	if (hex ? !isxdigit((unsigned char)s[2]) : !isdigit((unsigned char)s[0]))
+		return s[0] == '-' && isdigit((unsigned char)s[1]) ?
+		       "is out of range" : "is not a number";
+	errno = 0;
+	v = strtoull(s, &end, hex ? 16 : 10);
+	if (*end && *end != stop)
+		return "is not a number";
+	if (errno == ERANGE || v < min || v > max)
+		return "is out of range";
+	*out = v;
+	return NULL;
+}
+
+/*
+ * --freq-khz: TSC rates in kHz, comma-separated; "host" stands for the rate
+ * KVM gives this host's guests.  The entry that failed is in *bad.
+ */
+static inline const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
+					  unsigned int *bad)
+{
+	const char *why = NULL;
+	unsigned int n;
+	uint64_t khz;
+
+	for (n = 0; s; n++) {
+		*bad = n + 1;
+		if (n == PVD_MAX_FREQS)
+			return "is out of range";
+		if (!strncmp(s, "host", 4) && (!s[4] || s[4] == ','))
+			khz = PVD_HOST_RATE;
+		else
+			why = pvd_parse_num(s, ',', PVD_MIN_FREQ_KHZ,
+					    PVD_MAX_FREQ_KHZ, &khz);
+		if (why)
+			return why;
+		o->freq_khz[n] = (uint32_t)khz;
+		s = strchr(s, ',');
+		if (s)
+			s++;
+	}
+	o->nr_freqs = n;
+	return NULL;
+}
+
 enum pvd_args_result {
 	PVD_ARGS_RUN,
 	PVD_ARGS_HELP,
 	PVD_ARGS_ERROR,
 };
 
+/* getopt_long() returns this plus the index of a long option. */
+#define PVD_OPT_BASE	256
+
 struct pvd_opt_desc {
 	const char *name;
-	uint64_t *value;
+	uint64_t *value;	/* NULL: --help and --freq-khz */
 	bool *given;
 	uint64_t min, max;
 };
 
-/* Fill *o from argv; on error, a one-line message (no newline) in err. */
-/* An option given twice is an error, not "the last one wins". */
-static inline bool pvd_first_time(uint32_t *seen, unsigned int bit,
-				  const char *name, char *err, size_t errlen)
+/*
+ * getopt_long() also takes any unambiguous prefix of a name (--max-d for
+ * --max-drift-ppb), which scripts matching the exact names would miss.
+ */
+static inline bool pvd_exact_name(const char *arg, const char *name)
 {
-	if (*seen & (1U << bit)) {
-		snprintf(err, errlen, "--%s given twice", name);
-		return false;
-	}
-	*seen |= 1U << bit;
-	return true;
+	size_t len = strlen(name);
+
+	return !strncmp(arg, "--", 2) && !strncmp(arg + 2, name, len) &&
+	       (!arg[len + 2] || arg[len + 2] == '=');
 }
 
+/*
+ * Fill *o from argv; on error, a one-line message (no newline) in err.  An
+ * option given twice is an error, not "the last one wins", and so is one
+ * whose value is missing or is the next option.
+ */
 static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 						  struct pvd_opts *o,
 						  char *err, size_t errlen)
 {
 	const struct pvd_opt_desc desc[] = {
+		{ .name = "help" },
+		{ .name = "freq-khz" },
 		{ "interval-ms", &o->interval_ms, NULL, 1, 3600000 },
 		{ "max-drift-ppb", &o->max_drift_ppb, &o->has_max_drift,
 		  0, 1000000000 },
@@ -318,70 +203,78 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 		{ "restore-ms", &o->restore_ms, NULL, 1, 600000 },
 		{ "duration-ms", &o->duration_ms, NULL, 1, 3600000 },
 	};
-	unsigned int ndesc = PVD_ARRAY_SIZE(desc);
+	struct option longopts[PVD_ARRAY_SIZE(desc) + 1] = {};
+	unsigned int d, bad;
 	uint32_t seen = 0;
-	int i;
+	const char *why;
+	int c;
 
+	for (d = 0; d < PVD_ARRAY_SIZE(desc); d++) {
+		longopts[d].name = desc[d].name;
+		longopts[d].has_arg = d ? required_argument : no_argument;
+		longopts[d].val = PVD_OPT_BASE + d;
+	}
 	pvd_default_opts(o);
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *name, *eq, *val = NULL;
-		enum pvd_parse_err perr;
-		unsigned int d, bad;
-		size_t len;
+	opterr = 0;	/* the messages are ours, one line each */
+	optind = 0;	/* a full reset: the host tests parse many times */
+	for (;;) {
+		/*
+		 * The argument getopt_long() reads next: "+" stops it at the
+		 * first non-option, and it never resumes inside "-h...".
+		 */
+		const char *arg = argv[optind ? optind : 1];
 
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+		c = getopt_long(argc, argv, "+:h", longopts, NULL);
+		if (c == -1)
+			break;
+		if (c == 'h' && !strcmp(arg, "-h"))
 			return PVD_ARGS_HELP;
-		if (strncmp(arg, "--", 2) || !arg[2]) {
-			snprintf(err, errlen, "unexpected argument '%s'", arg);
+		d = (unsigned int)((c == ':' ? optopt : c) - PVD_OPT_BASE);
+		if (d >= PVD_ARRAY_SIZE(desc) ||
+		    !pvd_exact_name(arg, desc[d].name)) {
+			snprintf(err, errlen, "unknown option '%.*s'",
+				 (int)strcspn(arg, "="), arg);
 			return PVD_ARGS_ERROR;
 		}
-		name = arg + 2;
-		eq = strchr(name, '=');
-		len = eq ? (size_t)(eq - name) : strlen(name);
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
-			val = argv[++i];	/* not the next option */
-
-		if (len == 8 && !strncmp(name, "freq-khz", len)) {
-			if (!pvd_first_time(&seen, 31, "freq-khz", err, errlen))
-				return PVD_ARGS_ERROR;
-			perr = pvd_parse_freqs(val, o, &bad);
-			if (perr == PVD_PARSE_MISSING)
-				snprintf(err, errlen, "--freq-khz %s",
-					 pvd_parse_strerror(perr));
-			else if (perr)
+		if (!d)
+			return PVD_ARGS_HELP;
+		if (seen & 1U << d) {
+			snprintf(err, errlen, "--%s given twice", desc[d].name);
+			return PVD_ARGS_ERROR;
+		}
+		seen |= 1U << d;
+		/* getopt_long() takes the next argument even if an option */
+		if (c == ':' || !*optarg || (optarg == argv[optind - 1] &&
+					     !strncmp(optarg, "--", 2))) {
+			snprintf(err, errlen, "--%s needs a value", desc[d].name);
+			return PVD_ARGS_ERROR;
+		}
+		if (!desc[d].value) {
+			why = pvd_parse_freqs(optarg, o, &bad);
+			if (why) {
 				snprintf(err, errlen,
 					 "--freq-khz: entry %u %s (want 'host' or %llu..%llu kHz, at most %u entries)",
-					 bad + 1, pvd_parse_strerror(perr),
-					 PVD_MIN_FREQ_KHZ, PVD_MAX_FREQ_KHZ,
-					 PVD_MAX_FREQS);
-			if (perr)
+					 bad, why, PVD_MIN_FREQ_KHZ,
+					 PVD_MAX_FREQ_KHZ, PVD_MAX_FREQS);
 				return PVD_ARGS_ERROR;
+			}
 			continue;
 		}
-		for (d = 0; d < ndesc; d++)
-			if (strlen(desc[d].name) == len &&
-			    !strncmp(name, desc[d].name, len))
-				break;
-		if (d == ndesc) {
-			snprintf(err, errlen, "unknown option '--%.*s'",
-				 (int)len, name);
-			return PVD_ARGS_ERROR;
-		}
-		if (!pvd_first_time(&seen, d, desc[d].name, err, errlen))
-			return PVD_ARGS_ERROR;
-		perr = pvd_parse_u64(val, desc[d].min, desc[d].max,
-				     desc[d].value);
-		if (perr) {
+		why = pvd_parse_num(optarg, '\0', desc[d].min, desc[d].max,
+				    desc[d].value);
+		if (why) {
 			snprintf(err, errlen, "--%s %s (want %llu..%llu)",
-				 desc[d].name, pvd_parse_strerror(perr),
+				 desc[d].name, why,
 				 (unsigned long long)desc[d].min,
 				 (unsigned long long)desc[d].max);
 			return PVD_ARGS_ERROR;
 		}
 		if (desc[d].given)
 			*desc[d].given = true;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return PVD_ARGS_ERROR;
 	}
 	return PVD_ARGS_RUN;
 }
@@ -546,8 +439,8 @@ static inline int pvd_move_reference(const struct pvclock_ref_clock *old_clk,
 
 /*
  * log2 of the distance in TSC ticks between references of remainder 0
- * (DESIGN.md section 3): 2^(32 - v + k), or 2^k when every aligned
- * candidate is exact.
+ * (Documentation/pvclock-reference-updates.rst, section 5.2):
+ * 2^(32 - v + k), or 2^k when every aligned candidate is exact.
  */
 static inline unsigned int pvd_zero_period_log2(uint32_t mul, int8_t shift)
 {

@@ -359,6 +359,24 @@ static void guest_run(struct test_vm *t, uint32_t ops, enum page_id page)
 	sync_global_from_guest(t->vm, gr);
 }
 
+/* KVM_GET_TSC_KHZ returns the vCPU's TSC rate, not 0. */
+static int vcpu_tsc_khz(struct kvm_vcpu *vcpu)
+{
+	int khz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL);
+
+	TEST_ASSERT(khz > 0, KVM_IOCTL_ERROR(KVM_GET_TSC_KHZ, khz));
+	return khz;
+}
+
+/* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
+static void set_compare_budget(struct test_vm *t)
+{
+	gp.budget_ticks = (uint64_t)vcpu_tsc_khz(t->vcpu) * COMPARE_MS;
+	gp.fixed_reads = opts.reads != 0;
+	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
+	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+}
+
 /*
  * Rewrite a pvti the way a hypervisor must while a guest may be reading it:
  * odd version first, the fields, then the next even version.
@@ -765,8 +783,7 @@ static void test_reference_update(void)
 	guest_run(&t, OP_ENABLE | OP_SAVE, PAGE_KVM);
 	host_mul = gr.old_clk.mul;
 	host_shift = gr.old_clk.shift;
-	khz = __vcpu_ioctl(t.vcpu, KVM_GET_TSC_KHZ, NULL);
-	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed: %d", errno);
+	khz = vcpu_tsc_khz(t.vcpu);
 	if (!pvclock_ref_clock_valid(&gr.old_clk))
 		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
 			   host_shift);
@@ -777,10 +794,7 @@ static void test_reference_update(void)
 	       opts.reads ? "fixed reads per comparison" :
 	       "reads for 0.2 s per comparison, at least 1000");
 
-	gp.budget_ticks = (uint64_t)khz * COMPARE_MS;
-	gp.fixed_reads = opts.reads != 0;
-	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
-	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+	set_compare_budget(&t);
 
 	for (i = 0; i < opts.nr_freqs; i++) {
 		uint32_t mul = host_mul;
@@ -823,7 +837,7 @@ static void test_set_clock_guest(void)
 	if (r && (errno == EINVAL || errno == ENOTTY))
 		subtest_skip("KVM_GET_CLOCK_GUEST not supported by this kernel (%s)",
 			     strerror(errno));
-	TEST_ASSERT(!r, "KVM_GET_CLOCK_GUEST failed: %s", strerror(errno));
+	TEST_ASSERT(!r, KVM_IOCTL_ERROR(KVM_GET_CLOCK_GUEST, r));
 	saved.tsc_timestamp = pvti.tsc_timestamp;
 	saved.system_time = pvti.system_time;
 	saved.mul = pvti.tsc_to_system_mul;
@@ -837,11 +851,7 @@ static void test_set_clock_guest(void)
 	guest_run(&t, OP_UPDATE, PAGE_KVM);
 	vcpu_ioctl(t.vcpu, KVM_SET_CLOCK_GUEST, &pvti);
 
-	gp.budget_ticks = (uint64_t)__vcpu_ioctl(t.vcpu, KVM_GET_TSC_KHZ, NULL) *
-			  COMPARE_MS;
-	gp.fixed_reads = opts.reads != 0;
-	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
-	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+	set_compare_budget(&t);
 	guest_run(&t, OP_COMPARE, PAGE_KVM);
 
 	predicted = pvclock_ref_read(&saved, gr.new_clk.tsc_timestamp);
@@ -887,18 +897,6 @@ static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
 	return pvti_try_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
 	       pvclock_ref_clock_valid(clk) ? 0 : -ENODATA;
-}
-
-/* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
-static void set_compare_budget(struct test_vm *t)
-{
-	int khz = __vcpu_ioctl(t->vcpu, KVM_GET_TSC_KHZ, NULL);
-
-	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed: %d", errno);
-	gp.budget_ticks = (uint64_t)khz * COMPARE_MS;
-	gp.fixed_reads = opts.reads != 0;
-	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
-	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
 }
 
 /* Checks and figures of the guest's comparison of saved and new clock. */
@@ -1070,12 +1068,11 @@ static void test_concurrent_update(void)
 	uint64_t period, age, newest, rate;
 	unsigned int i, log2;
 	struct test_vm t;
-	int khz, r;
+	int khz;
 
 	test_vm_create(&t);
 	guest_run(&t, OP_ENABLE | OP_SAVE | OP_TSC, PAGE_KVM);
-	khz = __vcpu_ioctl(t.vcpu, KVM_GET_TSC_KHZ, NULL);
-	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed: %d", errno);
+	khz = vcpu_tsc_khz(t.vcpu);
 	if (!pvclock_ref_clock_valid(&gr.old_clk))
 		subtest_skip("KVM gave the guest no valid pvclock");
 
@@ -1105,8 +1102,7 @@ static void test_concurrent_update(void)
 	gp.budget_ticks = (uint64_t)khz * opts.duration_ms;
 	gp.zero_period = period;
 
-	r = pthread_create(&thread, NULL, updater_fn, &u);
-	TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
+	TEST_ASSERT_EQ(pthread_create(&thread, NULL, updater_fn, &u), 0);
 	guest_run(&t, OP_CONCURRENT, PAGE_HOST);
 	WRITE_ONCE(u.stop, true);
 	pthread_join(thread, NULL);
@@ -1220,7 +1216,7 @@ static void usage(FILE *f)
 		"  --freq-khz LIST        TSC rates for reference_update, 'host' or kHz,\n"
 		"                         comma-separated (host,1000000,2500000,3000000,4200000)\n"
 		"  --candidates N         values the scan method looks at (100)\n"
-		"  --window N             values the exact method looks at (2^34)\n"
+		"  --window N             values the exact method looks at (0x400000000 = 2^34)\n"
 		"  --reads N              guest reads per comparison (as many as fit in 0.2 s,\n"
 		"                         at least 1000)\n"
 		"  --tolerance-ns N       set_clock_guest's bound on any read (2)\n"
@@ -1230,7 +1226,7 @@ static void usage(FILE *f)
 		"  --duration-ms N        concurrent_update's guest reading time (2000)\n"
 		"  --help                 this text\n"
 		"\n"
-		"Numbers are decimal, 0x-hex or 2^N.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
+		"Numbers are decimal or 0x hex.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
 		"Each figure is also printed as '# metric NAME VALUE UNIT'.\n",
 		PVD_NAME);
 }
