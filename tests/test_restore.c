@@ -39,8 +39,6 @@
 
 struct check_state check_state;
 
-typedef unsigned __int128 u128;
-
 #define ONE_NS		(1LL << 32)	/* in 2^-32 ns */
 #define MAX_ROUNDS	1024
 
@@ -159,10 +157,10 @@ static uint64_t m_shifted(uint64_t delta, int shift)
 }
 
 /* The exact clock in 2^-32 ns at tsc, before the guest's floor. */
-static u128 m_exact(const struct pvclock_ref_clock *c, uint64_t tsc)
+static unsigned __int128 m_exact(const struct pvclock_ref_clock *c, uint64_t tsc)
 {
-	return ((u128)c->system_time << 32) +
-	       (u128)m_shifted(tsc - c->tsc_timestamp, c->shift) * c->mul;
+	return ((unsigned __int128)c->system_time << 32) +
+	       (unsigned __int128)m_shifted(tsc - c->tsc_timestamp, c->shift) * c->mul;
 }
 
 static uint64_t m_read(const struct pvclock_ref_clock *c, uint64_t tsc)
@@ -245,12 +243,12 @@ static uint64_t sim_tsc(const struct sim *s)
 
 static uint64_t sim_guest_tsc(const struct sim *s, uint64_t host)
 {
-	return (uint64_t)(((u128)host * s->ratio) >> 48) + s->offset;
+	return (uint64_t)(((unsigned __int128)host * s->ratio) >> 48) + s->offset;
 }
 
 static uint64_t sim_realtime(const struct sim *s, uint64_t host)
 {
-	return s->r0 + (uint64_t)(((u128)host * s->rate40) >> 40);
+	return s->r0 + (uint64_t)(((unsigned __int128)host * s->rate40) >> 40);
 }
 
 static uint64_t sim_draw_delta(struct sim *s)
@@ -369,7 +367,7 @@ static uint64_t sim_now_ns(void *ctx)
 {
 	const struct sim *s = ctx;
 
-	return (uint64_t)(((u128)s->now * s->rate40) >> 40);
+	return (uint64_t)(((unsigned __int128)s->now * s->rate40) >> 40);
 }
 
 /*
@@ -385,7 +383,7 @@ static void sim_attempt(void *ctx, const struct pvclock_restore_attempt *a)
 {
 	struct sim *s = ctx;
 	uint64_t g = sim_guest_tsc(s, a->host_tsc);
-	u128 advance = m_exact(gap_saved, sim_guest_tsc(s, s->last_c)) -
+	unsigned __int128 advance = m_exact(gap_saved, sim_guest_tsc(s, s->last_c)) -
 		       m_exact(gap_saved, g);
 	int64_t want = s->last_realtime_added * ONE_NS - (int64_t)advance;
 	/* two pre-shifted units: an offset a tick or two off */
@@ -423,7 +421,7 @@ static void sim_init(struct sim *s, uint64_t seed, enum hostility hostile,
 		int8_t sh;
 
 		pvclock_ref_time_scale(1000000000ULL,
-				       (uint64_t)(((u128)khz * 1000 * ratio) >> 48),
+				       (uint64_t)(((unsigned __int128)khz * 1000 * ratio) >> 48),
 				       &sh, &s->gmul);
 		s->gshift = sh;
 	}
@@ -552,9 +550,10 @@ static void test_fit(void)
 	deltas_med = median_uint(tmp, r->nr_deltas);
 	free(tmp);
 	printf("# %s: TSC %" PRIu64 " kHz, mul %u shift %d; TSC step q = %"
-	       PRIu64 " ticks (%" PRId64 " ps); %u gaps in %u rounds, %u within 1 ns of whole steps\n",
-	       r->path, r->khz, r->mul, r->shift, r->q,
-	       (int64_t)(r->step / (ONE_NS / 1000)), r->nr_gaps, r->nr_rounds, r->near);
+	       PRIu64 " ticks (%" PRId64 " ps)\n", r->path, r->khz, r->mul,
+	       r->shift, r->q, (int64_t)(r->step / (ONE_NS / 1000)));
+	printf("# %u gaps in %u rounds, %u within 1 ns of whole steps\n",
+	       r->nr_gaps, r->nr_rounds, r->near);
 	printf("# gap in steps:");
 	for (i = 0; i < 64; i++)
 		if (hist[i] * 100ULL >= r->nr_gaps)
@@ -591,7 +590,8 @@ static void test_model_gaps(void)
 		      res.attempts == 20 && s.sets == 20,
 		      "tolerance 0: %s after %u attempts",
 		      pvclock_restore_strerror(res.status), res.attempts);
-		CHECK(!s.bad_gaps, "seed %" PRIu64 ": %u attempts report another gap than the model made",
+		CHECK(!s.bad_gaps,
+		      "seed %" PRIu64 ": %u attempts report a gap the model did not make",
 		      seed, s.bad_gaps);
 	}
 	gap_hist = NULL;
@@ -605,8 +605,8 @@ static void test_model_gaps(void)
 		tv += a > b ? a - b : b - a;
 	}
 	tv /= 2;
-	printf("# %u gaps measured on the model vs %u recorded, in whole steps: total variation %u.%u %%\n",
-	       n, cur->nr_gaps, tv / 10, tv % 10);
+	printf("# %u gaps measured on the model vs %u recorded, in whole steps:\n"
+	       "# total variation %u.%u %%\n", n, cur->nr_gaps, tv / 10, tv % 10);
 	CHECK(tv <= 100, "the model's gaps are %u.%u %% from the recorded ones",
 	      tv / 10, tv % 10);
 }
@@ -655,8 +655,9 @@ static void test_calm(void)
 
 	run_calm("fitted model", 1ULL << 48, 1, n, att);
 	model = median_uint(att, n);
-	printf("# attempts: model median %u, 90%% %u, max %u; real (%u restores) median %u, max %u\n",
-	       model, att[n * 9 / 10], att[n - 1], cur->nr_restores, real,
+	printf("# attempts: model median %u, 90%% %u, max %u;\n"
+	       "# real (%u restores) median %u, max %u\n", model,
+	       att[n * 9 / 10], att[n - 1], cur->nr_restores, real,
 	       cur->restores[cur->nr_restores - 1]);
 	CHECK(model * 3 >= real && model <= real * 3,
 	      "the model's median of %u attempts is far from the real %u",

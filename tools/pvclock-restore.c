@@ -127,20 +127,20 @@ static int vm_enter(void *ctx)
 /* The pvti KVM wrote, by its version protocol (the vCPU is out anyway). */
 static int vm_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
-	const volatile uint8_t *p = ((struct vm *)ctx)->mem + PVTI_GPA;
+	const uint8_t *p = ((struct vm *)ctx)->mem + PVTI_GPA;
+	const uint32_t *v = (const uint32_t *)p;
 	uint32_t version, again;
 	int tries;
 
 	for (tries = 0; tries < 1000; tries++) {
-		memcpy(&version, (const void *)p, 4);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		memcpy(&clk->tsc_timestamp, (const void *)(p + 8), 8);
-		memcpy(&clk->system_time, (const void *)(p + 16), 8);
-		memcpy(&clk->mul, (const void *)(p + 24), 4);
+		version = __atomic_load_n(v, __ATOMIC_ACQUIRE);
+		memcpy(&clk->tsc_timestamp, p + 8, 8);
+		memcpy(&clk->system_time, p + 16, 8);
+		memcpy(&clk->mul, p + 24, 4);
 		clk->shift = (int8_t)p[28];
 		clk->flags = p[29];
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		memcpy(&again, (const void *)p, 4);
+		again = __atomic_load_n(v, __ATOMIC_RELAXED);
 		if (!(version & 1) && version == again)
 			return version && clk->mul ? 0 : -ENODATA;
 	}
@@ -187,7 +187,7 @@ static int record(struct vm *vm, uint64_t rounds, uint64_t attempts,
 	uint64_t r, i;
 
 	uname(&u);
-	printf("# pvclock-restore record: kernel %s %s\n", u.release, u.machine);
+	printf("# pvclock-restore: figures of kernel %s %s\n", u.release, u.machine);
 	if (vm_enter(vm) || vm_read_pvti(vm, &saved))
 		die(1, "the guest's pvclock");
 	printf("tsc_khz %d\nmul %" PRIu32 "\nshift %d\n",
@@ -260,8 +260,9 @@ int main(int argc, char **argv)
 	int i;
 
 	if (argc < 2 || (strcmp(argv[1], "record") && strcmp(argv[1], "restore"))) {
-		fprintf(stderr, "usage: pvclock-restore record [--rounds N] [--attempts N] [--deltas N]\n"
-			"       pvclock-restore restore [--tolerance-ns N] [--attempts N]\n");
+		fputs("usage: pvclock-restore record [--rounds N] [--attempts N] [--deltas N]\n"
+		      "       pvclock-restore restore [--tolerance-ns N] [--attempts N]\n",
+		      stderr);
 		return 2;
 	}
 	for (i = 2; i < argc; i++) {

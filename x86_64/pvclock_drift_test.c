@@ -72,13 +72,13 @@
 #define SANE_JUMP_NS		(10 * NSEC_PER_MSEC)
 
 /* What the host asks of one guest entry; done in this order. */
-#define OP_ENABLE	(1U << 0)	/* point MSR_KVM_SYSTEM_TIME_NEW at KVM's page */
-#define OP_UPDATE	(1U << 1)	/* force a master clock update from vCPU 0 */
-#define OP_TSC		(1U << 2)	/* report the TSC */
-#define OP_SAVE		(1U << 3)	/* snapshot the page as the old clock */
-#define OP_JUMP		(1U << 4)	/* snapshot as new, old - new at one read */
-#define OP_COMPARE	(1U << 5)	/* snapshot as new, compare over many reads */
-#define OP_CONCURRENT	(1U << 6)	/* read while the host moves the reference */
+#define OP_ENABLE	0x01U	/* point MSR_KVM_SYSTEM_TIME_NEW at KVM's page */
+#define OP_UPDATE	0x02U	/* force a master clock update from vCPU 0 */
+#define OP_TSC		0x04U	/* report the TSC */
+#define OP_SAVE		0x08U	/* snapshot the page as the old clock */
+#define OP_JUMP		0x10U	/* snapshot as new, old - new at one read */
+#define OP_COMPARE	0x20U	/* snapshot as new, compare over many reads */
+#define OP_CONCURRENT	0x40U	/* read while the host moves the reference */
 
 /*
  * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
@@ -343,9 +343,9 @@ static void guest_run(struct test_vm *t, uint32_t ops, enum page_id page)
 	vcpu_run(t->vcpu);
 	/* The one failure seen on KVMs that emulate all guest code. */
 	if (t->vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
-		TEST_FAIL(
-			  "KVM_EXIT_INTERNAL_ERROR, suberror %u: KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only",
-			  t->vcpu->run->internal.suberror);
+		TEST_FAIL("KVM_EXIT_INTERNAL_ERROR, suberror %u: %s",
+			  t->vcpu->run->internal.suberror,
+			  "KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only");
 	TEST_ASSERT_KVM_EXIT_REASON(t->vcpu, KVM_EXIT_IO);
 	switch (get_ucall(t->vcpu, &uc)) {
 	case UCALL_SYNC:
@@ -457,7 +457,7 @@ static void __printf(1, 2) check_fail(const char *fmt, ...)
 
 static void report_metric(const char *name, int64_t value, const char *unit)
 {
-	printf("# metric %s %" PRId64 " %s\n", name, value, unit);
+	printf("# metric %s %ld %s\n", name, value, unit);
 }
 
 /* Skip unless the host can give this VM a master clock at all. */
@@ -489,9 +489,9 @@ static uint32_t require_master_clock(struct test_vm *t)
 
 static void print_clock(const char *what, const struct pvclock_ref_clock *c)
 {
-	printf("# %s: tsc_timestamp %" PRIu64 " system_time %" PRIu64
-	       " mul 0x%08x shift %d flags 0x%x\n", what, c->tsc_timestamp,
-	       c->system_time, c->mul, c->shift, c->flags);
+	printf("# %s: tsc_timestamp %lu system_time %lu mul 0x%08x shift %d flags 0x%x\n",
+	       what, c->tsc_timestamp, c->system_time, c->mul, c->shift,
+	       c->flags);
 }
 
 /*
@@ -504,7 +504,7 @@ static bool check_jump(const char *subtest, bool moved)
 	bool ok = true;
 
 	if (host_diff != gr.diff) {
-		check_fail("%s: guest computed %" PRId64 " ns, host %" PRId64,
+		check_fail("%s: guest computed %ld ns, host %ld",
 			   subtest, gr.diff, host_diff);
 		ok = false;
 	}
@@ -525,7 +525,7 @@ static bool check_jump(const char *subtest, bool moved)
 		ok = false;
 	}
 	if (gr.diff > (int64_t)SANE_JUMP_NS || gr.diff < -(int64_t)SANE_JUMP_NS) {
-		check_fail("%s: jump of %" PRId64 " ns is no sane clock",
+		check_fail("%s: jump of %ld ns is no sane clock",
 			   subtest, gr.diff);
 		ok = false;
 	}
@@ -555,11 +555,11 @@ static void test_masterclock_update(void)
 
 	interval_ns = gr.new_clk.system_time - gr.old_clk.system_time;
 	if (interval_ns < opts.interval_ms * NSEC_PER_MSEC)
-		check_fail("references %" PRIu64 " ns apart, less than the %"
-			   PRIu64 " ms slept", interval_ns, opts.interval_ms);
+		check_fail("references %lu ns apart, less than the %lu ms slept",
+			   interval_ns, opts.interval_ms);
 	ppb = pvd_drift_ppb(gr.diff, interval_ns);
-	printf("# masterclock_update: after %" PRIu64 " ns between references, old - new = %"
-	       PRId64 " ns at the guest's TSC (%s), drift %" PRId64 " ppb\n",
+	printf("# masterclock_update: after %lu ns between references,\n"
+	       "# old - new = %ld ns at the guest's TSC (%s), drift %ld ppb\n",
 	       interval_ns, gr.diff,
 	       gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
@@ -569,7 +569,7 @@ static void test_masterclock_update(void)
 	if (opts.has_max_drift &&
 	    (ppb > (int64_t)opts.max_drift_ppb ||
 	     ppb < -(int64_t)opts.max_drift_ppb))
-		check_fail("drift %" PRId64 " ppb exceeds --max-drift-ppb %" PRIu64,
+		check_fail("drift %ld ppb exceeds --max-drift-ppb %lu",
 			   ppb, opts.max_drift_ppb);
 out:
 	kvm_vm_free(t.vm);
@@ -592,9 +592,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	guest_run(t, OP_UPDATE | OP_SAVE, PAGE_KVM);
 	*flags = require_master_clock(t);
 	if (realtime && !(*flags & KVM_CLOCK_REALTIME)) {
-		printf(
-		       "# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x): realtime variant not run\n",
-		       *flags);
+		printf("# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x):\n"
+		       "# realtime variant not run\n", *flags);
 		return;
 	}
 	sleep_ms(SET_CLOCK_DELAY_MS);
@@ -609,8 +608,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	guest_run(t, OP_JUMP, PAGE_KVM);
 	if (!check_jump("set_clock", true))
 		return;
-	printf("# set_clock (%s): old - new = %" PRId64 " ns (%s), GET+SET took %"
-	       PRIu64 " ns\n", realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
+	printf("# set_clock (%s): old - new = %ld ns (%s), GET+SET took %lu ns\n",
+	       realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
 	       gr.diff, gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", t1 - t0);
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
@@ -620,8 +619,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	if (opts.has_max_set_clock &&
 	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
 	     gr.diff < -(int64_t)opts.max_set_clock_ns))
-		check_fail("set_clock (%s): |%" PRId64 "| ns exceeds --max-set-clock-ns %"
-			   PRIu64, name, gr.diff, opts.max_set_clock_ns);
+		check_fail("set_clock (%s): |%ld| ns exceeds --max-set-clock-ns %lu",
+			   name, gr.diff, opts.max_set_clock_ns);
 }
 
 static void test_set_clock(void)
@@ -669,11 +668,9 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 	const char *mname = pvd_method_name(m);
 	char buf[128];
 
-	printf("# reference_update %s %s: reference %" PRIu64
-	       " ticks after the old one, remainder 0x%08x%s; %" PRIu64
-	       " reads, %" PRIu64 " differ (%" PRIu64 ".%02" PRIu64
-	       " %%: %" PRIu64 " by 1 ns, %" PRIu64 " by 2 ns, %" PRIu64
-	       " otherwise), old - new in [%" PRId64 ", %" PRId64 "] ns\n",
+	printf("# reference_update %s %s: reference %lu ticks after the old one,\n"
+	       "# remainder 0x%08x%s; %lu reads, %lu differ (%lu.%02lu %%:\n"
+	       "# %lu by 1 ns, %lu by 2 ns, %lu otherwise), old - new in [%ld, %ld] ns\n",
 	       rate, mname, c->guest_tsc - old_clk->tsc_timestamp,
 	       c->remainder, c->aligned ? "" : " (unaligned)", s->reads,
 	       s->differ, bp / 100, bp % 100, s->by_diff[1], s->by_diff[2],
@@ -695,11 +692,10 @@ static void check_guest_saw(const char *rate, const char *mname,
 {
 	if (!pvd_clock_equal(&gr.old_clk, old_clk) ||
 	    !pvd_clock_equal(&gr.new_clk, new_clk))
-		check_fail(
-			   "reference_update %s %s: the guest read another pvclock than the host wrote",
-			   rate, mname);
+		check_fail("reference_update %s %s: %s", rate, mname,
+			   "the guest read another pvclock than the host wrote");
 	if (gr.before_ref)
-		check_fail("reference_update %s %s: %" PRIu64 " reads before the new reference",
+		check_fail("reference_update %s %s: %lu reads before the new reference",
 			   rate, mname, gr.before_ref);
 }
 
@@ -735,14 +731,13 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 
 	host_recompute(t, &host);
 	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
-		check_fail(
-			   "reference_update %s %s: the host's arithmetic disagrees with the guest's",
-			   rate, mname);
+		check_fail("reference_update %s %s: %s", rate, mname,
+			   "the host's arithmetic disagrees with the guest's");
 	why = pvd_method_verdict(m, &gr.stats);
 	if (why && m == PVCLOCK_REF_EXACT && choice.remainder)
-		check_fail("reference_update %s %s: %s: the window of %" PRIu64
-			   " holds no zero-remainder reference (they recur every 2^%u ticks)",
+		check_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
 			   rate, mname, why, opts.window,
+			   "holds no zero-remainder reference (they recur",
 			   pvd_zero_period_log2(mul, shift));
 	else if (why)
 		check_fail("reference_update %s %s: %s", rate, mname, why);
@@ -763,9 +758,8 @@ static void check_kvm_scale(int khz, uint32_t mul, int8_t shift)
 	printf("# reference_update: pvclock_ref_time_scale(%d kHz) = mul 0x%08x shift %d\n",
 	       khz, want_mul, want_shift);
 	if (want_mul != mul || want_shift != shift)
-		check_fail(
-			   "KVM scales %d kHz as mul 0x%08x shift %d, the library as mul 0x%08x shift %d",
-			   khz, mul, shift, want_mul, want_shift);
+		check_fail("KVM scales %d kHz as mul 0x%08x shift %d, %s as mul 0x%08x shift %d",
+			   khz, mul, shift, "the library", want_mul, want_shift);
 }
 
 static void test_reference_update(void)
@@ -788,8 +782,8 @@ static void test_reference_update(void)
 		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
 			   host_shift);
 	check_kvm_scale(khz, host_mul, host_shift);
-	printf(
-	       "# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
+	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d;\n"
+	       "# old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
 	       khz, host_mul, host_shift, PVD_OLD_SPREAD_BITS,
 	       opts.reads ? "fixed reads per comparison" :
 	       "reads for 0.2 s per comparison, at least 1000");
@@ -804,9 +798,8 @@ static void test_reference_update(void)
 		label_rate(rate, sizeof(rate), opts.freq_khz[i]);
 		if (opts.freq_khz[i] != PVD_HOST_RATE)
 			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
-		printf(
-		       "# reference_update %s: mul 0x%08x shift %d, zero-remainder references every 2^%u ticks, exact window %"
-		       PRIu64 "\n",
+		printf("# reference_update %s: mul 0x%08x shift %d,\n"
+		       "# zero-remainder references every 2^%u ticks, exact window %lu\n",
 		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
 		       opts.window);
 		for (j = 0; j < ARRAY_SIZE(methods); j++)
@@ -855,18 +848,17 @@ static void test_set_clock_guest(void)
 	guest_run(&t, OP_COMPARE, PAGE_KVM);
 
 	predicted = pvclock_ref_read(&saved, gr.new_clk.tsc_timestamp);
-	printf("# set_clock_guest: new reference %" PRIu64 " ticks later, system_time %"
-	       PRIu64 " (predicted %" PRIu64 "), %" PRIu64 " reads, old - new in [%"
-	       PRId64 ", %" PRId64 "] ns\n",
+	printf("# set_clock_guest: new reference %lu ticks later, system_time %lu\n"
+	       "# (predicted %lu), %lu reads, old - new in [%ld, %ld] ns\n",
 	       gr.new_clk.tsc_timestamp - saved.tsc_timestamp,
 	       gr.new_clk.system_time, predicted, gr.stats.reads,
 	       gr.stats.min_diff, gr.stats.max_diff);
 	report_metric("set_clock_guest.system_time_error",
-	       (int64_t)(gr.new_clk.system_time - predicted), "ns");
-	report_metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(&gr.stats),
-	       "ns");
+		      (int64_t)(gr.new_clk.system_time - predicted), "ns");
+	report_metric("set_clock_guest.max_diff",
+		      (int64_t)pvd_stats_max_abs(&gr.stats), "ns");
 	if (gr.new_clk.system_time != predicted)
-		check_fail("system_time %" PRIu64 " is not the saved clock's %" PRIu64,
+		check_fail("system_time %lu is not the saved clock's %lu",
 			   gr.new_clk.system_time, predicted);
 	host_recompute(&t, &host);
 	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
@@ -875,10 +867,10 @@ static void test_set_clock_guest(void)
 	max_diff = ((gr.new_clk.tsc_timestamp - saved.tsc_timestamp) &
 		    ((1ULL << (saved.shift < 0 ? -saved.shift : 0)) - 1)) ? 2 : 1;
 	if (gr.stats.min_diff < 0 || gr.stats.max_diff > max_diff)
-		check_fail("old - new outside 0..%" PRId64 " ns", max_diff);
+		check_fail("old - new outside 0..%ld ns", max_diff);
 	if (pvd_stats_max_abs(&gr.stats) > opts.tolerance_ns)
-		check_fail("a read differs by %" PRIu64 " ns, beyond --tolerance-ns %"
-			   PRIu64, pvd_stats_max_abs(&gr.stats), opts.tolerance_ns);
+		check_fail("a read differs by %lu ns, beyond --tolerance-ns %lu",
+			   pvd_stats_max_abs(&gr.stats), opts.tolerance_ns);
 	kvm_vm_free(t.vm);
 }
 
@@ -905,10 +897,9 @@ static void restore_reads(struct test_vm *t, const char *how)
 	struct pvd_stats host;
 	char buf[96];
 
-	printf("# stock_restore %s: %" PRIu64 " guest reads, %" PRIu64
-	       " differ from the saved clock, saved - new in [%" PRId64 ", %"
-	       PRId64 "] ns\n", how, gr.stats.reads, gr.stats.differ,
-	       gr.stats.min_diff, gr.stats.max_diff);
+	printf("# stock_restore %s: %lu guest reads, %lu differ from the saved clock,\n"
+	       "# saved - new in [%ld, %ld] ns\n", how, gr.stats.reads,
+	       gr.stats.differ, gr.stats.min_diff, gr.stats.max_diff);
 	snprintf(buf, sizeof(buf), "stock_restore.%s.min_diff", how);
 	report_metric(buf, gr.stats.min_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_diff", how);
@@ -920,7 +911,7 @@ static void restore_reads(struct test_vm *t, const char *how)
 		check_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
 			   how);
 	if (gr.before_ref)
-		check_fail("stock_restore %s: %" PRIu64 " reads before the new reference",
+		check_fail("stock_restore %s: %lu reads before the new reference",
 			   how, gr.before_ref);
 	/*
 	 * KVM may rewrite the page (a guest kvmclock MSR write schedules one
@@ -954,9 +945,8 @@ static void test_stock_restore(void)
 	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
 	flags = require_master_clock(&t);
 	if ((flags & PVCLOCK_RESTORE_FLAGS) != PVCLOCK_RESTORE_FLAGS)
-		subtest_skip(
-			     "KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC (flags 0x%x)",
-			     flags);
+		subtest_skip("KVM_GET_CLOCK reports no %s (flags 0x%x)",
+			     "KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC", flags);
 	saved = gr.old_clk;
 	print_clock("saved", &saved);
 	set_compare_budget(&t);
@@ -966,9 +956,8 @@ static void test_stock_restore(void)
 	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
 	if (!check_jump("stock_restore", true))
 		goto out;
-	printf("# stock_restore: after %" PRIu64
-	       " ms a master clock update moved the clock by saved - new = %"
-	       PRId64 " ns\n", opts.interval_ms, gr.diff);
+	printf("# stock_restore: after %lu ms a master clock update moved the clock\n"
+	       "# by saved - new = %ld ns\n", opts.interval_ms, gr.diff);
 	report_metric("stock_restore.update.old_minus_new", gr.diff, "ns");
 
 	/* Naive: KVM_SET_CLOCK with the data saved, realtime added. */
@@ -984,12 +973,10 @@ static void test_stock_restore(void)
 	pvclock_restore(&ops, &saved, opts.restore_tolerance_ns,
 			(unsigned int)opts.restore_attempts,
 			opts.restore_ms * NSEC_PER_MSEC, &res);
-	printf("# stock_restore: %s after %u attempts in %" PRIu64
-	       " us; TSC offset %s (%" PRIu64 " allowed); KVM_SET_CLOCK's gap %"
-	       PRId64 " ps (median; seen %" PRId64 " to %" PRId64
-	       " ps), system_time error %" PRId64
-	       " ps; reference %s, saved - restored within [%" PRId64 ", %"
-	       PRId64 "] ns at every later read\n",
+	printf("# stock_restore: %s after %u attempts in %lu us;\n"
+	       "# TSC offset %s (%lu allowed); KVM_SET_CLOCK's gap %ld ps\n"
+	       "# (median; seen %ld to %ld ps), system_time error %ld ps;\n"
+	       "# reference %s, saved - restored within [%ld, %ld] ns at every later read\n",
 	       pvclock_restore_strerror(res.status), res.attempts,
 	       res.elapsed_ns / 1000, res.offset_count == 1 ? "exact" : "a range",
 	       res.offset_count, frac_ps(res.bias), frac_ps(res.bias_min),
@@ -1006,8 +993,7 @@ static void test_stock_restore(void)
 	report_metric("stock_restore.bound",
 		      res.hi > -res.lo ? res.hi : -res.lo, "ns");
 	if (res.status != PVCLOCK_RESTORE_OK) {
-		check_fail("stock_restore: %s (%u attempts, %" PRIu64
-			   " ms, --restore-tolerance-ns %" PRIu64 ")",
+		check_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
 			   pvclock_restore_strerror(res.status), res.attempts,
 			   (uint64_t)(res.elapsed_ns / NSEC_PER_MSEC),
 			   opts.restore_tolerance_ns);
@@ -1018,14 +1004,14 @@ static void test_stock_restore(void)
 	guest_run(&t, OP_COMPARE, PAGE_KVM);
 	restore_reads(&t, "restored");
 	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
-		check_fail(
-			   "stock_restore: the guest read another pvti than the one the routine verified");
+		check_fail("stock_restore: %s",
+			   "the guest read another pvti than the one the routine verified");
 	if (gr.stats.min_diff < res.lo || gr.stats.max_diff > res.hi)
 		check_fail("stock_restore: reads outside the range the arithmetic allows");
 	if (pvd_stats_max_abs(&gr.stats) > opts.restore_tolerance_ns)
-		check_fail("stock_restore: a read differs by %" PRIu64
-			   " ns, beyond --restore-tolerance-ns %" PRIu64,
+		check_fail("stock_restore: a read differs by %lu ns, %s %lu",
 			   pvd_stats_max_abs(&gr.stats),
+			   "beyond --restore-tolerance-ns",
 			   opts.restore_tolerance_ns);
 out:
 	kvm_vm_free(t.vm);
@@ -1085,9 +1071,8 @@ static void test_concurrent_update(void)
 	u.page = t.host_pvti;
 	u.nr = age / period < CONCURRENT_REFS ? age / period : CONCURRENT_REFS;
 	if (u.nr < 2)
-		subtest_skip(
-			     "zero-remainder references recur every 2^%u ticks, too rarely for this test",
-			     log2);
+		subtest_skip("zero-remainder references recur every 2^%u ticks, %s",
+			     log2, "too rarely for this test");
 	newest = old_clk.tsc_timestamp + age / period * period;
 	for (i = 0; i < u.nr; i++) {
 		pvclock_ref_rebase(&old_clk, newest - i * period, &u.clk[i]);
@@ -1108,12 +1093,11 @@ static void test_concurrent_update(void)
 	pthread_join(thread, NULL);
 
 	rate = u.updates * 1000 / opts.duration_ms;
-	printf("# concurrent_update: %u zero-remainder references 2^%u ticks apart, %"
-	       PRIu64 " updates (%" PRIu64 "/s), %" PRIu64 " guest reads, %"
-	       PRIu64 " references seen, %" PRIu64 " snapshot retries; %"
-	       PRIu64 " torn, %" PRIu64 " backwards, %" PRIu64
-	       " differing from the continuous clock\n", u.nr, log2, u.updates,
-	       rate, gr.conc.reads, gr.conc.changes, gr.retries, gr.conc.torn,
+	printf("# concurrent_update: %u zero-remainder references 2^%u ticks apart,\n"
+	       "# %lu updates (%lu/s), %lu guest reads, %lu references seen,\n"
+	       "# %lu snapshot retries; %lu torn, %lu backwards,\n"
+	       "# %lu differing from the continuous clock\n", u.nr, log2,
+	       u.updates, rate, gr.conc.reads, gr.conc.changes, gr.retries, gr.conc.torn,
 	       gr.conc.backwards, gr.conc.differ);
 	report_metric("concurrent_update.updates", (int64_t)u.updates, "updates");
 	report_metric("concurrent_update.reads", (int64_t)gr.conc.reads, "reads");
@@ -1122,18 +1106,17 @@ static void test_concurrent_update(void)
 	report_metric("concurrent_update.retries", (int64_t)gr.retries,
 		      "snapshots");
 	if (gr.conc.torn)
-		check_fail("concurrent_update: %" PRIu64 " torn pvti snapshots",
+		check_fail("concurrent_update: %lu torn pvti snapshots",
 			   gr.conc.torn);
 	if (gr.conc.backwards)
-		check_fail("concurrent_update: the clock went backwards %" PRIu64
-			   " times", gr.conc.backwards);
+		check_fail("concurrent_update: the clock went backwards %lu times",
+			   gr.conc.backwards);
 	if (gr.conc.differ)
-		check_fail("concurrent_update: %" PRIu64
-			   " reads differ from the continuous clock",
+		check_fail("concurrent_update: %lu reads differ from the continuous clock",
 			   gr.conc.differ);
 	if (gr.conc.changes < 2 || rate < 100)
-		check_fail("concurrent_update: too few updates reached the guest (%"
-			   PRIu64 " updates, %" PRIu64 " seen)", u.updates,
+		check_fail("concurrent_update: %s (%lu updates, %lu seen)",
+			   "too few updates reached the guest", u.updates,
 			   gr.conc.changes);
 	kvm_vm_free(t.vm);
 }
