@@ -14,6 +14,9 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 
 LIB_SRC := lib/pvclock_ref.c
 LIB_HDR := include/pvclock_ref.h
+# The restore routine: host code on top of the library.
+RESTORE_SRC := lib/pvclock_restore.c
+RESTORE_HDR := include/pvclock_restore.h
 
 .PHONY: all host check test bench help
 
@@ -50,12 +53,13 @@ help:
 	@echo 'make check         build and run the host tests (plain and sanitized)'
 	@echo 'make test          everything CI runs (make check, and the selftest)'
 	@echo 'make bench         time the methods (median ns per call)'
+	@echo 'make restore-record [RECORD_ARGS=...]  KVM_SET_CLOCK figures of this KVM'
 	@echo 'make fuzz [FUZZ_SECONDS=60]  libFuzzer over the library against models'
 	@echo 'make badinput      bad command lines for both programs'
 	@echo 'make checkpatch    the kernel checkpatch.pl on every .c and .h'
 	@echo 'make stability [RUNS=200]    the whole selftest RUNS times in a row'
-	@echo 'make patch KSRC=dir          a git format-patch series against dir'
-	@echo 'make patch-check   that series applies and builds on fresh 6.1/6.12'
+	@echo 'make patch KSRC=dir          a format-patch series of three against dir'
+	@echo 'make patch-check   the series is strict-clean, applies and builds (6.1/6.12/6.14+)'
 	@echo 'make bisect-selftest         the bisect helper (fake test, real boots)'
 	@echo 'make [KSRC=dir|KVER=6.1]  build $(BUILD)/pvclock_drift_test against a kernel tree'
 	@echo 'make run           build and run the selftest on this machine'

@@ -17,7 +17,7 @@
 #define PVCLOCK_REF_ENOCAND	(-2)	/* no valid candidate in the window */
 #define PVCLOCK_REF_NEVER	1	/* the two clocks never differ */
 
-#define PVCLOCK_REF_MAX_WINDOW	(1ULL << 40)
+#define PVCLOCK_REF_MAX_WINDOW	0x10000000000ULL	/* 2^40 */
 #define PVCLOCK_REF_MIN_SHIFT	(-31)
 #define PVCLOCK_REF_MAX_SHIFT	31
 

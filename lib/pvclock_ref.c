@@ -571,7 +571,7 @@ static bool residue_best(const struct residue_search *rs, uint64_t h_first,
 {
 	unsigned int k = align_bits(rs->old), g_bits = __builtin_ctzll(rs->p);
 	uint64_t at, u_lo, u_hi, stride, u, count, index, d1;
-	uint32_t step;
+	uint32_t step, first;
 
 	/* d1 of h_first as an offset from d_lo: below the window's span */
 	at = pvclock_ref_scale_tsc(h_first, rs->map->ratio, rs->map->frac_bits) -
@@ -598,9 +598,8 @@ static bool residue_best(const struct residue_search *rs, uint64_t h_first,
 		return false;
 	count = (u_hi - u) / stride + 1;
 	step = (uint32_t)(rs->p >> g_bits) * remainder_step(rs->old);
-	*value = pvclock_ref_min_mulmod(
-		(uint32_t)((d1 + rs->p * u) >> k) * remainder_step(rs->old),
-		step, count, &index);
+	first = (uint32_t)((d1 + rs->p * u) >> k) * remainder_step(rs->old);
+	*value = pvclock_ref_min_mulmod(first, step, count, &index);
 	*host = h_first + rs->q * (u + index * stride);
 	return true;
 }

@@ -6,18 +6,20 @@
 #   make badinput                 bad options for both programs (asan+ubsan)
 #   make checkpatch               the kernel's checkpatch.pl on every .c/.h
 #   make stability [RUNS=200]     the whole selftest RUNS times in a row
-#   make patch KSRC=dir           a git format-patch series against dir
-#   make patch-check [PATCH_KVERS="6.1 6.12"]
-#                                 a series against each Debian tree applies
-#                                 with git am to a fresh copy and builds
+#   make patch KSRC=dir           a format-patch series of three against dir
+#   make patch-check [PATCH_KVERS="6.1 6.12 6.12-x86"]
+#                                 the series against each Debian tree (6.12-x86:
+#                                 6.12 in the 6.14+ layout) is checkpatch
+#                                 --strict clean, applies with git am to a
+#                                 fresh copy and builds after every patch
 #   make bisect-selftest          the bisect helper's exit-code mapping
 #
-# CI runs fuzz (60 s), badinput, checkpatch, patch-check on 6.12 and
-# bisect-selftest; stability needs this machine's KVM to itself.
+# CI runs fuzz (60 s), badinput, checkpatch, patch-check on 6.12 in both
+# layouts and bisect-selftest; stability needs this machine's KVM to itself.
 
 FUZZ_SECONDS ?= 60
 RUNS ?= 200
-PATCH_KVERS ?= 6.1 6.12
+PATCH_KVERS ?= 6.1 6.12 6.12-x86
 
 .PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
 
@@ -67,4 +69,5 @@ CI_SUITES += $(BADINPUT_SUITES) \
 	"bisect helper" "tests/test_bisect.sh $(BUILD)/kvm-6.1/pvclock_drift_test debian-6.12" \
 	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
 	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh" \
-	"patch series (6.12)" "env BUILD=$(BUILD) scripts/patch-check.sh 6.12"
+	"patch series (6.12, 6.14+ layout)" \
+		"env BUILD=$(BUILD) scripts/patch-check.sh 6.12 6.12-x86"

@@ -3,10 +3,14 @@
 #
 # install.sh install|uninstall KSRC [PVCLOCK_SRC]
 #
-# install: copy pvclock_drift_test, its headers and the pvclock_ref library
-# into KSRC's KVM selftests and register them in its Makefile, so that
-# `make -C tools/testing/selftests TARGETS=kvm` builds the test and the
-# kselftest runner runs it.  Running it again refreshes the copies.
+# install: copy pvclock_drift_test, its header and the pvclock_ref and
+# pvclock_restore libraries into KSRC's KVM selftests, where the upstream
+# series puts them (scripts/kvm-tree.sh: the libraries in include/ARCH/ and
+# lib/ARCH/, the test in ARCH/ in the form of that tree's API), and register
+# them in its Makefile in one marked block, with -mgeneral-regs-only for the
+# objects that guest code runs, so that `make -C tools/testing/selftests
+# TARGETS=kvm` builds the test and the kselftest runner runs it.  Running it
+# again refreshes the copies.
 #
 # uninstall: remove exactly what install added (and the objects an in-tree
 # build made of those files), leaving the tree as it was.
@@ -20,6 +24,8 @@ me=install.sh
 BEGIN_MARK='# >>> pvclock_drift_test: added by pvclock_ref make install'
 END_MARK='# <<< pvclock_drift_test'
 MANIFEST=.pvclock_drift_test.files
+# shellcheck source=scripts/kvm-tree.sh
+. "$(dirname "$0")/kvm-tree.sh"
 
 die()
 {
@@ -27,45 +33,30 @@ die()
 	exit 1
 }
 
-# Sets kvm, mkfile, archdir and progvar for the tree in $1.
-detect_layout()
+# "destination source" of each installed file (destination relative to the
+# kvm dir).
+installed_files()
 {
-	kvm=$1/tools/testing/selftests/kvm
-	[ -d "$kvm" ] || die "$1 has no tools/testing/selftests/kvm"
-	if [ -f "$kvm/Makefile.kvm" ]; then
-		mkfile=$kvm/Makefile.kvm
-		archdir=x86
-	else
-		mkfile=$kvm/Makefile
-		archdir=x86_64
-	fi
-	progvar=TEST_GEN_PROGS_$archdir
-	[ -d "$kvm/$archdir" ] || die "$kvm has no $archdir/ directory"
-	grep -q "^${progvar}[[:space:]]*+\?=" "$mkfile" ||
-		die "$mkfile has no $progvar list: unknown KVM selftest layout"
-}
+	local part
 
-# Destination (relative to the kvm dir) of each installed file, with its source.
-file_map()
-{
-	echo "$archdir/pvclock_drift_test.c x86_64/pvclock_drift_test.c"
-	echo "$archdir/pvclock_compat.h x86_64/pvclock_compat.h"
-	echo "$archdir/pvclock_drift.h x86_64/pvclock_drift.h"
-	echo "include/pvclock_ref.h include/pvclock_ref.h"
-	echo "lib/pvclock_ref.c lib/pvclock_ref.c"
+	for part in $KVM_PARTS; do
+		kvm_part_files "$part"
+	done
 }
 
 makefile_block()
 {
-	cat <<EOF
-$BEGIN_MARK
-$progvar += $archdir/pvclock_drift_test
-LIBKVM_$archdir += lib/pvclock_ref.c
-# Guest code runs these; KVM may emulate guest code without SSE.
-%/lib/pvclock_ref.o: CFLAGS += -mgeneral-regs-only
-%/$archdir/pvclock_drift_test.o: CFLAGS += -mgeneral-regs-only
-$END_MARK
-EOF
+	local part var value
+
+	echo "$BEGIN_MARK"
+	for part in $KVM_PARTS; do
+		read -r var value < <(kvm_part_make "$part")
+		echo "$var += $value"
+	done
+	echo "# Guest code runs these; KVM may emulate guest code without SSE."
+	echo "%/lib/$archdir/pvclock_ref.o: CFLAGS += -mgeneral-regs-only"
+	echo "%/$archdir/pvclock_drift_test.o: CFLAGS += -mgeneral-regs-only"
+	echo "$END_MARK"
 }
 
 remove_block()
@@ -98,24 +89,51 @@ add_block()
 	rm -f "$tmp"
 }
 
+# What the last install left: its manifest, or today's list.
+previous_files()
+{
+	if [ -f "$kvm/$MANIFEST" ]; then
+		cat "$kvm/$MANIFEST"
+	else
+		installed_files | cut -d' ' -f1
+	fi
+}
+
+# The installed files, and what an in-tree build without O= made of them.
+remove_files()
+{
+	local dst
+
+	while read -r dst; do
+		rm -f "$kvm/$dst"
+		case $dst in
+		*.c) rm -f "$kvm/${dst%.c}.o" "$kvm/${dst%.c}.d" ;;
+		esac
+		case $dst in
+		*_test.c) rm -f "$kvm/${dst%.c}" ;;
+		esac
+	done < <(previous_files)
+}
+
 do_install()
 {
-	local src=$1 dst from
+	local src=$1 dst from part
 
 	if [ ! -f "$src/x86_64/pvclock_drift_test.c" ] || [ ! -f "$src/lib/pvclock_ref.c" ]; then
 		die "$src is not a pvclock_ref checkout"
 	fi
-	# Never overwrite a file of the tree's own.
-	if [ ! -f "$kvm/$MANIFEST" ]; then
+	if [ -f "$kvm/$MANIFEST" ]; then
+		remove_files
+	else
+		# Never overwrite a file of the tree's own.
 		while read -r dst from; do
 			[ ! -e "$kvm/$dst" ] || die "$kvm/$dst exists and was not installed by this script"
-		done < <(file_map)
+		done < <(installed_files)
 	fi
-	: >"$kvm/$MANIFEST"
-	while read -r dst from; do
-		cp "$src/$from" "$kvm/$dst"
-		echo "$dst" >>"$kvm/$MANIFEST"
-	done < <(file_map)
+	for part in $KVM_PARTS; do
+		kvm_put_part "$part" "$src" || die "cannot install the $part files"
+	done
+	installed_files | cut -d' ' -f1 >"$kvm/$MANIFEST"
 	remove_block
 	add_block
 	echo "$me: installed into $kvm ($archdir/, $(basename "$mkfile"))"
@@ -123,26 +141,21 @@ do_install()
 
 do_uninstall()
 {
-	local dst from base
-
-	while read -r dst from; do
-		rm -f "$kvm/$dst"
-	done < <(file_map)
-	# What an in-tree build without O= made of the installed files.
-	for base in "$archdir/pvclock_drift_test" lib/pvclock_ref; do
-		rm -f "$kvm/$base.o" "$kvm/$base.d"
-	done
-	rm -f "$kvm/$archdir/pvclock_drift_test" "$kvm/$MANIFEST"
+	remove_files
+	rm -f "$kvm/$MANIFEST"
 	remove_block
 	echo "$me: removed from $kvm"
 }
 
 main()
 {
+	local why
+
 	if [ $# -lt 2 ] || [ $# -gt 3 ]; then
 		die "usage: $me install|uninstall KSRC [PVCLOCK_SRC]"
 	fi
-	detect_layout "$2"
+	why=$(kvm_detect_layout "$2") || die "$why"
+	kvm_detect_layout "$2"
 	case $1 in
 	install)
 		do_install "${3:-$(cd "$(dirname "$0")/.." && pwd)}"

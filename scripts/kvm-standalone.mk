@@ -21,9 +21,11 @@ include Makefile
 
 PVC_OBJDIR := $(OUTPUT)/pvclock
 PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
+	    $(PVCLOCK_SRC)/include/pvclock_restore.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h
-PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o
+PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o \
+	    $(PVC_OBJDIR)/pvclock_restore.o
 
 $(shell mkdir -p $(PVC_OBJDIR))
 
@@ -43,5 +45,11 @@ $(PVC_OBJDIR)/pvclock_drift_test.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_test.c \
 
 $(PVC_OBJDIR)/pvclock_ref.o: $(PVCLOCK_SRC)/lib/pvclock_ref.c \
 			     $(PVCLOCK_SRC)/include/pvclock_ref.h
+	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+		-c $< -o $@
+
+$(PVC_OBJDIR)/pvclock_restore.o: $(PVCLOCK_SRC)/lib/pvclock_restore.c \
+				 $(PVCLOCK_SRC)/include/pvclock_restore.h \
+				 $(PVCLOCK_SRC)/include/pvclock_ref.h
 	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@

@@ -2,12 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # make-patch.sh KSRC [OUTDIR]
-#	Write a `git format-patch` series against the kernel tree KSRC: one
-#	commit that adds pvclock_drift_test, its headers and the pvclock_ref
-#	library to the KVM selftests and registers them in the kvm Makefile
-#	(through scripts/install.sh).  The author and Signed-off-by are the
-#	user's git config (user.name, user.email).  OUTDIR defaults to
-#	build/patch/<tree name>; the patch files are the only lines on stdout.
+#	Write a `git format-patch` series against the kernel tree KSRC, with a
+#	cover letter: one commit for the pvclock_ref library, one for the
+#	pvclock_restore library, one for pvclock_drift_test, each with its
+#	message from scripts/series/ and its line in the kvm Makefile where
+#	the list keeps it (scripts/kvm-tree.sh: the libraries among the other
+#	LIBKVM_<arch> objects, the test in sorted order among the x86 tests).
+#	The test takes the form of KSRC's selftest API, with no compatibility
+#	header, and no build flag is added.  The author and Signed-off-by are
+#	the user's git config (user.name, user.email).  OUTDIR defaults to
+#	build/patch/<tree name>; the patch files are the only lines on stdout,
+#	the cover letter first.
 #
 #	KSRC may be a git repository (the series is made against its HEAD, in
 #	a scratch clone) or a plain tree such as Debian's linux-source (a
@@ -25,6 +30,8 @@ case $build in
 *) build=$root/$build ;;
 esac
 KVM=tools/testing/selftests/kvm
+# shellcheck source=scripts/kvm-tree.sh
+. "$root/scripts/kvm-tree.sh"
 
 die()
 {
@@ -75,87 +82,39 @@ fi
 
 # The project's committed files, not work in progress.
 mkdir -p "$work/src"
-git -C "$root" archive HEAD x86_64 include lib | tar -x -C "$work/src"
+git -C "$root" archive HEAD x86_64 include lib scripts/series | tar -x -C "$work/src"
 head=$(git -C "$root" rev-parse --short HEAD)
-"$root/scripts/install.sh" install "$work/tree" "$work/src" >&2
-# install's bookkeeping is not part of an upstream change.
-kvmdir=$work/tree/$KVM
-rm -f "$kvmdir/.pvclock_drift_test.files"
-mk=$kvmdir/Makefile
-[ -f "$kvmdir/Makefile.kvm" ] && mk=$kvmdir/Makefile.kvm
-sed -i -e '/^# >>> pvclock_drift_test: added by pvclock_ref make install$/d' \
-	-e '/^# <<< pvclock_drift_test$/d' "$mk"
+why=$(kvm_detect_layout "$work/tree") || die "$why"
+kvm_detect_layout "$work/tree"
 
 sign="$author_name <$author_email>"
-msg=$work/message
-sed "s|@SIGN@|$sign|" >"$msg" <<'MSG'
-KVM: selftests: Add pvclock_drift_test for kvmclock reference updates
+author_git=(git -C "$work/tree" -c user.name="$author_name"
+	-c user.email="$author_email" -c commit.gpgsign=false)
+n=0
+for part in $KVM_PARTS; do
+	kvm_put_part "$part" "$work/src" || die "cannot write the $part files"
+	read -r var value < <(kvm_part_make "$part")
+	kvm_add_sorted "$var" "$value"
+	sed "s|@SIGN@|$sign|" "$work/src/scripts/series/$part.txt" >"$work/message"
+	"${author_git[@]}" add -A "$KVM"
+	"${author_git[@]}" commit -q -F "$work/message" --author="$sign"
+	n=$((n + 1))
+done
 
-When KVM moves the reference point of a guest's kvmclock (a master clock
-update, KVM_SET_CLOCK, or the proposed KVM_SET_CLOCK_GUEST), the guest's
-clock can jump.  There are two sources.  Drift: the old pvclock
-extrapolates with the guest's mul/shift while the host keeps time with
-its own clocksource, and an update re-anchors to the host clock, so the
-guest sees the accumulated difference at once.  Rounding: even when the
-new reference is derived from the old pvclock itself (system_time =
-read(old, T1)), the floor in the guest's read drops a fraction of a ns,
-which is why the KVM_[GS]ET_CLOCK_GUEST test must allow +-1..2 ns.  No
-test measures either on a real guest today.
-
-pvclock_drift_test measures them.  Each subtest runs in a child process:
-
-  masterclock_update  the guest snapshots its pvti, vCPU 0 forces a
-                      master clock update after --interval-ms, and the
-                      guest reports old minus new clock at one TSC value;
-                      fails beyond --max-drift-ppb.
-  set_clock           KVM_GET_CLOCK immediately followed by KVM_SET_CLOCK
-                      with its data, with and without KVM_CLOCK_REALTIME;
-                      fails beyond --max-set-clock-ns.
-  reference_update    the host moves a pvti page of its own to a new
-                      reference chosen three ways and the guest compares
-                      old and new clocks at every read for 0.2 s.
-  set_clock_guest     where KVM_SET_CLOCK_GUEST exists: the kernel's new
-                      system_time must be the prediction from the saved
-                      pvti, every read within --tolerance-ns.
-
-The arithmetic lives in a small freestanding library, pvclock_ref (no
-libc, no floating point, so guest code can call it): the guest's
-pvclock_scale_delta(), kvm_get_time_scale() and kvm_scale_tsc() bit for
-bit, and the choice of a new reference.  With d1 = T1 - T0 and
-k = max(0, -shift), the old clock and the rebased one differ by 0 or 1
-ns when d1 is a multiple of 2^k (by up to 2 ns otherwise, as KVM's own
-updates can on hosts with a negative shift), and by nothing at all, at
-any later TSC until the delta wraps, when the remainder
-(d1 >> k) * (mul << max(0, shift)) mod 2^32 is 0.  The library finds the
-valid candidate with the smallest remainder in a window of up to 2^40
-TSC values in O(log 2^32) steps (a Euclid-like descent on a linear
-function modulo 2^32), and exactly, though not always in O(log), for a
-guest TSC faster than the host's.
-
-Measured on an AMD EPYC host (2 vCPUs, 6.18, a paravirtual KVM, TSC
-2596150 kHz, ten runs): a master clock update after 1 s moves the guest
-clock forward by 57 to 59 ns (drift -57 to -58 ppb); KVM_GET_CLOCK +
-KVM_SET_CLOCK moves it back 2.9 to 4.4 us with flags 0 and forward 0.38
-to 0.73 us with KVM_CLOCK_REALTIME.  In reference_update, a reference at
-the current TSC (what KVM does today) leaves 5 to 85 % of the guest's
-reads 1 ns off, and up to 2 ns at 4.2 GHz; the best of the last 100
-valid TSC values 0.2 to 4.6 % at KVM's rate and 33 % at 3.0 GHz; the
-exact choice over 2^34 values leaves no read different at any rate.
-
-Output is KTAP with '# metric NAME VALUE UNIT' lines, and the exit codes
-are kselftest's.  The test and the library build with
--mgeneral-regs-only: some KVMs run guest code through the instruction
-emulator, which cannot execute SSE.
-
-Signed-off-by: @SIGN@
-MSG
-
-"${base_git[@]}" add -A "$KVM"
-git -C "$work/tree" -c user.name="$author_name" -c user.email="$author_email" \
-	-c commit.gpgsign=false commit -q -F "$msg" \
-	--author="$author_name <$author_email>"
 rm -rf "$out"
 mkdir -p "$out"
-git -C "$work/tree" format-patch -q -o "$out" HEAD~1 >/dev/null
-echo "$me: project $head, series against $base in $out" >&2
+"${author_git[@]}" format-patch -q --cover-letter -o "$out" "HEAD~$n" >/dev/null
+# The cover letter's subject and blurb.
+cover=$(find "$out" -name '0000-cover-letter.patch')
+subject=$(head -n 1 "$work/src/scripts/series/cover.txt")
+tail -n +3 "$work/src/scripts/series/cover.txt" >"$work/blurb"
+awk -v subject="$subject" -v blurb="$work/blurb" '
+	/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
+	/^\*\*\* BLURB HERE \*\*\*$/ {
+		while ((getline line < blurb) > 0)
+			print line
+		next
+	}
+	{ print }' "$cover" >"$work/cover" && cat "$work/cover" >"$cover"
+echo "$me: project $head, $n patches against $base in $out" >&2
 find "$out" -name '*.patch' | sort

@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # patch-check.sh [KVER...]
-#	For each Debian tree (default 6.12): make the patch series against it
-#	(scripts/make-patch.sh), apply it with `git am` to a fresh copy of the
-#	tree (under a throwaway history, as Debian's trees are not git
-#	repositories), build the test there with the tree's own KVM selftest
-#	makefile, and check that the binary starts; also run the tree's
-#	checkpatch.pl on the series.  TAP output; logs in build/patch-check.
-#	With no git identity configured, a temporary one signs the series.
+#	For each Debian tree (default 6.12; 6.12-x86 is Debian's 6.12 in the
+#	6.14+ layout, made by scripts/synth-tree.sh): make the patch series
+#	against it (scripts/make-patch.sh), run the tree's checkpatch.pl
+#	--strict on each patch (any error, warning or check fails, the
+#	MAINTAINERS notice aside), apply the series with `git am` to a fresh
+#	copy of the tree (under a throwaway history, as Debian's trees are not
+#	git repositories), build the test there with the tree's own KVM
+#	selftest makefile after each patch, and check that the binary starts.
+#	TAP output; logs in build/patch-check.  With no git identity
+#	configured, a temporary one signs the series.
 
 set -uo pipefail
 
@@ -33,14 +36,65 @@ if [ -z "$(git -C "$root" config user.name)" ] ||
 	export GIT_CONFIG_KEY_1=user.email GIT_CONFIG_VALUE_1=ci@invalid
 fi
 
+# The tree of version $1 (6.12, or 6.12-x86 for the synthetic layout).
+get_tree()
+{
+	local ver=$1 base synth
+
+	case $ver in
+	*-x86)
+		base=$("$root/scripts/get-tree.sh" "${ver%-x86}" "$build/trees") ||
+			return 1
+		synth=$build/synth/linux-$ver
+		if [ ! -f "$synth/.pvclock-synth-ok" ] ||
+		   [ "$synth/.pvclock-synth-ok" -ot "$root/scripts/synth-tree.sh" ]; then
+			"$root/scripts/synth-tree.sh" "$base" "$synth" >/dev/null ||
+				return 1
+			touch "$synth/.pvclock-synth-ok"
+		fi
+		echo "$synth"
+		;;
+	*)
+		"$root/scripts/get-tree.sh" "$ver" "$build/trees"
+		;;
+	esac
+}
+
+# What the KVM selftests build needs of a tree, about 110 MB of it.
+copy_tree()
+{
+	mkdir -p "$2/include" &&
+	cp -a "$1/Makefile" "$1/scripts" "$1/tools" "$1/usr" "$2/" &&
+	cp -a "$1/include/uapi" "$2/include/"
+}
+
+# checkpatch.pl --strict on one patch: 0 errors, warnings and checks but
+# the MAINTAINERS notice of a patch that adds files.
+checkpatch_strict()
+{
+	local tree=$1 patch=$2 log=$3 total issues
+
+	perl "$tree/scripts/checkpatch.pl" --strict --no-tree --show-types \
+		"$patch" >"$log" 2>&1
+	total=$(grep -E '^total:' "$log")
+	issues=$(grep -E '^(ERROR|WARNING|CHECK):' "$log" |
+		grep -v '^WARNING:FILE_PATH_CHANGES:' || true)
+	if [ -z "$issues" ]; then
+		ok "$ver: checkpatch --strict $(basename "$patch"): $total"
+	else
+		not_ok "$ver: checkpatch --strict $(basename "$patch"): $total" "$log"
+		printf '%s\n' "$issues" | sort | uniq -c | sed 's/^/#   /'
+	fi
+}
+
 check_tree()
 {
-	local ver=$1 tree copy out series bin log
+	local ver=$1 tree copy out series bin log patch i=0 arch
 	local gitc=(-c user.name=pvclock-base -c user.email=pvclock-base@invalid -c commit.gpgsign=false)
 
 	log=$logs/$ver
 	mkdir -p "$log"
-	tree=$("$root/scripts/get-tree.sh" "$ver" "$build/trees" 2>"$log/get-tree.log") || {
+	tree=$(get_tree "$ver" 2>"$log/get-tree.log") || {
 		not_ok "$ver: fetch the tree" "$log/get-tree.log"
 		return
 	}
@@ -49,41 +103,49 @@ check_tree()
 		not_ok "$ver: make patch" "$log/make-patch.log"
 		return
 	}
-	ok "$ver: make patch: $(basename "$series")"
-	# Informational: scripts/checkpatch.sh is the gate for the files.
-	perl "$tree/scripts/checkpatch.pl" --no-tree --show-types "$series" \
-		>"$log/checkpatch.log" 2>&1
-	echo "# $ver: checkpatch.pl on the series: $(grep -E '^total:' "$log/checkpatch.log")"
-	grep -E '^(ERROR|WARNING):' "$log/checkpatch.log" | sort | uniq -c |
-		sed 's/^/#   /'
+	series=$(printf '%s\n' "$series" | grep -v '/0000-cover-letter.patch$')
+	ok "$ver: make patch: $(printf '%s\n' "$series" | wc -l) patches and a cover letter"
+	for patch in $series; do
+		checkpatch_strict "$tree" "$patch" "$log/checkpatch-$(basename "$patch" .patch).log"
+	done
 
 	copy=$build/patch-check/$ver/linux
 	out=$build/patch-check/$ver/out
 	rm -rf "$copy" "$out"
-	cp -a "$tree" "$copy" || {
+	copy_tree "$tree" "$copy" || {
 		not_ok "$ver: copy the tree"
 		return
 	}
-	if git -C "$copy" init -q &&
-	   git -C "$copy" "${gitc[@]}" add -f "$KVM" &&
-	   git -C "$copy" "${gitc[@]}" commit -q -m "base: linux-source-$ver" &&
-	   git -C "$copy" "${gitc[@]}" am -q "$series" >"$log/am.log" 2>&1; then
-		ok "$ver: git am on a fresh copy: $(git -C "$copy" log -1 --format=%s)"
-	else
-		not_ok "$ver: git am on a fresh copy" "$log/am.log"
+	if ! { git -C "$copy" init -q &&
+	       git -C "$copy" "${gitc[@]}" add -f "$KVM" &&
+	       git -C "$copy" "${gitc[@]}" commit -q -m "base: linux-source-$ver"; }; then
+		not_ok "$ver: a throwaway history for the copy"
 		return
 	fi
+	arch=x86_64
+	[ -f "$copy/$KVM/Makefile.kvm" ] && arch=x86
 	mkdir -p "$out"
-	bin=$out/x86_64/pvclock_drift_test
-	if make -C "$copy/$KVM" OUTPUT="$out" -j2 "$bin" \
-		>"$log/build.log" 2>&1 && [ -x "$bin" ] &&
-	   ! grep -qE 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
-		"$log/build.log"; then
-		ok "$ver: the tree's kvm Makefile builds it, no warnings"
-	else
-		not_ok "$ver: the tree's kvm Makefile builds it" "$log/build.log"
-		return
-	fi
+	bin=$out/$arch/pvclock_drift_test
+	# Each patch applies and the tree still builds: the series bisects.
+	for patch in $series; do
+		i=$((i + 1))
+		if ! git -C "$copy" "${gitc[@]}" am -q "$patch" >"$log/am-$i.log" 2>&1; then
+			not_ok "$ver: git am $(basename "$patch")" "$log/am-$i.log"
+			return
+		fi
+		if make -C "$copy/$KVM" OUTPUT="$out" -j2 \
+			$([ "$i" -lt "$(printf '%s\n' "$series" | wc -l)" ] &&
+			  echo "$out/$arch/kvm_clock_test" || echo "$bin") \
+			>"$log/build-$i.log" 2>&1 &&
+		   ! grep -qE 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
+			"$log/build-$i.log"; then
+			ok "$ver: patch $i applies on a fresh copy and the tree's kvm Makefile builds, no warnings"
+		else
+			not_ok "$ver: patch $i: the tree's kvm Makefile builds" "$log/build-$i.log"
+			return
+		fi
+	done
+	[ -x "$bin" ] || { not_ok "$ver: no $bin"; return; }
 	if "$bin" --help 2>&1 | grep -q -- '--max-drift-ppb'; then
 		ok "$ver: the built test starts (--help)"
 	else
@@ -94,8 +156,8 @@ check_tree()
 
 echo "TAP version 13"
 for ver in "${@:-6.12}"; do
-	case $ver in
-	*[!0-9.]* | '') echo "$me: '$ver' is not a version such as 6.12" >&2; exit 2 ;;
+	case ${ver%-x86} in
+	*[!0-9.]* | '') echo "$me: '$ver' is not a version such as 6.12 or 6.12-x86" >&2; exit 2 ;;
 	esac
 	check_tree "$ver"
 done

@@ -4,6 +4,12 @@
  * kernel's uapi, that differs between the trees it is built in (6.1 through
  * the x86/ layout of 6.14 and later).  Everything version-dependent lives
  * here; the test itself uses only what all of them provide.
+ *
+ * This header stays out of tree.  scripts/kvm-tree.sh writes the test into
+ * a tree (make install, make patch) with it resolved for that tree: each
+ * top-level "#ifndef NAME" block below goes, with the comment above it,
+ * where the tree's selftest headers or uapi define NAME, and stays where
+ * they do not; the rest joins the test.  Keep every choice in that form.
  */
 #ifndef PVCLOCK_COMPAT_H
 #define PVCLOCK_COMPAT_H
@@ -21,10 +27,12 @@
 
 /* 6.4 added the macro; older trees check the exit reason by hand. */
 #ifndef TEST_ASSERT_KVM_EXIT_REASON
-#define TEST_ASSERT_KVM_EXIT_REASON(vcpu, expected)			\
-	TEST_ASSERT((vcpu)->run->exit_reason == (expected),		\
-		    "Wanted KVM exit reason: %u, got: %u",		\
-		    (expected), (vcpu)->run->exit_reason)
+#define TEST_ASSERT_KVM_EXIT_REASON(vcpu, expected) do {			\
+	__u32 __got = (vcpu)->run->exit_reason, __want = (expected);	\
+									\
+	TEST_ASSERT(__got == __want,					\
+		    "Wanted KVM exit reason: %u, got: %u", __want, __got);	\
+} while (0)
 #endif
 
 /* 6.1's library has ASSERT_EQ(); later ones renamed it TEST_ASSERT_EQ(). */

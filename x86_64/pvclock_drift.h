@@ -35,7 +35,7 @@
  * d1 = 0 would be a trivially exact choice.  An odd skew and up to 2^36
  * ticks more, taken from the TSC itself, vary d1 from run to run.
  */
-#define PVD_OLD_AGE		(1ULL << 40)
+#define PVD_OLD_AGE		0x10000000000ULL	/* 2^40 */
 #define PVD_OLD_SKEW		0x2d5bULL
 #define PVD_OLD_SPREAD_BITS	36
 #define PVD_OLD_SYSTEM_TIME	1000000000000ULL	/* 1000 s */

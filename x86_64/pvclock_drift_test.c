@@ -19,7 +19,7 @@
  *  set_clock_guest  KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST where the
  *		kernel has them.
  *  stock_restore  a saved guest pvclock restored to within 1 ns with only
- *		KVM_GET_CLOCK and KVM_SET_CLOCK (stock_restore() below), the
+ *		KVM_GET_CLOCK and KVM_SET_CLOCK (pvclock_restore()), the
  *		guest comparing over many reads; the naive restore for contrast.
  *  concurrent_update  a host thread moves the reference of the test's own
  *		page hundreds of times a second while the guest reads its clock.
@@ -55,6 +55,7 @@
 #include "test_util.h"
 
 #include "pvclock_ref.h"
+#include "pvclock_restore.h"
 #include "pvclock_compat.h"
 #include "pvclock_drift.h"
 
@@ -71,13 +72,13 @@
 #define SANE_JUMP_NS		(10 * NSEC_PER_MSEC)
 
 /* What the host asks of one guest entry; done in this order. */
-#define OP_ENABLE	(1U << 0)	/* point MSR_KVM_SYSTEM_TIME_NEW at KVM's page */
-#define OP_UPDATE	(1U << 1)	/* force a master clock update from vCPU 0 */
-#define OP_TSC		(1U << 2)	/* report the TSC */
-#define OP_SAVE		(1U << 3)	/* snapshot the page as the old clock */
-#define OP_JUMP		(1U << 4)	/* snapshot as new, old - new at one read */
-#define OP_COMPARE	(1U << 5)	/* snapshot as new, compare over many reads */
-#define OP_CONCURRENT	(1U << 6)	/* read while the host moves the reference */
+#define OP_ENABLE	0x01U	/* point MSR_KVM_SYSTEM_TIME_NEW at KVM's page */
+#define OP_UPDATE	0x02U	/* force a master clock update from vCPU 0 */
+#define OP_TSC		0x04U	/* report the TSC */
+#define OP_SAVE		0x08U	/* snapshot the page as the old clock */
+#define OP_JUMP		0x10U	/* snapshot as new, old - new at one read */
+#define OP_COMPARE	0x20U	/* snapshot as new, compare over many reads */
+#define OP_CONCURRENT	0x40U	/* read while the host moves the reference */
 
 /*
  * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
@@ -374,9 +375,9 @@ static void guest_run_vcpu(struct test_vm *t, struct kvm_vcpu *vcpu,
 	vcpu_run(vcpu);
 	/* The one failure seen on KVMs that emulate all guest code. */
 	if (vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
-		TEST_FAIL(
-			  "KVM_EXIT_INTERNAL_ERROR, suberror %u: KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only",
-			  vcpu->run->internal.suberror);
+		TEST_FAIL("KVM_EXIT_INTERNAL_ERROR, suberror %u: %s",
+			  vcpu->run->internal.suberror,
+			  "KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only");
 	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 	switch (get_ucall(vcpu, &uc)) {
 	case UCALL_SYNC:
@@ -454,259 +455,6 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* ---- stock_restore: the routine (no selftest library below this line) ---- */
-
-/*
- * Setting the KVM clock of a stock kernel so that a saved guest pvclock
- * continues, to within a nanosecond, with only KVM_GET_CLOCK and
- * KVM_SET_CLOCK.  It needs only <linux/kvm.h> and pvclock_ref, so a VMM can
- * lift this section (struct stock_restore_* and stock_restore*()).
- *
- * With the master clock on, KVM_SET_CLOCK takes a new master clock reference
- * (host TSC C, raw ns K) and makes the guest's pvti (C + offset, S) with
- * S = clock, plus realtime elapsed since data.realtime when
- * KVM_CLOCK_REALTIME is set.  C is read inside the ioctl and is not
- * reported, so no single call can hit a chosen S - saved(C + offset): the
- * routine aims, looks at the pvti KVM really made, and tries again.
- *
- *  1. The vCPU enters a stub that reads no time and the routine reads the
- *     pvti KVM wrote; KVM_GET_CLOCK samples (clock, host TSC) follow that
- *     pvti in the host's TSC domain, so pvclock_ref_tsc_offset() recovers
- *     the guest TSC offset exactly (a scaled TSC fails here, and says so).
- *  2. Each attempt reads KVM_GET_CLOCK (clock, realtime, host TSC h), takes
- *     the saved clock at the guest TSC h + offset, and passes it with that
- *     realtime and KVM_CLOCK_REALTIME: KVM adds the realtime that passes
- *     until it reads the clock again, which follows its new reference by a
- *     nearly constant gap.  That gap (the bias) is estimated in place, as
- *     the median of what earlier attempts showed, and subtracted.
- *  3. The vCPU enters the stub; the new pvti (T1, S1) is read back, checked
- *     against KVM_GET_CLOCK, and pvclock_ref_diff_range() gives the range
- *     of saved - restored over every later read: [e, e + 1] when T1 - T0 is
- *     a multiple of 2^-shift, [e, e + 2] when not.  The aim is S1 half a ns
- *     ahead of the saved clock's exact value at T1, which centres both.
- *  4. Done when the range is within the tolerance; otherwise retry, up to
- *     max_attempts and max_ns.  The clock is left at the last attempt.
- */
-struct stock_restore_ops {
-	void (*enter)(void *ctx);	/* the vCPU enters, reads no time */
-	/* the vCPU's pvti as KVM last wrote it; false if none */
-	bool (*read_pvti)(void *ctx, struct pvclock_ref_clock *clk);
-	void *ctx;
-};
-
-struct stock_restore_result {
-	bool ok;		/* the range is within the tolerance */
-	const char *why;	/* why not, when !ok */
-	unsigned int attempts;	/* KVM_SET_CLOCK calls */
-	uint64_t elapsed_ns;
-	uint64_t offset;	/* guest TSC - host TSC, the lowest allowed */
-	uint64_t offset_count;	/* offsets the samples allow (1: exact) */
-	int64_t lo, hi;		/* saved - restored at every later read */
-	int64_t bias;		/* estimated gap, 2^-32 ns */
-	int64_t bias_min, bias_max;	/* the gaps seen */
-	int64_t error;		/* S1 - the saved clock at T1, 2^-32 ns */
-	struct pvclock_ref_clock clk;	/* the pvti the routine left */
-};
-
-#define RESTORE_SAMPLES		32
-#define RESTORE_MAX_ATTEMPTS	1000	/* figures kept for the median */
-#define RESTORE_NEEDED_FLAGS	(KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)
-#define HALF_NS			(1LL << 31)	/* in 2^-32 ns */
-
-static uint64_t restore_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static bool restore_get_clock(int vm_fd, struct kvm_clock_data *data)
-{
-	memset(data, 0, sizeof(*data));
-	return !ioctl(vm_fd, KVM_GET_CLOCK, data) &&
-	       (data->flags & RESTORE_NEEDED_FLAGS) == RESTORE_NEEDED_FLAGS;
-}
-
-/* The guest TSC offset from KVM_GET_CLOCK samples against the pvti cur. */
-static const char *restore_offset(int vm_fd, const struct pvclock_ref_clock *cur,
-				  struct stock_restore_result *res)
-{
-	struct pvclock_ref_sample s[RESTORE_SAMPLES];
-	struct kvm_clock_data data;
-	unsigned int i;
-
-	for (i = 0; i < RESTORE_SAMPLES; i++) {
-		if (!restore_get_clock(vm_fd, &data))
-			return "KVM_GET_CLOCK failed, or gave no realtime/host TSC";
-		s[i].clock = data.clock;
-		s[i].host_tsc = data.host_tsc;
-	}
-	if (pvclock_ref_tsc_offset(cur, s, RESTORE_SAMPLES, &res->offset,
-				   &res->offset_count))
-		return "KVM_GET_CLOCK fits no fixed TSC offset (a scaled TSC?)";
-	return NULL;
-}
-
-/*
- * KVM_GET_CLOCK must read the new pvti at the host TSC plus an offset the
- * earlier samples allowed; each attempt's sample narrows the range further
- * when it can.  At shift -1 two adjacent offsets read alike whenever the
- * host TSC and KVM's reference share their parity, which on this project's
- * hosts they do for reads close together: the offset then stays a range of
- * two, half a tick of aim, and the verification does not depend on it.
- */
-static const char *restore_check_get_clock(int vm_fd,
-					   const struct pvclock_ref_clock *clk,
-					   struct stock_restore_result *res)
-{
-	struct pvclock_ref_sample s;
-	struct kvm_clock_data data;
-	uint64_t lo, count, into;
-
-	if (!restore_get_clock(vm_fd, &data))
-		return "KVM_GET_CLOCK failed";
-	s.clock = data.clock;
-	s.host_tsc = data.host_tsc;
-	if (pvclock_ref_tsc_offset(clk, &s, 1, &lo, &count))
-		return "KVM_GET_CLOCK reads a time the guest's new pvti never reads";
-	/* Both ranges are a few ticks wide: intersect them. */
-	into = lo - res->offset;
-	if (into < res->offset_count) {
-		res->offset = lo;
-		res->offset_count -= into;
-	} else if (res->offset - lo < count) {
-		count -= res->offset - lo;
-	} else {
-		return "KVM_GET_CLOCK disagrees with the pvti KVM gave the guest";
-	}
-	if (count < res->offset_count)
-		res->offset_count = count;
-	return NULL;
-}
-
-/* S1 - saved(T1) in 2^-32 ns, false beyond a second either way. */
-static bool restore_error(const struct pvclock_ref_clock *saved,
-			  const struct pvclock_ref_clock *clk, int64_t *error)
-{
-	int64_t whole = (int64_t)(clk->system_time -
-				  pvclock_ref_read(saved, clk->tsc_timestamp));
-
-	if (whole > 1000000000LL || whole < -1000000000LL)
-		return false;
-	*error = whole * (1LL << 32) -
-		 (int64_t)pvclock_ref_frac(saved, clk->tsc_timestamp);
-	return true;
-}
-
-/*
- * The lower median: the gap's outliers are all late ones (a cold first
- * call, an interrupt inside the ioctl), so of two figures take the lower.
- */
-static int64_t restore_median(int64_t *v, unsigned int n)
-{
-	unsigned int i, j;
-
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			int64_t x = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = x;
-		}
-	return v[(n - 1) / 2];
-}
-
-/*
- * Restore saved (the guest's pvti before the disruption) on the VM vm_fd
- * until every later guest read is within tolerance_ns of it, with at most
- * max_attempts KVM_SET_CLOCK calls and about max_ns of time.
- */
-static void stock_restore(int vm_fd, const struct stock_restore_ops *ops,
-			  const struct pvclock_ref_clock *saved,
-			  uint64_t tolerance_ns, unsigned int max_attempts,
-			  uint64_t max_ns, struct stock_restore_result *res)
-{
-	static int64_t biases[RESTORE_MAX_ATTEMPTS];
-	uint64_t start = restore_now_ns();
-	struct pvclock_ref_clock cur;
-	unsigned int n = 0;
-
-	memset(res, 0, sizeof(*res));
-	res->why = "no attempt";
-	if (max_attempts > RESTORE_MAX_ATTEMPTS)
-		max_attempts = RESTORE_MAX_ATTEMPTS;
-	ops->enter(ops->ctx);
-	if (!ops->read_pvti(ops->ctx, &cur)) {
-		res->why = "the vCPU has no pvclock";
-		return;
-	}
-	if (cur.mul != saved->mul || cur.shift != saved->shift) {
-		res->why = "the guest's pvclock scale changed: not the saved clock's TSC rate";
-		return;
-	}
-	res->why = restore_offset(vm_fd, &cur, res);
-	if (res->why)
-		return;
-
-	while (res->attempts < max_attempts) {
-		struct kvm_clock_data data;
-		uint64_t g;
-		int64_t adj, want;
-
-		if (!restore_get_clock(vm_fd, &data)) {
-			res->why = "KVM_GET_CLOCK failed";
-			return;
-		}
-		/* The middle of the offsets allowed: at most half of them off. */
-		g = data.host_tsc + res->offset + (res->offset_count - 1) / 2;
-		/* S1 - saved(T1) = adj - frac(g) + gap: aim it at +0.5 ns. */
-		want = HALF_NS - res->bias +
-		       (int64_t)pvclock_ref_frac(saved, g);
-		adj = (want + HALF_NS) >> 32;	/* rounded to a whole ns */
-		data.clock = pvclock_ref_read(saved, g) + (uint64_t)adj;
-		data.flags = KVM_CLOCK_REALTIME;
-		res->attempts++;
-		if (ioctl(vm_fd, KVM_SET_CLOCK, &data)) {
-			res->why = "KVM_SET_CLOCK failed";
-			return;
-		}
-		ops->enter(ops->ctx);
-		if (!ops->read_pvti(ops->ctx, &res->clk) ||
-		    res->clk.mul != saved->mul || res->clk.shift != saved->shift) {
-			res->why = "the pvti after KVM_SET_CLOCK is not the saved clock's scale";
-			return;
-		}
-		res->why = restore_check_get_clock(vm_fd, &res->clk, res);
-		if (res->why)
-			return;
-		if (!restore_error(saved, &res->clk, &res->error) ||
-		    pvclock_ref_diff_range(saved, &res->clk, &res->lo,
-					   &res->hi)) {
-			res->why = "KVM_SET_CLOCK left the clock more than a second off";
-			return;
-		}
-		/* What this attempt showed the gap to be; the median of all. */
-		biases[n++] = res->error - adj * (1LL << 32) +
-			      (int64_t)pvclock_ref_frac(saved, g);
-		res->bias = restore_median(biases, n);
-		res->bias_min = biases[0];
-		res->bias_max = biases[n - 1];
-		res->elapsed_ns = restore_now_ns() - start;
-		if (res->lo >= -(int64_t)tolerance_ns &&
-		    res->hi <= (int64_t)tolerance_ns) {
-			res->ok = true;
-			res->why = NULL;
-			return;
-		}
-		if (res->elapsed_ns >= max_ns)
-			break;
-	}
-	res->why = res->attempts < max_attempts ?
-		   "out of time before the clock was within the tolerance" :
-		   "out of attempts before the clock was within the tolerance";
-}
-
 /* ---- host: subtest results ---- */
 
 /* Shared with the children, which report a reason here before exiting. */
@@ -753,7 +501,7 @@ static int64_t frac_ps(int64_t v)
 
 static void report_metric(const char *name, int64_t value, const char *unit)
 {
-	printf("# metric %s %" PRId64 " %s\n", name, value, unit);
+	printf("# metric %s %ld %s\n", name, value, unit);
 }
 
 /* Skip unless the host can give this VM a master clock at all. */
@@ -785,9 +533,9 @@ static uint32_t require_master_clock(struct test_vm *t)
 
 static void print_clock(const char *what, const struct pvclock_ref_clock *c)
 {
-	printf("# %s: tsc_timestamp %" PRIu64 " system_time %" PRIu64
-	       " mul 0x%08x shift %d flags 0x%x\n", what, c->tsc_timestamp,
-	       c->system_time, c->mul, c->shift, c->flags);
+	printf("# %s: tsc_timestamp %lu system_time %lu mul 0x%08x shift %d flags 0x%x\n",
+	       what, c->tsc_timestamp, c->system_time, c->mul, c->shift,
+	       c->flags);
 }
 
 /*
@@ -800,7 +548,7 @@ static bool check_jump(const char *subtest, bool moved)
 	bool ok = true;
 
 	if (host_diff != gr.diff) {
-		check_fail("%s: guest computed %" PRId64 " ns, host %" PRId64,
+		check_fail("%s: guest computed %ld ns, host %ld",
 			   subtest, gr.diff, host_diff);
 		ok = false;
 	}
@@ -821,7 +569,7 @@ static bool check_jump(const char *subtest, bool moved)
 		ok = false;
 	}
 	if (gr.diff > (int64_t)SANE_JUMP_NS || gr.diff < -(int64_t)SANE_JUMP_NS) {
-		check_fail("%s: jump of %" PRId64 " ns is no sane clock",
+		check_fail("%s: jump of %ld ns is no sane clock",
 			   subtest, gr.diff);
 		ok = false;
 	}
@@ -851,11 +599,11 @@ static void test_masterclock_update(void)
 
 	interval_ns = gr.new_clk.system_time - gr.old_clk.system_time;
 	if (interval_ns < opts.interval_ms * NSEC_PER_MSEC)
-		check_fail("references %" PRIu64 " ns apart, less than the %"
-			   PRIu64 " ms slept", interval_ns, opts.interval_ms);
+		check_fail("references %lu ns apart, less than the %lu ms slept",
+			   interval_ns, opts.interval_ms);
 	ppb = pvd_drift_ppb(gr.diff, interval_ns);
-	printf("# masterclock_update: after %" PRIu64 " ns between references, old - new = %"
-	       PRId64 " ns at the guest's TSC (%s), drift %" PRId64 " ppb\n",
+	printf("# masterclock_update: after %lu ns between references,\n"
+	       "# old - new = %ld ns at the guest's TSC (%s), drift %ld ppb\n",
 	       interval_ns, gr.diff,
 	       gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
@@ -865,7 +613,7 @@ static void test_masterclock_update(void)
 	if (opts.has_max_drift &&
 	    (ppb > (int64_t)opts.max_drift_ppb ||
 	     ppb < -(int64_t)opts.max_drift_ppb))
-		check_fail("drift %" PRId64 " ppb exceeds --max-drift-ppb %" PRIu64,
+		check_fail("drift %ld ppb exceeds --max-drift-ppb %lu",
 			   ppb, opts.max_drift_ppb);
 out:
 	kvm_vm_free(t.vm);
@@ -888,9 +636,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	guest_run(t, OP_UPDATE | OP_SAVE, PAGE_KVM);
 	*flags = require_master_clock(t);
 	if (realtime && !(*flags & KVM_CLOCK_REALTIME)) {
-		printf(
-		       "# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x): realtime variant not run\n",
-		       *flags);
+		printf("# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x):\n"
+		       "# realtime variant not run\n", *flags);
 		return;
 	}
 	sleep_ms(SET_CLOCK_DELAY_MS);
@@ -905,8 +652,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	guest_run(t, OP_JUMP, PAGE_KVM);
 	if (!check_jump("set_clock", true))
 		return;
-	printf("# set_clock (%s): old - new = %" PRId64 " ns (%s), GET+SET took %"
-	       PRIu64 " ns\n", realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
+	printf("# set_clock (%s): old - new = %ld ns (%s), GET+SET took %lu ns\n",
+	       realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
 	       gr.diff, gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", t1 - t0);
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
@@ -916,8 +663,8 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	if (opts.has_max_set_clock &&
 	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
 	     gr.diff < -(int64_t)opts.max_set_clock_ns))
-		check_fail("set_clock (%s): |%" PRId64 "| ns exceeds --max-set-clock-ns %"
-			   PRIu64, name, gr.diff, opts.max_set_clock_ns);
+		check_fail("set_clock (%s): |%ld| ns exceeds --max-set-clock-ns %lu",
+			   name, gr.diff, opts.max_set_clock_ns);
 }
 
 static void test_set_clock(void)
@@ -965,11 +712,9 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 	const char *mname = pvd_method_name(m);
 	char buf[128];
 
-	printf("# reference_update %s %s: reference %" PRIu64
-	       " ticks after the old one, remainder 0x%08x%s; %" PRIu64
-	       " reads, %" PRIu64 " differ (%" PRIu64 ".%02" PRIu64
-	       " %%: %" PRIu64 " by 1 ns, %" PRIu64 " by 2 ns, %" PRIu64
-	       " otherwise), old - new in [%" PRId64 ", %" PRId64 "] ns\n",
+	printf("# reference_update %s %s: reference %lu ticks after the old one,\n"
+	       "# remainder 0x%08x%s; %lu reads, %lu differ (%lu.%02lu %%:\n"
+	       "# %lu by 1 ns, %lu by 2 ns, %lu otherwise), old - new in [%ld, %ld] ns\n",
 	       rate, mname, c->guest_tsc - old_clk->tsc_timestamp,
 	       c->remainder, c->aligned ? "" : " (unaligned)", s->reads,
 	       s->differ, bp / 100, bp % 100, s->by_diff[1], s->by_diff[2],
@@ -991,11 +736,10 @@ static void check_guest_saw(const char *rate, const char *mname,
 {
 	if (!pvd_clock_equal(&gr.old_clk, old_clk) ||
 	    !pvd_clock_equal(&gr.new_clk, new_clk))
-		check_fail(
-			   "reference_update %s %s: the guest read another pvclock than the host wrote",
-			   rate, mname);
+		check_fail("reference_update %s %s: %s", rate, mname,
+			   "the guest read another pvclock than the host wrote");
 	if (gr.before_ref)
-		check_fail("reference_update %s %s: %" PRIu64 " reads before the new reference",
+		check_fail("reference_update %s %s: %lu reads before the new reference",
 			   rate, mname, gr.before_ref);
 }
 
@@ -1031,14 +775,13 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 
 	host_recompute(t, &host);
 	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
-		check_fail(
-			   "reference_update %s %s: the host's arithmetic disagrees with the guest's",
-			   rate, mname);
+		check_fail("reference_update %s %s: %s", rate, mname,
+			   "the host's arithmetic disagrees with the guest's");
 	why = pvd_method_verdict(m, &gr.stats);
 	if (why && m == PVCLOCK_REF_EXACT && choice.remainder)
-		check_fail("reference_update %s %s: %s: the window of %" PRIu64
-			   " holds no zero-remainder reference (they recur every 2^%u ticks)",
+		check_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
 			   rate, mname, why, opts.window,
+			   "holds no zero-remainder reference (they recur",
 			   pvd_zero_period_log2(mul, shift));
 	else if (why)
 		check_fail("reference_update %s %s: %s", rate, mname, why);
@@ -1059,9 +802,8 @@ static void check_kvm_scale(int khz, uint32_t mul, int8_t shift)
 	printf("# reference_update: pvclock_ref_time_scale(%d kHz) = mul 0x%08x shift %d\n",
 	       khz, want_mul, want_shift);
 	if (want_mul != mul || want_shift != shift)
-		check_fail(
-			   "KVM scales %d kHz as mul 0x%08x shift %d, the library as mul 0x%08x shift %d",
-			   khz, mul, shift, want_mul, want_shift);
+		check_fail("KVM scales %d kHz as mul 0x%08x shift %d, %s as mul 0x%08x shift %d",
+			   khz, mul, shift, "the library", want_mul, want_shift);
 }
 
 static void test_reference_update(void)
@@ -1084,8 +826,8 @@ static void test_reference_update(void)
 		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
 			   host_shift);
 	check_kvm_scale(khz, host_mul, host_shift);
-	printf(
-	       "# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d; old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
+	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d;\n"
+	       "# old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
 	       khz, host_mul, host_shift, PVD_OLD_SPREAD_BITS,
 	       opts.reads ? "fixed reads per comparison" :
 	       "reads for 0.2 s per comparison, at least 1000");
@@ -1100,9 +842,8 @@ static void test_reference_update(void)
 		label_rate(rate, sizeof(rate), opts.freq_khz[i]);
 		if (opts.freq_khz[i] != PVD_HOST_RATE)
 			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
-		printf(
-		       "# reference_update %s: mul 0x%08x shift %d, zero-remainder references every 2^%u ticks, exact window %"
-		       PRIu64 "\n",
+		printf("# reference_update %s: mul 0x%08x shift %d,\n"
+		       "# zero-remainder references every 2^%u ticks, exact window %lu\n",
 		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
 		       opts.window);
 		for (j = 0; j < ARRAY_SIZE(methods); j++)
@@ -1584,18 +1325,19 @@ out:
 
 /* ---- subtest 5: stock_restore ---- */
 
-static void restore_enter(void *ctx)
+static int restore_enter(void *ctx)
 {
 	guest_run(ctx, 0, PAGE_KVM);
+	return 0;
 }
 
-static bool restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
+static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
 	uint32_t version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
 	return pvti_try_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
-	       pvclock_ref_clock_valid(clk);
+	       pvclock_ref_clock_valid(clk) ? 0 : -ENODATA;
 }
 
 /* Checks and figures of the guest's comparison of saved and new clock. */
@@ -1604,10 +1346,9 @@ static void restore_reads(struct test_vm *t, const char *how)
 	struct pvd_stats host;
 	char buf[96];
 
-	printf("# stock_restore %s: %" PRIu64 " guest reads, %" PRIu64
-	       " differ from the saved clock, saved - new in [%" PRId64 ", %"
-	       PRId64 "] ns\n", how, gr.stats.reads, gr.stats.differ,
-	       gr.stats.min_diff, gr.stats.max_diff);
+	printf("# stock_restore %s: %lu guest reads, %lu differ from the saved clock,\n"
+	       "# saved - new in [%ld, %ld] ns\n", how, gr.stats.reads,
+	       gr.stats.differ, gr.stats.min_diff, gr.stats.max_diff);
 	snprintf(buf, sizeof(buf), "stock_restore.%s.min_diff", how);
 	report_metric(buf, gr.stats.min_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_diff", how);
@@ -1619,7 +1360,7 @@ static void restore_reads(struct test_vm *t, const char *how)
 		check_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
 			   how);
 	if (gr.before_ref)
-		check_fail("stock_restore %s: %" PRIu64 " reads before the new reference",
+		check_fail("stock_restore %s: %lu reads before the new reference",
 			   how, gr.before_ref);
 	/*
 	 * KVM may rewrite the page (a guest kvmclock MSR write schedules one
@@ -1632,10 +1373,10 @@ static void restore_reads(struct test_vm *t, const char *how)
 
 static void test_stock_restore(void)
 {
-	struct stock_restore_result res;
+	struct pvclock_restore_result res;
 	struct kvm_clock_data data;
 	struct pvclock_ref_clock saved;
-	struct stock_restore_ops ops;
+	struct pvclock_restore_ops ops = {};
 	struct test_vm t;
 	uint32_t flags;
 
@@ -1646,10 +1387,9 @@ static void test_stock_restore(void)
 	memset(&data, 0, sizeof(data));
 	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
 	flags = require_master_clock(&t);
-	if ((flags & RESTORE_NEEDED_FLAGS) != RESTORE_NEEDED_FLAGS)
-		subtest_skip(
-			     "KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC (flags 0x%x)",
-			     flags);
+	if ((flags & PVCLOCK_RESTORE_FLAGS) != PVCLOCK_RESTORE_FLAGS)
+		subtest_skip("KVM_GET_CLOCK reports no %s (flags 0x%x)",
+			     "KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC", flags);
 	saved = gr.old_clk;
 	print_clock("saved", &saved);
 	set_compare_budget(&t);
@@ -1659,9 +1399,8 @@ static void test_stock_restore(void)
 	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
 	if (!check_jump("stock_restore", true))
 		goto out;
-	printf("# stock_restore: after %" PRIu64
-	       " ms a master clock update moved the clock by saved - new = %"
-	       PRId64 " ns\n", opts.interval_ms, gr.diff);
+	printf("# stock_restore: after %lu ms a master clock update moved the clock\n"
+	       "# by saved - new = %ld ns\n", opts.interval_ms, gr.diff);
 	report_metric("stock_restore.update.old_minus_new", gr.diff, "ns");
 
 	/* Naive: KVM_SET_CLOCK with the data saved, realtime added. */
@@ -1673,16 +1412,15 @@ static void test_stock_restore(void)
 	ops.enter = restore_enter;
 	ops.read_pvti = restore_read_pvti;
 	ops.ctx = &t;
-	stock_restore(t.vm->fd, &ops, &saved, opts.restore_tolerance_ns,
-		      (unsigned int)opts.restore_attempts,
-		      opts.restore_ms * NSEC_PER_MSEC, &res);
-	printf("# stock_restore: %s after %u attempts in %" PRIu64
-	       " us; TSC offset %s (%" PRIu64 " allowed); KVM_SET_CLOCK's gap %"
-	       PRId64 " ps (median; seen %" PRId64 " to %" PRId64
-	       " ps), system_time error %" PRId64
-	       " ps; reference %s, saved - restored within [%" PRId64 ", %"
-	       PRId64 "] ns at every later read\n",
-	       res.ok ? "restored" : res.why, res.attempts,
+	ops.vm_fd = t.vm->fd;
+	pvclock_restore(&ops, &saved, opts.restore_tolerance_ns,
+			(unsigned int)opts.restore_attempts,
+			opts.restore_ms * NSEC_PER_MSEC, &res);
+	printf("# stock_restore: %s after %u attempts in %lu us;\n"
+	       "# TSC offset %s (%lu allowed); KVM_SET_CLOCK's gap %ld ps\n"
+	       "# (median; seen %ld to %ld ps), system_time error %ld ps;\n"
+	       "# reference %s, saved - restored within [%ld, %ld] ns at every later read\n",
+	       pvclock_restore_strerror(res.status), res.attempts,
 	       res.elapsed_ns / 1000, res.offset_count == 1 ? "exact" : "a range",
 	       res.offset_count, frac_ps(res.bias), frac_ps(res.bias_min),
 	       frac_ps(res.bias_max), frac_ps(res.error),
@@ -1697,10 +1435,9 @@ static void test_stock_restore(void)
 	report_metric("stock_restore.error", frac_ps(res.error), "ps");
 	report_metric("stock_restore.bound",
 		      res.hi > -res.lo ? res.hi : -res.lo, "ns");
-	if (!res.ok) {
-		check_fail("stock_restore: %s (%u attempts, %" PRIu64
-			   " ms, --restore-tolerance-ns %" PRIu64 ")",
-			   res.why, res.attempts,
+	if (res.status != PVCLOCK_RESTORE_OK) {
+		check_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
+			   pvclock_restore_strerror(res.status), res.attempts,
 			   (uint64_t)(res.elapsed_ns / NSEC_PER_MSEC),
 			   opts.restore_tolerance_ns);
 		if (!res.attempts)
@@ -1710,14 +1447,14 @@ static void test_stock_restore(void)
 	guest_run(&t, OP_COMPARE, PAGE_KVM);
 	restore_reads(&t, "restored");
 	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
-		check_fail(
-			   "stock_restore: the guest read another pvti than the one the routine verified");
+		check_fail("stock_restore: %s",
+			   "the guest read another pvti than the one the routine verified");
 	if (gr.stats.min_diff < res.lo || gr.stats.max_diff > res.hi)
 		check_fail("stock_restore: reads outside the range the arithmetic allows");
 	if (pvd_stats_max_abs(&gr.stats) > opts.restore_tolerance_ns)
-		check_fail("stock_restore: a read differs by %" PRIu64
-			   " ns, beyond --restore-tolerance-ns %" PRIu64,
+		check_fail("stock_restore: a read differs by %lu ns, %s %lu",
 			   pvd_stats_max_abs(&gr.stats),
+			   "beyond --restore-tolerance-ns",
 			   opts.restore_tolerance_ns);
 out:
 	kvm_vm_free(t.vm);
@@ -1785,9 +1522,8 @@ static void test_concurrent_update(void)
 	u.page = t.host_pvti;
 	u.nr = age / period < CONCURRENT_REFS ? age / period : CONCURRENT_REFS;
 	if (u.nr < 2)
-		subtest_skip(
-			     "zero-remainder references recur every 2^%u ticks, too rarely for this test",
-			     log2);
+		subtest_skip("zero-remainder references recur every 2^%u ticks, %s",
+			     log2, "too rarely for this test");
 	newest = old_clk.tsc_timestamp + age / period * period;
 	for (i = 0; i < u.nr; i++) {
 		pvclock_ref_rebase(&old_clk, newest - i * period, &u.clk[i]);
@@ -1813,14 +1549,13 @@ static void test_concurrent_update(void)
 	pthread_join(thread, NULL);
 
 	rate = u.updates * 1000 / (opts.duration_ms * rounds);
-	printf("# concurrent_update: %u zero-remainder references 2^%u ticks apart, %"
-	       PRIu64 " updates (%" PRIu64 "/s) in %u round(s) of %" PRIu64
-	       " ms, %" PRIu64 " guest reads, %"
-	       PRIu64 " references seen, %" PRIu64 " snapshot retries; %"
-	       PRIu64 " torn, %" PRIu64 " backwards, %" PRIu64
-	       " differing from the continuous clock\n", u.nr, log2, u.updates,
-	       rate, rounds, opts.duration_ms, gr.conc.reads, gr.conc.changes,
-	       gr.retries, gr.conc.torn, gr.conc.backwards, gr.conc.differ);
+	printf("# concurrent_update: %u zero-remainder references 2^%u ticks apart,\n"
+	       "# %lu updates (%lu/s) in %u round(s) of %lu ms, %lu guest reads,\n"
+	       "# %lu references seen, %lu snapshot retries; %lu torn, %lu backwards,\n"
+	       "# %lu differing from the continuous clock\n", u.nr, log2,
+	       u.updates, rate, rounds, opts.duration_ms, gr.conc.reads,
+	       gr.conc.changes, gr.retries, gr.conc.torn, gr.conc.backwards,
+	       gr.conc.differ);
 	report_metric("concurrent_update.updates", (int64_t)u.updates, "updates");
 	report_metric("concurrent_update.rounds", rounds, "rounds");
 	report_metric("concurrent_update.reads", (int64_t)gr.conc.reads, "reads");
@@ -1829,19 +1564,18 @@ static void test_concurrent_update(void)
 	report_metric("concurrent_update.retries", (int64_t)gr.retries,
 		      "snapshots");
 	if (gr.conc.torn)
-		check_fail("concurrent_update: %" PRIu64 " torn pvti snapshots",
+		check_fail("concurrent_update: %lu torn pvti snapshots",
 			   gr.conc.torn);
 	if (gr.conc.backwards)
-		check_fail("concurrent_update: the clock went backwards %" PRIu64
-			   " times", gr.conc.backwards);
+		check_fail("concurrent_update: the clock went backwards %lu times",
+			   gr.conc.backwards);
 	if (gr.conc.differ)
-		check_fail("concurrent_update: %" PRIu64
-			   " reads differ from the continuous clock",
+		check_fail("concurrent_update: %lu reads differ from the continuous clock",
 			   gr.conc.differ);
 	if (gr.conc.changes < 2 || rate < CONCURRENT_MIN_RATE)
-		check_fail("concurrent_update: too few updates reached the guest (%"
-			   PRIu64 " updates in %u rounds, %" PRIu64 " seen)",
-			   u.updates, rounds, gr.conc.changes);
+		check_fail("concurrent_update: %s (%lu updates in %u rounds, %lu seen)",
+			   "too few updates reached the guest", u.updates,
+			   rounds, gr.conc.changes);
 	kvm_vm_free(t.vm);
 }
 

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# kvm-tree.sh: sourced by install.sh and make-patch.sh.  Where this
+# project's files go in a kernel tree's KVM selftests, and the test in the
+# form of that tree's API.
+#
+# Three parts, each one patch of the upstream series:
+#   ref      the pvclock_ref library: include/ARCH/, lib/ARCH/
+#   restore  the pvclock_restore library: include/ARCH/, lib/ARCH/
+#   test     pvclock_drift_test and its header: ARCH/
+# ARCH is x86_64 before 6.14 (tests listed in Makefile) and x86 from 6.14
+# on (tests listed in Makefile.kvm).  The test reaches the tree's selftest
+# API through x86_64/pvclock_compat.h here; in a tree it is resolved away
+# (kvm_test_for_tree), so that no compatibility header goes upstream.
+
+KVM_PARTS="ref restore test"
+
+# Sets kvm, mkfile, archdir and progvar for the tree in $1, or fails.
+kvm_detect_layout()
+{
+	kvm=$1/tools/testing/selftests/kvm
+	[ -d "$kvm" ] || { echo "$1 has no tools/testing/selftests/kvm"; return 1; }
+	if [ -f "$kvm/Makefile.kvm" ]; then
+		mkfile=$kvm/Makefile.kvm
+		archdir=x86
+	else
+		mkfile=$kvm/Makefile
+		archdir=x86_64
+	fi
+	progvar=TEST_GEN_PROGS_$archdir
+	[ -d "$kvm/$archdir" ] || { echo "$kvm has no $archdir/ directory"; return 1; }
+	grep -q "^${progvar}[[:space:]]*+\?=" "$mkfile" ||
+		{ echo "$mkfile has no $progvar list: unknown KVM selftest layout"; return 1; }
+}
+
+# "destination source" of each file of part $1 (destinations relative to
+# the kvm directory, sources to this project).
+kvm_part_files()
+{
+	case $1 in
+	ref)
+		echo "include/$archdir/pvclock_ref.h include/pvclock_ref.h"
+		echo "lib/$archdir/pvclock_ref.c lib/pvclock_ref.c"
+		;;
+	restore)
+		echo "include/$archdir/pvclock_restore.h include/pvclock_restore.h"
+		echo "lib/$archdir/pvclock_restore.c lib/pvclock_restore.c"
+		;;
+	test)
+		echo "$archdir/pvclock_drift.h x86_64/pvclock_drift.h"
+		echo "$archdir/pvclock_drift_test.c x86_64/pvclock_drift_test.c"
+		;;
+	esac
+}
+
+# The Makefile variable and value that register part $1.
+kvm_part_make()
+{
+	case $1 in
+	ref) echo "LIBKVM_$archdir lib/$archdir/pvclock_ref.c" ;;
+	restore) echo "LIBKVM_$archdir lib/$archdir/pvclock_restore.c" ;;
+	test) echo "$progvar $archdir/pvclock_drift_test" ;;
+	esac
+}
+
+# Is macro $1 defined by the tree's selftest headers or its uapi?
+kvm_tree_defines()
+{
+	local tree=$kvm/../../../..
+
+	grep -rqsE "^#[[:space:]]*define[[:space:]]+$1([[:space:](]|\$)" \
+		"$kvm/include" "$kvm/../kselftest.h" \
+		"$tree/include/uapi/linux/kvm.h" "$tree/usr/include/linux/kvm.h"
+}
+
+# The compatibility header $1 resolved for this tree: its include lines
+# (prefixed "I "), then its body (prefixed "B ").  A top-level "#ifndef
+# NAME" block goes, with the comment just above it, when the tree defines
+# NAME, and stays otherwise; the guard and the file's own comment go; a
+# static inline function becomes static, as in any .c file.
+kvm_compat_for_tree()
+{
+	local compat=$1 guard name defined=" "
+
+	guard=$(sed -n 's/^#ifndef \([A-Z0-9_]*_H\)$/\1/p' "$compat" | head -n 1)
+	for name in $(sed -n 's/^#ifndef \([A-Za-z0-9_]*\)$/\1/p' "$compat"); do
+		[ "$name" != "$guard" ] && kvm_tree_defines "$name" &&
+			defined="$defined$name "
+	done
+	awk -v guard="$guard" -v defined="$defined" '
+	function flush() { for (i = 0; i < np; i++) print "B " pend[i]; np = 0 }
+	!started {	# the comments and blank lines that open the file
+		if ($0 ~ /^\/\*/ || head) {
+			head = $0 !~ /\*\//
+			next
+		}
+		if ($0 == "")
+			next
+		started = 1
+	}
+	$0 == "#ifndef " guard || $0 == "#define " guard { next }
+	/^#endif/ && $0 ~ guard { next }
+	skip {
+		if ($0 ~ /^#[[:space:]]*if/) depth++
+		else if ($0 ~ /^#[[:space:]]*endif/ && depth-- == 0) skip = 0
+		next
+	}
+	/^#include/ { print "I " $0; next }
+	/^#ifndef / && index(defined, " " $2 " ") { np = 0; skip = 1; depth = 0; next }
+	/^\/\*/ || incomment {
+		pend[np++] = $0
+		incomment = $0 !~ /\*\//
+		next
+	}
+	/^$/ { flush(); print "B "; next }
+	{ flush(); sub(/^static inline /, "static "); print "B " $0 }
+	END { flush() }' "$compat"
+}
+
+# The test $1 for this tree on stdout, with its compatibility header $2
+# resolved in place: its system include lines that the test lacks after the
+# test's last system include, its others where it was included, and its
+# body after the last include line.
+kvm_test_for_tree()
+{
+	local test=$1 compat=$2 resolved inc body
+
+	resolved=$(kvm_compat_for_tree "$compat") || return 1
+	inc=$(printf '%s\n' "$resolved" | sed -n 's/^I //p' |
+		while read -r line; do
+			grep -qxF "$line" "$test" || echo "$line"
+		done)
+	body=$(printf '%s\n' "$resolved" | sed -n 's/^B //p' | cat -s |
+		sed -e '/./,$!d')
+	# The environment, not -v: awk would read the backslashes of C strings.
+	SYS=$(printf '%s\n' "$inc" | grep '^#include <') \
+	LOCAL=$(printf '%s\n' "$inc" | grep -v '^#include <') \
+	BODY=$body NAME=$(basename "$compat") awk '
+	{ line[NR] = $0 }
+	/^#include/ { last = NR }
+	/^#include </ { lastsys = NR }
+	END {
+		for (i = 1; i <= NR; i++) {
+			if (line[i] != "#include \"" ENVIRON["NAME"] "\"")
+				print line[i]
+			else if (ENVIRON["LOCAL"] != "")
+				print ENVIRON["LOCAL"]
+			if (i == lastsys && ENVIRON["SYS"] != "")
+				print ENVIRON["SYS"]
+			if (i == last && ENVIRON["BODY"] != "")
+				print "\n" ENVIRON["BODY"]
+		}
+	}' "$test"
+}
+
+# Copy part $1's files from the project $2 into the tree; the test in this
+# tree's form.
+kvm_put_part()
+{
+	local part=$1 src=$2 dst from
+
+	while read -r dst from; do
+		mkdir -p "$(dirname "$kvm/$dst")"
+		if [ "$from" = x86_64/pvclock_drift_test.c ]; then
+			kvm_test_for_tree "$src/$from" "$src/x86_64/pvclock_compat.h" \
+				>"$kvm/$dst" || return 1
+		else
+			cp "$src/$from" "$kvm/$dst"
+		fi
+	done < <(kvm_part_files "$part")
+}
+
+# Add "VAR += VALUE" to the tree's Makefile where the list keeps it: before
+# the first line of VAR's list whose value sorts after VALUE, among values
+# in VALUE's folder; after the list's last such line otherwise.
+kvm_add_sorted()
+{
+	local var=$1 value=$2 tmp
+
+	tmp=$(mktemp "$mkfile.XXXXXX")
+	awk -v var="$var" -v value="$value" '
+	function dir(v) { sub(/[^\/]*$/, "", v); return v }
+	{ line[NR] = $0 }
+	$1 == var && ($2 == "+=" || $2 == "=") && dir($3) == dir(value) {
+		if (!at && $3 > value)
+			at = NR
+		lastin = NR
+	}
+	END {
+		if (!at)
+			at = lastin + 1
+		# never before the first plain assignment of the list
+		else if (line[at] ~ "^" var "[[:space:]]*=")
+			at++
+		for (i = 1; i <= NR; i++) {
+			if (i == at)
+				print var " += " value
+			print line[i]
+		}
+		if (at > NR)
+			print var " += " value
+	}' "$mkfile" >"$tmp"
+	cat "$tmp" >"$mkfile"	# keeps the file's mode and owner
+	rm -f "$tmp"
+}
