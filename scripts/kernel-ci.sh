@@ -93,11 +93,12 @@ boot "$log" -- pvclock_drift_test --reads 1000000 --clock-guest-mode round-down
 must_pass "$log" $all
 ok "the selftest in the project's kernel: all six subtests passed, none skipped"
 must_say "$log" "the new reference inside the host's TSC reads" \
-	'^# set_clock_guest: restored through vCPU 1: T1 [0-9]+, .*guest TSC around the ioctl'
-must_say "$log" "1,000,000 reads within what the arithmetic allows" \
-	'^# set_clock_guest: 1000000 guest reads, .*saved - restored in \[0, [012]\] ns, the arithmetic allows \[0, [12]\] \(round-down\)'
+	'^# set_clock_guest: restored through vCPU 1; T1 [0-9]+, guest TSC around$'
+must_say "$log" "1,000,000 reads" '^# set_clock_guest: 1000000 guest reads, [0-9]+ differ'
+must_say "$log" "reads within what the arithmetic allows" \
+	'^# saved - restored in \[0, [01]\] ns, the arithmetic allows \[0, 1\] \(round-down\)$|^# saved - restored in \[0, [012]\] ns, the arithmetic allows \[0, 2\] \(round-down\)$'
 must_say "$log" "the master clock update after the restore" \
-	'^# set_clock_guest: before the save the clock drifted .* the update .* after the restore moved it'
+	'^# the update [0-9]+ ns after the restore moved it -?[0-9]+ ps'
 must_say "$log" "ERANGE for a scale 2 kHz fast" '^# set_clock_guest: a saved scale .*\(\+2 kHz\): ERANGE$'
 must_say "$log" "ERANGE for a scale 2 kHz slow" '^# set_clock_guest: a saved scale .*\(-2 kHz\): ERANGE$'
 must_say "$log" "EINVAL for a reference in the future" \
