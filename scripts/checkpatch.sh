@@ -42,6 +42,18 @@ mapfile -t files < <(git ls-files -- '*.c' '*.h')
 [ ${#files[@]} -gt 0 ] || die "no tracked .c or .h files"
 mapfile -t patches < <(git ls-files -- 'kernel/patches/*.patch')
 
+# One TAP line for file $1, with checkpatch's findings $2 (none: ok).
+report()
+{
+	if [ -z "$2" ]; then
+		echo "ok $n $1"
+	else
+		bad=$((bad + 1))
+		echo "not ok $n $1"
+		printf '%s\n' "$2" | sed 's/^/# /'
+	fi
+}
+
 echo "TAP version 13"
 echo "1..$((${#files[@]} + ${#patches[@]}))"
 n=0
@@ -58,13 +70,7 @@ for f in "${files[@]}"; do
 			/^-:[0-9]+:/ { $1 = f; $2 = $2 - 6 " (as a patch)" }
 			{ print }')
 	issues=$(printf '%s\n' "$out" | grep -E ': (ERROR|WARNING):' || true)
-	if [ -z "$issues" ]; then
-		echo "ok $n $f"
-	else
-		bad=$((bad + 1))
-		echo "not ok $n $f"
-		printf '%s\n' "$issues" | sed 's/^/# /'
-	fi
+	report "$f" "$issues"
 done
 for f in "${patches[@]}"; do
 	n=$((n + 1))
@@ -73,13 +79,7 @@ for f in "${patches[@]}"; do
 	# whitespace on the patch's blank context lines.
 	issues=$(perl "$cp" --terse --show-types --no-summary "$root/$f" 2>&1 |
 		grep -E ': (ERROR|WARNING|CHECK):' || true)
-	if [ -z "$issues" ]; then
-		echo "ok $n $f"
-	else
-		bad=$((bad + 1))
-		echo "not ok $n $f"
-		printf '%s\n' "$issues" | sed 's/^/# /'
-	fi
+	report "$f" "$issues"
 done
 echo "# checkpatch: $((n - bad)) of $n files clean (0 errors, 0 warnings)"
 [ "$bad" = 0 ]

@@ -147,6 +147,26 @@ static int vm_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 	return -EAGAIN;
 }
 
+/* The routine's view of this VM: its own entry and pvti read, ioctls on vm_fd. */
+static struct pvclock_restore_ops vm_ops(struct vm *vm)
+{
+	struct pvclock_restore_ops ops = {
+		.enter = vm_enter,
+		.read_pvti = vm_read_pvti,
+		.ctx = vm,
+		.vm_fd = vm->fd,
+	};
+
+	return ops;
+}
+
+/* The guest runs to its exit and its pvclock is read: the saved clock. */
+static void vm_save(struct vm *vm, struct pvclock_ref_clock *saved)
+{
+	if (vm_enter(vm) || vm_read_pvti(vm, saved))
+		die(1, "the guest's pvclock");
+}
+
 static uint64_t arg_value(int argc, char **argv, int *i)
 {
 	char *end;
@@ -174,12 +194,7 @@ static void print_gap(void *ctx, const struct pvclock_restore_attempt *a)
 static int record(struct vm *vm, uint64_t rounds, uint64_t attempts,
 		  uint64_t deltas)
 {
-	struct pvclock_restore_ops ops = {
-		.enter = vm_enter,
-		.read_pvti = vm_read_pvti,
-		.ctx = vm,
-		.vm_fd = vm->fd,
-	};
+	struct pvclock_restore_ops ops = vm_ops(vm);
 	struct pvclock_restore_result res;
 	struct pvclock_ref_clock saved;
 	struct kvm_clock_data d[2];
@@ -188,8 +203,7 @@ static int record(struct vm *vm, uint64_t rounds, uint64_t attempts,
 
 	uname(&u);
 	printf("# pvclock-restore: figures of kernel %s %s\n", u.release, u.machine);
-	if (vm_enter(vm) || vm_read_pvti(vm, &saved))
-		die(1, "the guest's pvclock");
+	vm_save(vm, &saved);
 	printf("tsc_khz %d\nmul %" PRIu32 "\nshift %d\n",
 	       ioctl(vm->vcpu, KVM_GET_TSC_KHZ, 0), saved.mul, saved.shift);
 	for (r = 0; r < rounds; r++) {
@@ -202,8 +216,7 @@ static int record(struct vm *vm, uint64_t rounds, uint64_t attempts,
 				printf("delta %" PRIu64 "\n", (uint64_t)
 				       (d[i & 1].host_tsc - d[!(i & 1)].host_tsc));
 		}
-		if (vm_enter(vm) || vm_read_pvti(vm, &saved))
-			die(1, "the guest's pvclock");
+		vm_save(vm, &saved);
 		ops.attempt = print_gap;
 		pvclock_restore(&ops, &saved, 0, (unsigned int)attempts,
 				UINT64_MAX, &res);
@@ -224,19 +237,13 @@ static int record(struct vm *vm, uint64_t rounds, uint64_t attempts,
 
 static int restore(struct vm *vm, uint64_t tolerance, uint64_t attempts)
 {
-	struct pvclock_restore_ops ops = {
-		.enter = vm_enter,
-		.read_pvti = vm_read_pvti,
-		.ctx = vm,
-		.vm_fd = vm->fd,
-	};
+	struct pvclock_restore_ops ops = vm_ops(vm);
 	struct pvclock_restore_result res;
 	struct pvclock_ref_clock saved;
 	struct kvm_clock_data data;
 	struct timespec pause = { 0, 100000000 };
 
-	if (vm_enter(vm) || vm_read_pvti(vm, &saved))
-		die(1, "the guest's pvclock");
+	vm_save(vm, &saved);
 	memset(&data, 0, sizeof(data));
 	if (ioctl(vm->fd, KVM_GET_CLOCK, &data))
 		die(1, "KVM_GET_CLOCK");
