@@ -136,7 +136,7 @@ if [ "$(cat "$src/.git/bisect-demo-source" 2>/dev/null)" != "$source_id" ]; then
 fi
 
 # A fresh history every run: back to base, the old branch dropped.
-git_q bisect reset -q >/dev/null 2>&1 || true
+git_q bisect reset >/dev/null 2>&1 || true
 git_q checkout -q -f --detach base || die "cannot check out base"
 git_q clean -q -f -d
 git_q branch -q -D demo >/dev/null 2>&1 || true
@@ -145,7 +145,7 @@ git_q checkout -q -b demo base || die "cannot make the demo branch"
 kmake()
 {
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-		nice -n 10 make -C "$src" O="$obj" ARCH=x86_64 LOCALVERSION=-bisect-demo "$@"
+		nice -n 10 make -C "$src" O="$obj" ARCH=x86_64 "$@"
 }
 
 # The project kernel's configuration (tinyconfig, kernel/config merged on
@@ -264,7 +264,7 @@ if [ $good_ok = 0 ] || [ $bad_ok = 0 ]; then
 fi
 
 say "bisecting (each step: incremental build, boot, test)"
-git_q bisect start -q demo base >/dev/null || die "git bisect start failed"
+git_q bisect start demo base >/dev/null || die "git bisect start failed"
 run_out=$demo/bisect-run.out
 (cd "$src" && git bisect run "$root/scripts/bisect-kernel-step.sh" --obj "$obj" --jobs "$jobs" -- \
 	"$root/scripts/bisect-run.sh" --kernel "$obj/arch/x86/boot/bzImage" "${test_args[@]}") \
@@ -273,7 +273,7 @@ rc=$?
 grep -E '^bisect-step: |^bisect-run\.sh: |^# metric masterclock_update\.drift' "$run_out" | sed 's/^/  /'
 found_sha=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$run_out" | head -n 1)
 git_q bisect log >"$demo/bisect-git.log" 2>/dev/null
-git_q bisect reset -q >/dev/null 2>&1
+git_q bisect reset >/dev/null 2>&1
 if [ "$rc" != 0 ] || [ -z "$found_sha" ]; then
 	tail -n 5 "$run_out" | sed 's/^/  /'
 	say "git bisect run named no commit (exit $rc; see $run_out) ($(elapsed))"
