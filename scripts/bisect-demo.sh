@@ -209,10 +209,28 @@ commit_all()
 
 say "seed $seed (SEED=$seed repeats this run), regression $drift ppb, threshold $threshold ppb"
 
+log=$demo/bisect.log
+: >"$log"
+test_args=(--test "$test_bin" --log "$log" --only masterclock_update
+	   --max-drift-ppb "$threshold")
+
+end_check()
+{
+	local name=$1 image=$2 want=$3 start rc out
+	start=$(date +%s)
+	out=$(cd "$src" && "$root/scripts/bisect-run.sh" --kernel "$image" "${test_args[@]}" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | sed 's/^/  /'
+	say "$name end: exit $rc, wanted $want ($(($(date +%s) - start)) s)"
+	[ "$rc" = "$want" ]
+}
+
 # The base, built first: after the first run only what the last run's
 # commits changed is compiled again.
 build_here "the good end (base, $(git_q rev-parse --short base))"
 cp "$obj/arch/x86/boot/bzImage" "$demo/good.bzImage"
+good_ok=0
+end_check good "$demo/good.bzImage" 0 && good_ok=1
 
 bad_at=$((3 + seed % (ncommits - 4)))
 g=0
@@ -235,26 +253,7 @@ say "injected $injected"
 build_here "the bad end (tip, $(git_q rev-parse --short demo))"
 cp "$obj/arch/x86/boot/bzImage" "$demo/bad.bzImage"
 
-log=$demo/bisect.log
-: >"$log"
-test_args=(--test "$test_bin" --log "$log" --only masterclock_update
-	   --max-drift-ppb "$threshold")
-
-end_check()
-{
-	local name=$1 image=$2 want=$3 start rc out
-	start=$(date +%s)
-	out=$("$root/scripts/bisect-run.sh" --kernel "$image" "${test_args[@]}" 2>&1)
-	rc=$?
-	printf '%s\n' "$out" | sed 's/^/  /'
-	say "$name end: exit $rc, wanted $want ($(($(date +%s) - start)) s)"
-	[ "$rc" = "$want" ]
-}
-
-say "checking the ends"
-good_ok=0
 bad_ok=0
-end_check good "$demo/good.bzImage" 0 && good_ok=1
 end_check bad "$demo/bad.bzImage" 1 && bad_ok=1
 if [ $good_ok = 0 ] || [ $bad_ok = 0 ]; then
 	[ $good_ok = 1 ] || say "the good end does not pass"
@@ -266,11 +265,13 @@ fi
 say "bisecting (each step: incremental build, boot, test)"
 git_q bisect start demo base >/dev/null || die "git bisect start failed"
 run_out=$demo/bisect-run.out
+bisect_start=$(date +%s)
 (cd "$src" && git bisect run "$root/scripts/bisect-kernel-step.sh" --obj "$obj" --jobs "$jobs" -- \
 	"$root/scripts/bisect-run.sh" --kernel "$obj/arch/x86/boot/bzImage" "${test_args[@]}") \
 	>"$run_out" 2>&1
 rc=$?
 grep -E '^bisect-step: |^bisect-run\.sh: |^# metric masterclock_update\.drift' "$run_out" | sed 's/^/  /'
+say "git bisect run: $(grep -c '^bisect-step: ' "$run_out") steps in $(($(date +%s) - bisect_start)) s, exit $rc"
 found_sha=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$run_out" | head -n 1)
 git_q bisect log >"$demo/bisect-git.log" 2>/dev/null
 git_q bisect reset >/dev/null 2>&1
