@@ -93,6 +93,8 @@ say()
 	echo "$me: $*"
 }
 
+say "seed $seed (SEED=$seed repeats this run), regression $drift ppb, threshold $threshold ppb"
+
 demo=$BUILD/bisect-demo
 src=$demo/src
 obj=$demo/obj
@@ -206,8 +208,6 @@ commit_all()
 {
 	git_q commit -q -a -m "$1" || die "cannot commit '$1'"
 }
-
-say "seed $seed (SEED=$seed repeats this run), regression $drift ppb, threshold $threshold ppb"
 
 log=$demo/bisect.log
 : >"$log"
