@@ -70,4 +70,6 @@ help:
 	@echo 'make kernel [VARIANT=round-down] [CONFIG_EXTRA=...]  the project'"'"'s KVM'
 	@echo '                   host kernel (Debian 6.12 + kernel/patches); prints its bzImage'
 	@echo 'make kernel-ci     that kernel built, the selftest run inside it'
+	@echo 'make bisect-demo [SEED=N] [DRIFT=PPB] [THRESHOLD=PPB]  a drift regression'
+	@echo '                   injected into KVM, bisected by building and booting kernels'
 	@echo 'make install|uninstall KSRC=dir  add the test to (remove it from) a tree'

@@ -1,0 +1,290 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# bisect-demo.sh [--seed N] [--drift-ppb N] [--threshold-ppb N] [--test PATH]
+#		 [--jobs N]
+#	A drift regression bisected end to end.  On a git history of its own
+#	on top of Debian's 6.12 source (in $BUILD/bisect-demo; the cached
+#	tree is only read) it makes 8 small commits to KVM: 7 harmless ones
+#	that still change compiled code, and one, placed by the seed (3rd to
+#	6th, so at least two on each side), that computes the guest's
+#	TSC-to-ns scale for a TSC rate --drift-ppb low: kvmclock then runs
+#	that much fast.  It builds and boots both ends (good must pass, bad
+#	must fail masterclock_update's --max-drift-ppb --threshold-ppb), then
+#	runs `git bisect run scripts/bisect-kernel-step.sh ... --
+#	scripts/bisect-run.sh --kernel ...`: each step built incrementally in
+#	one O= folder and booted by the VM runner.  Exit 0 only when git
+#	bisect names the injected commit.
+#
+#	--seed N           where the bad commit goes (default: a new one,
+#	                   printed; the same seed repeats the run)
+#	--drift-ppb N      the regression (default 5000000: 0.5 %)
+#	--threshold-ppb N  --max-drift-ppb of every run (default 2000000)
+#	--test PATH        the static test (default build/pvclock_drift_test)
+#	--jobs N           make -j (default 2)
+
+set -uo pipefail
+
+me=bisect-demo
+root=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in
+/*) ;;
+*) BUILD=$root/$BUILD ;;
+esac
+
+seed=
+drift=5000000
+threshold=2000000
+test_bin=$BUILD/pvclock_drift_test
+jobs=2
+ncommits=8
+
+die()
+{
+	echo "$me: $*" >&2
+	exit 1
+}
+
+usage()
+{
+	sed -n '4,5s/^# \{0,1\}//p; /^#	--seed/,/^#	--jobs/s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+number()
+{
+	case $2 in
+	'' | *[!0-9]*) echo "$me: $1: '$2' is not a number" >&2; exit 2 ;;
+	esac
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--seed)		[ $# -ge 2 ] || usage; number "$1" "$2"; seed=$2; shift 2 ;;
+	--drift-ppb)	[ $# -ge 2 ] || usage; number "$1" "$2"; drift=$2; shift 2 ;;
+	--threshold-ppb) [ $# -ge 2 ] || usage; number "$1" "$2"; threshold=$2; shift 2 ;;
+	--test)		[ $# -ge 2 ] || usage; test_bin=$2; shift 2 ;;
+	--jobs)		[ $# -ge 2 ] || usage; number "$1" "$2"; jobs=$2; shift 2 ;;
+	-h | --help)	usage ;;
+	*)		echo "$me: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+[ "$jobs" -gt 0 ] || die "--jobs must be at least 1"
+[ "$drift" -lt 100000000 ] || die "--drift-ppb must be below 100000000 (10 %)"
+case $test_bin in
+/*) ;;
+*) test_bin=$PWD/$test_bin ;;
+esac
+[ -x "$test_bin" ] || die "no test binary $test_bin (make selftest)"
+if [ -z "$seed" ]; then
+	seed=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+fi
+# Decimal, whatever leading zeros the user typed.
+seed=$((10#$seed))
+
+t0=$(date +%s)
+elapsed()
+{
+	echo "$(($(date +%s) - t0)) s"
+}
+say()
+{
+	echo "$me: $*"
+}
+
+say "seed $seed (SEED=$seed repeats this run), regression $drift ppb, threshold $threshold ppb"
+
+demo=$BUILD/bisect-demo
+src=$demo/src
+obj=$demo/obj
+mkdir -p "$demo"
+exec 9>"$demo/.lock"
+flock -n 9 || die "another bisect-demo runs in $demo"
+
+git_q()
+{
+	git -C "$src" -c user.name=bisect-demo -c user.email=bisect-demo@localhost \
+		-c advice.detachedHead=false "$@"
+}
+
+# Debian's source, unpacked once into a repository of the demo's own.
+kver=6.12
+deb=$(find "$BUILD/trees/debs" -maxdepth 1 -name "linux-source-${kver}_*_all.deb" 2>/dev/null |
+	sort -V | tail -n 1)
+if [ -z "$deb" ]; then
+	"$root/scripts/get-tree.sh" "$kver" "$BUILD/trees" >/dev/null ||
+		die "cannot fetch linux-source-$kver"
+	deb=$(find "$BUILD/trees/debs" -maxdepth 1 -name "linux-source-${kver}_*_all.deb" |
+		sort -V | tail -n 1)
+	[ -n "$deb" ] || die "no linux-source-$kver .deb in $BUILD/trees/debs"
+fi
+source_id=$(basename "$deb" .deb)
+if [ "$(cat "$src/.git/bisect-demo-source" 2>/dev/null)" != "$source_id" ]; then
+	say "unpacking $source_id into $src"
+	rm -rf "$src" "$src.tmp" "$obj"
+	mkdir -p "$src.tmp/deb"
+	dpkg-deb -x "$deb" "$src.tmp/deb" || die "dpkg-deb failed"
+	tarball=$(find "$src.tmp/deb/usr/src" -maxdepth 1 -name "linux-source-$kver.tar.*" | head -n 1)
+	[ -n "$tarball" ] || die "$deb holds no linux-source-$kver tarball"
+	tar -xf "$tarball" -C "$src.tmp" || die "tar failed"
+	mv "$src.tmp/linux-source-$kver" "$src"
+	rm -rf "$src.tmp"
+	git_q init -q
+	git_q add -A -f
+	git_q commit -q -m "Debian $source_id"
+	git_q tag base
+	echo "$source_id" >"$src/.git/bisect-demo-source"
+fi
+
+# A fresh history every run: back to base, the old branch dropped.
+git_q bisect reset >/dev/null 2>&1 || true
+git_q checkout -q -f --detach base || die "cannot check out base"
+git_q clean -q -f -d
+git_q branch -q -D demo >/dev/null 2>&1 || true
+git_q checkout -q -b demo base || die "cannot make the demo branch"
+
+kmake()
+{
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		nice -n 10 make -C "$src" O="$obj" ARCH=x86_64 "$@"
+}
+
+# The project kernel's configuration (tinyconfig, kernel/config merged on
+# top: KVM built in), configured once; the O= folder is kept across runs.
+fragment=$root/kernel/config/kvm-host.config
+config_key=$( { echo "$source_id"; cat "$fragment"; } | sha256sum | cut -c1-16)
+mkdir -p "$obj"
+if [ "$(cat "$obj/.demo-config" 2>/dev/null)" != "$config_key" ]; then
+	say "configuring $obj"
+	{ kmake tinyconfig &&
+	  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$fragment" &&
+	  kmake olddefconfig; } >"$obj/build.log" 2>&1 || die "configuring failed (see $obj/build.log)"
+	grep -qx 'CONFIG_KVM=y' "$obj/.config" || die "the config has no built-in KVM"
+	echo "$config_key" >"$obj/.demo-config"
+fi
+
+build_here()
+{
+	local what=$1 start
+	start=$(date +%s)
+	kmake -j"$jobs" bzImage >>"$obj/build.log" 2>&1 ||
+		die "building $what failed (see $obj/build.log)"
+	say "built $what in $(($(date +%s) - start)) s"
+}
+
+# The commits.  Each good one changes KVM's compiled code without touching
+# the clock: FILE|OLD LINE|NEW LINE|SUBJECT, OLD found exactly once, <NL>
+# in NEW a line break.
+goods=$(cat <<'EOF'
+arch/x86/kvm/x86.c|	pr_warn_once("%s instruction emulated as NOP!\n", insn);|	pr_warn_once("%s instruction emulated as a NOP\n", insn);|KVM: x86: Reword the MONITOR/MWAIT-as-NOP warning
+arch/x86/kvm/lapic.c|		pr_info("Disabled LAPIC found during irq injection\n");|		pr_info_ratelimited("Disabled LAPIC found during IRQ injection\n");|KVM: x86: Rate-limit the disabled-LAPIC injection message
+arch/x86/kvm/svm/svm.c|	pr_info("Nested Paging %sabled\n", npt_enabled ? "en" : "dis");|	pr_info("Nested Paging %s\n", npt_enabled ? "enabled" : "disabled");|KVM: SVM: Spell out the nested paging state
+arch/x86/kvm/x86.c|	pr_warn_once("emulating exchange as write\n");|	pr_warn_once("emulating an exchange as a write\n");|KVM: x86: Reword the exchange-as-write warning
+arch/x86/kvm/irq_comm.c|		pr_info("apic: phys broadcast and lowest prio\n");|		pr_info_ratelimited("apic: phys broadcast and lowest prio\n");|KVM: x86: Rate-limit the physical broadcast message
+arch/x86/kvm/cpuid.c|	if (cpuid->nent < vcpu->arch.cpuid_nent)|	if (WARN_ON_ONCE(vcpu->arch.cpuid_nent && !vcpu->arch.cpuid_entries))<NL>		return -EIO;<NL>	if (cpuid->nent < vcpu->arch.cpuid_nent)|KVM: x86: Warn when CPUID entries are counted but not allocated
+arch/x86/kvm/i8259.c|		pr_pic_unimpl("non byte write\n");|		pr_pic_unimpl("non-byte write of %d bytes\n", len);|KVM: x86: Say how wide a non-byte PIC write was
+EOF
+)
+bad_old='		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,'
+bad_new="		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,"
+bad_subject="KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
+
+# Replace the one line OLD of FILE by NEW (<NL> in NEW starts a new line).
+edit()
+{
+	local file=$src/$1 old=$2 new=$3 n
+	n=$(grep -cxF -- "$old" "$file")
+	[ "$n" = 1 ] || die "$1: '$old' found $n times, not once"
+	OLD=$old NEW=$new awk '
+		BEGIN { new = ENVIRON["NEW"]; gsub(/<NL>/, "\n", new) }
+		$0 == ENVIRON["OLD"] { print new; next }
+		{ print }' "$file" >"$file.tmp" || die "cannot edit $1"
+	mv "$file.tmp" "$file" || die "cannot edit $1"
+}
+
+commit_all()
+{
+	git_q commit -q -a -m "$1" || die "cannot commit '$1'"
+}
+
+log=$demo/bisect.log
+: >"$log"
+test_args=(--test "$test_bin" --log "$log" --only masterclock_update
+	   --max-drift-ppb "$threshold")
+
+end_check()
+{
+	local name=$1 image=$2 want=$3 start rc out
+	start=$(date +%s)
+	out=$(cd "$src" && "$root/scripts/bisect-run.sh" --kernel "$image" "${test_args[@]}" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | sed 's/^/  /'
+	say "$name end: exit $rc, wanted $want ($(($(date +%s) - start)) s)"
+	[ "$rc" = "$want" ]
+}
+
+# The base, built first: after the first run only what the last run's
+# commits changed is compiled again.
+build_here "the good end (base, $(git_q rev-parse --short base))"
+cp "$obj/arch/x86/boot/bzImage" "$demo/good.bzImage"
+good_ok=0
+end_check good "$demo/good.bzImage" 0 && good_ok=1
+
+bad_at=$((3 + seed % (ncommits - 4)))
+g=0
+for ((i = 1; i <= ncommits; i++)); do
+	if [ "$i" = "$bad_at" ]; then
+		edit arch/x86/kvm/x86.c "$bad_old" "$bad_new"
+		commit_all "$bad_subject"
+		injected=$(git_q log -1 --format='%h %s')
+	else
+		IFS='|' read -r file old new subject < <(sed -n "$((g + 1))p" <<<"$goods")
+		edit "$file" "$old" "$new"
+		commit_all "$subject"
+		g=$((g + 1))
+	fi
+done
+say "history: $(git_q rev-parse --short base)..$(git_q rev-parse --short demo), $ncommits commits to KVM, the bad one is number $bad_at"
+git_q log --format='  %h %s' base..demo
+say "injected $injected"
+
+build_here "the bad end (tip, $(git_q rev-parse --short demo))"
+cp "$obj/arch/x86/boot/bzImage" "$demo/bad.bzImage"
+
+bad_ok=0
+end_check bad "$demo/bad.bzImage" 1 && bad_ok=1
+if [ $good_ok = 0 ] || [ $bad_ok = 0 ]; then
+	[ $good_ok = 1 ] || say "the good end does not pass"
+	[ $bad_ok = 1 ] || say "the bad end does not fail: a regression of $drift ppb is below what --max-drift-ppb $threshold sees"
+	say "the ends do not differ as they must: no bisection, no commit named ($(elapsed))"
+	exit 1
+fi
+
+say "bisecting (each step: incremental build, boot, test)"
+git_q bisect start demo base >/dev/null || die "git bisect start failed"
+run_out=$demo/bisect-run.out
+bisect_start=$(date +%s)
+(cd "$src" && git bisect run "$root/scripts/bisect-kernel-step.sh" --obj "$obj" --jobs "$jobs" -- \
+	"$root/scripts/bisect-run.sh" --kernel "$obj/arch/x86/boot/bzImage" "${test_args[@]}") \
+	>"$run_out" 2>&1
+rc=$?
+grep -E '^bisect-step: |^bisect-run\.sh: |^# metric masterclock_update\.drift' "$run_out" | sed 's/^/  /'
+say "git bisect run: $(grep -c '^bisect-step: ' "$run_out") steps in $(($(date +%s) - bisect_start)) s, exit $rc"
+found_sha=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$run_out" | head -n 1)
+git_q bisect log >"$demo/bisect-git.log" 2>/dev/null
+git_q bisect reset >/dev/null 2>&1
+if [ "$rc" != 0 ] || [ -z "$found_sha" ]; then
+	tail -n 5 "$run_out" | sed 's/^/  /'
+	say "git bisect run named no commit (exit $rc; see $run_out) ($(elapsed))"
+	exit 1
+fi
+found=$(git_q log -1 --format='%h %s' "$found_sha")
+say "injected $injected"
+say "found $found"
+if [ "${found%% *}" != "${injected%% *}" ]; then
+	say "MISMATCH: git bisect named another commit ($(elapsed))"
+	exit 1
+fi
+say "ok: the injected commit was named ($(elapsed) in all)"
