@@ -48,26 +48,33 @@ die()
 
 usage()
 {
-	sed -n '4,5s/^# \{0,1\}//p; /^#	--seed/,/^#	--jobs/s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,5s/^# \{0,1\}//p; /^#	--seed/,/^#	--jobs/s/^# \{0,1\}//p' "$0"
+	exit 0
+}
+
+# A bad command line: one line, exit 2.
+bad()
+{
+	echo "$me: $* (see --help)" >&2
 	exit 2
 }
 
 number()
 {
 	case $2 in
-	'' | *[!0-9]*) echo "$me: $1: '$2' is not a number" >&2; exit 2 ;;
+	'' | *[!0-9]*) bad "$1: '$2' is not a number" ;;
 	esac
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--seed)		[ $# -ge 2 ] || usage; number "$1" "$2"; seed=$2; shift 2 ;;
-	--drift-ppb)	[ $# -ge 2 ] || usage; number "$1" "$2"; drift=$2; shift 2 ;;
-	--threshold-ppb) [ $# -ge 2 ] || usage; number "$1" "$2"; threshold=$2; shift 2 ;;
-	--test)		[ $# -ge 2 ] || usage; test_bin=$2; shift 2 ;;
-	--jobs)		[ $# -ge 2 ] || usage; number "$1" "$2"; jobs=$2; shift 2 ;;
+	--seed)		[ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; seed=$2; shift 2 ;;
+	--drift-ppb)	[ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; drift=$2; shift 2 ;;
+	--threshold-ppb) [ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; threshold=$2; shift 2 ;;
+	--test)		[ $# -ge 2 ] || bad "$1 needs a value"; test_bin=$2; shift 2 ;;
+	--jobs)		[ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; jobs=$2; shift 2 ;;
 	-h | --help)	usage ;;
-	*)		echo "$me: unknown argument '$1'" >&2; usage ;;
+	*)		bad "unknown argument '$1'" ;;
 	esac
 done
 [ "$jobs" -gt 0 ] || die "--jobs must be at least 1"
