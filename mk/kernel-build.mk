@@ -2,7 +2,7 @@
 #
 # A KVM host kernel for the VM runner.
 #
-#   make kernel [VARIANT=round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
+#   make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
 #               [KMAKE_FLAGS='W=1']
 #                   Debian's 6.12 source, the variant's patches from
 #                   kernel/patches (listed in kernel/patches/series) and
@@ -14,7 +14,7 @@
 #                   it with set_clock_guest run and passed (a skip fails),
 #                   and the no-master-clock boot (clocksource=hpet)
 
-VARIANT ?= round-down
+VARIANT ?= exact
 CONFIG_EXTRA ?=
 KMAKE_FLAGS ?=
 

@@ -39,7 +39,7 @@ case $BUILD in
 esac
 
 kver=6.12
-variant=round-down
+variant=exact
 config_extra=
 make_flags=
 jobs=${KERNEL_JOBS:-2}
