@@ -67,7 +67,7 @@ help:
 	@echo '                   run it inside a kernel booted in QEMU (KVM inside)'
 	@echo 'make tree-test [TREE_TEST=x86_64/kvm_clock_test]  a tree test, static'
 	@echo 'make vm-selftest   the VM runner against real boots'
-	@echo 'make kernel [VARIANT=round-down] [CONFIG_EXTRA=...]  the project'"'"'s KVM'
+	@echo 'make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA=...]  the project'"'"'s KVM'
 	@echo '                   host kernel (Debian 6.12 + kernel/patches); prints its bzImage'
 	@echo 'make kernel-ci     that kernel built, the selftest run inside it'
 	@echo 'make install|uninstall KSRC=dir  add the test to (remove it from) a tree'
