@@ -1162,8 +1162,8 @@ clock_guest_verdict(const struct pvclock_ref_clock *saved,
 		check_fail("T1 %lu is outside the guest TSC around the ioctl, [%lu, %lu]",
 			   t1, lo, hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT && !closed_form)
-		check_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) for any T in [%lu, %lu] (%lu .. %lu)",
-			   t1, lo, hi, x_lo, x_hi);
+		check_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) %s [%lu, %lu] (%lu .. %lu)",
+			   t1, "for any T in", lo, hi, x_lo, x_hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
 	    (pvclock_ref_frac(saved, t1) || !clock_aligned(saved, t1)))
 		check_fail("exact: the saved clock at T1 has a fraction (0x%08x/2^32%s)",
@@ -1343,8 +1343,8 @@ static void test_set_clock_guest(void)
 		uint64_t age = host_tsc_ordered() + off1 - saved.tsc_timestamp;
 		uint64_t wait = age < period ? (period - age) / (uint64_t)khz + 1 : 0;
 
-		printf("# set_clock_guest: the saved clock's exact references recur every 2^%u ticks\n"
-		       "# (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
+		printf("# set_clock_guest: the saved clock's exact references recur every\n"
+		       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
 		       pvd_zero_period_log2(saved.mul, saved.shift),
 		       period / (uint64_t)khz, age / (uint64_t)khz, wait);
 		sleep_ms(wait);
