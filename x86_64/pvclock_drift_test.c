@@ -1162,8 +1162,8 @@ clock_guest_verdict(const struct pvclock_ref_clock *saved,
 		check_fail("T1 %lu is outside the guest TSC around the ioctl, [%lu, %lu]",
 			   t1, lo, hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT && !closed_form)
-		check_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) %s [%lu, %lu] (%lu .. %lu)",
-			   t1, "for any T in", lo, hi, x_lo, x_hi);
+		check_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) %s (%lu .. %lu)",
+			   t1, "for any T around the ioctl", x_lo, x_hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
 	    (pvclock_ref_frac(saved, t1) || !clock_aligned(saved, t1)))
 		check_fail("exact: the saved clock at T1 has a fraction (0x%08x/2^32%s)",
