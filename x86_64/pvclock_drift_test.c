@@ -1375,6 +1375,8 @@ static void test_set_clock_guest(void)
 				pvclock_ref_read(&saved, r0.tsc_timestamp)), "ns");
 	report_metric("set_clock_guest.t1_from_start",
 		      (int64_t)(r0.tsc_timestamp - before - off1), "ticks");
+	report_metric("set_clock_guest.t1_after_t0",
+		      (int64_t)(r0.tsc_timestamp - saved.tsc_timestamp), "ticks");
 	mode = clock_guest_verdict(&saved, &r0, before + off1, after + off1);
 	if (mode == PVD_CLOCK_GUEST_AUTO)
 		goto out;
