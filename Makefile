@@ -69,5 +69,6 @@ help:
 	@echo 'make vm-selftest   the VM runner against real boots'
 	@echo 'make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA=...]  the project'"'"'s KVM'
 	@echo '                   host kernel (Debian 6.12 + kernel/patches); prints its bzImage'
-	@echo 'make kernel-ci     that kernel built, the selftest run inside it'
+	@echo 'make kernel-ci     both variants built, the selftest run inside each'
+	@echo 'make kernel-patch  the two kernel patches as an RFC series with a cover letter'
 	@echo 'make install|uninstall KSRC=dir  add the test to (remove it from) a tree'

@@ -13,17 +13,24 @@
 #   make kernel-ci  what CI checks: that kernel built, the selftest inside
 #                   it with set_clock_guest run and passed (a skip fails),
 #                   and the no-master-clock boot (clocksource=hpet)
+#   make kernel-patch [KERNEL_PATCH_OUT=dir]
+#                   the two patches as an RFC series with a cover letter
+#                   (build/kernel-patch), checkpatch --strict clean and
+#                   applied to a fresh copy of Debian's 6.12 files
 
 VARIANT ?= exact
 CONFIG_EXTRA ?=
 KMAKE_FLAGS ?=
 
-.PHONY: kernel kernel-ci
+.PHONY: kernel kernel-ci kernel-patch
 
 kernel:
 	@BUILD=$(BUILD) scripts/build-kernel.sh --variant '$(VARIANT)' \
 		$(if $(strip $(CONFIG_EXTRA)),--config-extra '$(CONFIG_EXTRA)') \
 		$(if $(strip $(KMAKE_FLAGS)),--make-flags '$(KMAKE_FLAGS)')
+
+kernel-patch:
+	@BUILD=$(BUILD) scripts/kernel-patch.sh $(if $(KERNEL_PATCH_OUT),$(KERNEL_PATCH_OUT))
 
 kernel-ci:
 	@tests/run.sh "project kernel" "env BUILD=$(BUILD) scripts/kernel-ci.sh"
