@@ -6,7 +6,8 @@
 #	variant exact) as an RFC series against Debian's 6.12 source, into
 #	OUTDIR (build/kernel-patch): a cover letter carrying the figures
 #	(kernel/rfc-cover.txt), 1/2 the KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST
-#	stand-in, marked as such, and 2/2 the exact reference as the RFC
+#	stand-in, marked as such (NOT-FOR-MERGE in its subject, a note below
+#	its message), and 2/2 the exact reference as the RFC
 #	follow-up.  The author and Signed-off-by are the user's git config
 #	(user.name, user.email).  Then it checks the result: checkpatch.pl
 #	--strict of the 6.12 tree on each patch (0 errors, 0 warnings, 0
@@ -39,12 +40,13 @@ die()
 
 name=$(git -C "$root" config user.name || true)
 email=$(git -C "$root" config user.email || true)
-[ -n "$name" ] && [ -n "$email" ] ||
+[ -n "$name" ] && [ -n "$email" ] || # -n cannot fail
 	die "no git identity: set it with git config --global user.name 'Your Name' and user.email you@example.org (the patches' author and Signed-off-by)"
 [ -f "$cover" ] || die "$cover is missing"
 
 patches=()
-for p in $(sed -n "s/^$variant: //p" "$patch_dir/series"); do
+read -r -a names < <(sed -n "s/^$variant: //p" "$patch_dir/series")
+for p in "${names[@]}"; do
 	[ -f "$patch_dir/$p" ] || die "series names $p, which is not in $patch_dir"
 	patches+=("$patch_dir/$p")
 done
@@ -62,11 +64,11 @@ fresh()
 	local dir=$1 f
 
 	mkdir -p "$dir"
-	for f in $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "${patches[@]}" | sort -u); do
+	while read -r f; do
 		[ -f "$tree/$f" ] || die "$tree has no $f"
 		mkdir -p "$dir/$(dirname "$f")"
 		cp "$tree/$f" "$dir/$f"
-	done
+	done < <(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "${patches[@]}" | sort -u)
 	git -C "$dir" init -q
 	git -C "$dir" -c user.name=base -c user.email=base@invalid add -A
 	git -C "$dir" -c user.name=base -c user.email=base@invalid \
@@ -104,9 +106,12 @@ awk -v subject="$subject" -v blurb="$work/blurb" '
 	{ print }' "$letter" >"$work/letter"
 mv "$work/letter" "$letter"
 
-# 1/2 is the stand-in: say so below the message.
+# 1/2 is the stand-in: say so in its subject and below its message.
 first=$(ls "$out"/0001-*.patch)
-awk 'done == 0 && /^---$/ {
+awk 'done == 0 && /^Subject: \[RFC PATCH 1\/2\]/ {
+	sub(/^Subject: \[RFC PATCH 1\/2\]/, "Subject: [RFC PATCH NOT-FOR-MERGE 1/2]")
+}
+done == 0 && /^---$/ {
 	print
 	print "Not for merging: a stand-in for the interface as proposed upstream,"
 	print "written from its description, so that 2/2 applies and can be tested."
