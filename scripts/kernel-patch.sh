@@ -40,8 +40,9 @@ die()
 
 name=$(git -C "$root" config user.name || true)
 email=$(git -C "$root" config user.email || true)
-[ -n "$name" ] && [ -n "$email" ] || # -n cannot fail
+if [ -z "$name" ] || [ -z "$email" ]; then
 	die "no git identity: set it with git config --global user.name 'Your Name' and user.email you@example.org (the patches' author and Signed-off-by)"
+fi
 [ -f "$cover" ] || die "$cover is missing"
 
 patches=()
