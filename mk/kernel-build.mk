@@ -10,9 +10,10 @@
 #                   the last line printed is the bzImage's path.  Cached
 #                   by source version, patches and config under
 #                   $(BUILD)/kernel; a change rebuilds incrementally.
-#   make kernel-ci  what CI checks: that kernel built, the selftest inside
-#                   it with set_clock_guest run and passed (a skip fails),
-#                   and the no-master-clock boot (clocksource=hpet)
+#   make kernel-ci  what CI checks: both variants built, the selftest in
+#                   each with set_clock_guest run and passed in that
+#                   variant's mode (a skip fails), their figures side by
+#                   side, and the no-master-clock boot (clocksource=hpet)
 #   make kernel-patch [KERNEL_PATCH_OUT=dir]
 #                   the two patches as an RFC series with a cover letter
 #                   (build/kernel-patch), checkpatch --strict clean and
