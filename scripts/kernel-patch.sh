@@ -95,8 +95,10 @@ mkdir -p "$out"
 
 # The cover letter: the subject and the text of kernel/rfc-cover.txt.
 letter=$out/0000-cover-letter.patch
-subject=$(sed -n '1p' "$cover")
-sed -n '3,$p' "$cover" >"$work/blurb"
+# (its first line, the SPDX tag, is not part of the letter).
+sed '1{/^# SPDX-License-Identifier:/d}' "$cover" >"$work/cover"
+subject=$(sed -n '1p' "$work/cover")
+sed -n '3,$p' "$work/cover" >"$work/blurb"
 awk -v subject="$subject" -v blurb="$work/blurb" '
 	/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
 	/^\*\*\* BLURB HERE \*\*\*$/ {
