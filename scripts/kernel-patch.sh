@@ -93,9 +93,9 @@ mkdir -p "$out"
 "${g[@]}" format-patch -q --zero-commit --cover-letter --subject-prefix='RFC PATCH' \
 	-o "$out" HEAD~2..HEAD
 
-# The cover letter: the subject and the text of kernel/rfc-cover.txt.
+# The cover letter: the subject and the text of kernel/rfc-cover.txt (its
+# first line, the SPDX tag, is not part of the letter).
 letter=$out/0000-cover-letter.patch
-# (its first line, the SPDX tag, is not part of the letter).
 sed '1{/^# SPDX-License-Identifier:/d}' "$cover" >"$work/cover"
 subject=$(sed -n '1p' "$work/cover")
 sed -n '3,$p' "$work/cover" >"$work/blurb"
