@@ -2,7 +2,7 @@
 #
 # A KVM host kernel for the VM runner.
 #
-#   make kernel [VARIANT=round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
+#   make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
 #               [KMAKE_FLAGS='W=1']
 #                   Debian's 6.12 source, the variant's patches from
 #                   kernel/patches (listed in kernel/patches/series) and
@@ -10,20 +10,28 @@
 #                   the last line printed is the bzImage's path.  Cached
 #                   by source version, patches and config under
 #                   $(BUILD)/kernel; a change rebuilds incrementally.
-#   make kernel-ci  what CI checks: that kernel built, the selftest inside
-#                   it with set_clock_guest run and passed (a skip fails),
-#                   and the no-master-clock boot (clocksource=hpet)
+#   make kernel-ci  what CI checks: both variants built, the selftest in
+#                   each with set_clock_guest run and passed in that
+#                   variant's mode (a skip fails), their figures side by
+#                   side, and the no-master-clock boot (clocksource=hpet)
+#   make kernel-patch [KERNEL_PATCH_OUT=dir]
+#                   the two patches as an RFC series with a cover letter
+#                   (build/kernel-patch), checkpatch --strict clean and
+#                   applied to a fresh copy of Debian's 6.12 files
 
-VARIANT ?= round-down
+VARIANT ?= exact
 CONFIG_EXTRA ?=
 KMAKE_FLAGS ?=
 
-.PHONY: kernel kernel-ci
+.PHONY: kernel kernel-ci kernel-patch
 
 kernel:
 	@BUILD=$(BUILD) scripts/build-kernel.sh --variant '$(VARIANT)' \
 		$(if $(strip $(CONFIG_EXTRA)),--config-extra '$(CONFIG_EXTRA)') \
 		$(if $(strip $(KMAKE_FLAGS)),--make-flags '$(KMAKE_FLAGS)')
+
+kernel-patch:
+	@BUILD=$(BUILD) scripts/kernel-patch.sh $(if $(KERNEL_PATCH_OUT),$(KERNEL_PATCH_OUT))
 
 kernel-ci:
 	@tests/run.sh "project kernel" "env BUILD=$(BUILD) scripts/kernel-ci.sh"

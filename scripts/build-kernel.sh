@@ -5,7 +5,7 @@
 #		  [--jobs N] [--verbose]
 #	Build a minimal x86-64 KVM host kernel from Debian's linux-source-6.12
 #	with the project's kernel patches (kernel/patches, the variant's list
-#	in kernel/patches/series) and config fragment
+#	in kernel/patches/series; exact by default) and config fragment
 #	(kernel/config/kvm-host.config), and print the bzImage's path as the
 #	last line of output.
 #
@@ -39,7 +39,7 @@ case $BUILD in
 esac
 
 kver=6.12
-variant=round-down
+variant=exact
 config_extra=
 make_flags=
 jobs=${KERNEL_JOBS:-2}

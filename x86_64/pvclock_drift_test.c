@@ -956,6 +956,25 @@ static bool clock_aligned(const struct pvclock_ref_clock *c, uint64_t tsc)
 }
 
 /*
+ * The saved clock's exact references (reads with no fraction) recur every
+ * 2^pvd_zero_period_log2() ticks from its own reference: the newest one not
+ * after tsc, the closed form KVM_SET_CLOCK_GUEST's exact variant uses.
+ */
+static uint64_t clock_zero_period(const struct pvclock_ref_clock *c)
+{
+	return 1ULL << pvd_zero_period_log2(c->mul, c->shift);
+}
+
+static uint64_t clock_exact_ref(const struct pvclock_ref_clock *c, uint64_t tsc)
+{
+	uint64_t d = tsc - c->tsc_timestamp;
+
+	if ((int64_t)d < 0)
+		return c->tsc_timestamp;
+	return c->tsc_timestamp + (d & ~(clock_zero_period(c) - 1));
+}
+
+/*
  * How far the clock c is ahead of the clock ref at ref's reference, with the
  * fraction c's floor drops, in 2^-32 ns: the jump a guest on c sees when it
  * moves to ref, before either rounds.  False beyond SANE_JUMP_NS.
@@ -1095,24 +1114,36 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
  * Which behaviour the restored clock r (reference T1) shows, given the
  * saved clock and the guest TSC values [lo, hi] around the ioctl; checks
  * the one --clock-guest-mode names, or the one the numbers match.
+ * round-down: T1 in [lo, hi] and system_time the saved clock there, rounded
+ * down.  exact: T1 the closed form T0 + ((T - T0) & ~(P - 1)) at some T in
+ * [lo, hi] (it is monotonic in T, so T1 is one of T0 + m * P between its
+ * values at lo and hi), and the whole pvti the library's rebase there.
  */
 static enum pvd_clock_guest_mode
 clock_guest_verdict(const struct pvclock_ref_clock *saved,
 		    const struct pvclock_ref_clock *r, uint64_t lo, uint64_t hi)
 {
 	uint64_t t1 = r->tsc_timestamp, want = pvclock_ref_read(saved, t1);
-	/* From the saved reference to the end of the ioctl, for exact. */
+	uint64_t x_lo = clock_exact_ref(saved, lo), x_hi = clock_exact_ref(saved, hi);
+	/* From the saved reference to the end of the ioctl. */
 	bool in_range = (int64_t)(t1 - saved->tsc_timestamp) >= 0 &&
 			(int64_t)(hi - t1) >= 0;
 	/* At the ioctl's own master clock reference, for round-down. */
 	bool in_bracket = t1 - lo <= hi - lo;
 	bool round_down = in_range && in_bracket && r->system_time == want;
-	bool exact = in_range && r->system_time == want &&
-		     !pvclock_ref_frac(saved, t1) && clock_aligned(saved, t1);
+	bool closed_form = in_range && clock_exact_ref(saved, t1) == t1 &&
+			   t1 - x_lo <= x_hi - x_lo;
+	struct pvclock_ref_clock rebased;
+	bool exact;
 	enum pvd_clock_guest_mode mode = opts.clock_guest_mode;
 
+	pvclock_ref_rebase(saved, t1, &rebased);
+	exact = closed_form && same_clock(r, &rebased) &&
+		!pvclock_ref_frac(saved, t1) && clock_aligned(saved, t1);
 	if (mode == PVD_CLOCK_GUEST_AUTO) {
-		mode = round_down ? PVD_CLOCK_GUEST_ROUND_DOWN :
+		/* Both only when T* happens to be the TSC the kernel sampled. */
+		mode = exact && !in_bracket ? PVD_CLOCK_GUEST_EXACT :
+		       round_down ? PVD_CLOCK_GUEST_ROUND_DOWN :
 		       exact ? PVD_CLOCK_GUEST_EXACT : PVD_CLOCK_GUEST_AUTO;
 		if (mode == PVD_CLOCK_GUEST_AUTO) {
 			check_fail("%s (T1, system_time and the saved clock above)",
@@ -1130,15 +1161,104 @@ clock_guest_verdict(const struct pvclock_ref_clock *saved,
 	if (mode == PVD_CLOCK_GUEST_ROUND_DOWN && !in_bracket)
 		check_fail("T1 %lu is outside the guest TSC around the ioctl, [%lu, %lu]",
 			   t1, lo, hi);
+	if (mode == PVD_CLOCK_GUEST_EXACT && !closed_form)
+		check_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) %s (%lu .. %lu)",
+			   t1, "for any T around the ioctl", x_lo, x_hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
 	    (pvclock_ref_frac(saved, t1) || !clock_aligned(saved, t1)))
 		check_fail("exact: the saved clock at T1 has a fraction (0x%08x/2^32%s)",
 			   pvclock_ref_frac(saved, t1),
 			   clock_aligned(saved, t1) ? "" : ", unaligned");
+	if (mode == PVD_CLOCK_GUEST_EXACT && !same_clock(r, &rebased))
+		check_fail("exact: the restored pvti is not the saved clock rebased at T1");
 	if (!in_range)
 		check_fail("T1 %lu is outside the saved reference %lu .. the ioctl's end %lu",
 			   t1, saved->tsc_timestamp, hi);
 	return mode;
+}
+
+/*
+ * exact: a saved clock younger than its zero period P has no exact
+ * reference but its own, so KVM_SET_CLOCK_GUEST must give it back as it
+ * was: T1 = T0, the saved pvti itself.  The clock is saved through vCPU 0
+ * and restored at once through vCPU 1.
+ */
+static void clock_guest_young(struct test_vm *t, uint64_t off1)
+{
+	struct pvclock_ref_clock c, r0, r1;
+	uint64_t before, after;
+	int r;
+
+	r = get_clock_guest(t->vcpu, &c);
+	if (r) {
+		check_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(r));
+		return;
+	}
+	before = host_tsc_ordered();
+	r = set_clock_guest(t->vcpu1, &c);
+	after = host_tsc_ordered();
+	if (r) {
+		check_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(r));
+		return;
+	}
+	if (!clock_guest_views(t, &r0, &r1, "after the young restore"))
+		return;
+	printf("# set_clock_guest: a clock saved through vCPU 0 and restored at once through\n"
+	       "# vCPU 1, its reference %lu to %lu ticks old at the ioctl (P %lu): T1 %lu, %s\n",
+	       before + off1 - c.tsc_timestamp, after + off1 - c.tsc_timestamp,
+	       clock_zero_period(&c), r0.tsc_timestamp,
+	       same_clock(&r0, &c) ? "the saved pvti itself (T1 = T0)" :
+	       "not the saved pvti");
+	if (after + off1 - c.tsc_timestamp >= clock_zero_period(&c)) {
+		printf("# set_clock_guest: note: the young restore took longer than P; %s\n",
+		       "not checked");
+		return;
+	}
+	if (r0.tsc_timestamp != c.tsc_timestamp || !same_clock(&r0, &c))
+		check_fail("exact: a clock younger than P restored with T1 %lu, not T0 %lu%s",
+			   r0.tsc_timestamp, c.tsc_timestamp,
+			   r0.tsc_timestamp == c.tsc_timestamp ? " (another pvti)" : "");
+}
+
+/* What one KVM_SET_CLOCK_GUEST of the current clock costs, from the host. */
+#define COST_CALLS	1000
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void clock_guest_cost(struct test_vm *t)
+{
+	static uint64_t ns[COST_CALLS];
+	struct pvclock_ref_clock c;
+	unsigned int i;
+	uint64_t start;
+	int r;
+
+	r = get_clock_guest(t->vcpu, &c);
+	if (r) {
+		check_fail("KVM_GET_CLOCK_GUEST before the timing: %s", errno_name(r));
+		return;
+	}
+	for (i = 0; i < COST_CALLS; i++) {
+		start = mono_ns();
+		r = set_clock_guest(t->vcpu, &c);
+		ns[i] = mono_ns() - start;
+		if (r) {
+			check_fail("KVM_SET_CLOCK_GUEST %u of the timing: %s", i,
+				   errno_name(r));
+			return;
+		}
+	}
+	qsort(ns, COST_CALLS, sizeof(ns[0]), cmp_u64);
+	printf("# set_clock_guest: %d KVM_SET_CLOCK_GUEST calls: median %lu ns, min %lu,\n"
+	       "# 90th percentile %lu, max %lu\n", COST_CALLS, ns[COST_CALLS / 2],
+	       ns[0], ns[COST_CALLS * 9 / 10], ns[COST_CALLS - 1]);
+	report_metric("set_clock_guest.ioctl_median", (int64_t)ns[COST_CALLS / 2], "ns");
+	report_metric("set_clock_guest.ioctl_min", (int64_t)ns[0], "ns");
 }
 
 static void test_set_clock_guest(void)
@@ -1212,6 +1332,38 @@ static void test_set_clock_guest(void)
 	off1 = vcpu_tsc_offset(t.vcpu1);
 	if (off0 != off1)
 		printf("# set_clock_guest: the vCPUs' TSC offsets differ (%lu, %lu)\n", off0, off1);
+
+	/*
+	 * exact (and auto): the saved reference is itself an exact one, and
+	 * the only one until it is P old; wait until it is, so that the
+	 * restore has to find a newer one.
+	 */
+	if (opts.clock_guest_mode != PVD_CLOCK_GUEST_ROUND_DOWN) {
+		uint64_t period = clock_zero_period(&saved);
+		uint64_t age = host_tsc_ordered() + off1 - saved.tsc_timestamp;
+		uint64_t wait = age < period ? (period - age) / (uint64_t)khz + 1 : 0;
+
+		printf("# set_clock_guest: the saved clock's exact references recur every\n"
+		       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
+		       pvd_zero_period_log2(saved.mul, saved.shift),
+		       period / (uint64_t)khz, age / (uint64_t)khz, wait);
+		sleep_ms(wait);
+		/*
+		 * The restored clock's reference can be up to P before the
+		 * restore, so the update after it sees the drift over up to
+		 * P and the reads: measure the drift again, over the whole
+		 * time since the save (at least P), or the prediction would
+		 * scale the pairs' rounding (under 1 ns) up by P / interval.
+		 */
+		guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
+		p1 = gr.new_clk;
+		if (!clock_ahead(&saved, &p1, &d1)) {
+			check_fail("the update before the restore moved the clock by %ld ns",
+				   pvd_clock_diff(&saved, &p1, gr.tsc));
+			goto out;
+		}
+		i1 = p1.system_time - saved.system_time;
+	}
 	before = host_tsc_ordered();
 	r = set_clock_guest(t.vcpu1, &saved);
 	after = host_tsc_ordered();
@@ -1238,9 +1390,15 @@ static void test_set_clock_guest(void)
 				pvclock_ref_read(&saved, r0.tsc_timestamp)), "ns");
 	report_metric("set_clock_guest.t1_from_start",
 		      (int64_t)(r0.tsc_timestamp - before - off1), "ticks");
+	report_metric("set_clock_guest.t1_after_t0",
+		      (int64_t)(r0.tsc_timestamp - saved.tsc_timestamp), "ticks");
 	mode = clock_guest_verdict(&saved, &r0, before + off1, after + off1);
 	if (mode == PVD_CLOCK_GUEST_AUTO)
 		goto out;
+	if (mode == PVD_CLOCK_GUEST_EXACT &&
+	    before + off1 - saved.tsc_timestamp >= clock_zero_period(&saved) &&
+	    r0.tsc_timestamp == saved.tsc_timestamp)
+		check_fail("exact: the saved reference was over P old, yet T1 = T0");
 
 	/* Every guest read against the saved clock. */
 	set_compare_budget(&t);
@@ -1291,7 +1449,7 @@ static void test_set_clock_guest(void)
 	i2 = p3.system_time - r0.system_time;
 	pred = (int64_t)((__int128)d1 * (int64_t)i2 / (int64_t)i1);
 	bound = (pred < 0 ? -pred : pred) + 2 * NS_FRAC;
-	printf("# set_clock_guest: before the save the clock drifted %ld ps in %lu ns;\n"
+	printf("# set_clock_guest: since the save the clock drifted %ld ps in %lu ns;\n"
 	       "# the update %lu ns after the restore moved it %ld ps (a guest read: %ld ns),\n"
 	       "# predicted %ld ps, bound %ld ps\n",
 	       frac_ps(d1), i1, i2, frac_ps(d2), pvd_clock_diff(&r0, &p3, gr.tsc),
@@ -1306,7 +1464,10 @@ static void test_set_clock_guest(void)
 		       "# the %lu ns the drift was measured over: the 2 ns bound is tight\n",
 		       i2, i1);
 
+	if (mode == PVD_CLOCK_GUEST_EXACT)
+		clock_guest_young(&t, off1);
 	clock_guest_errors(&t, &p3, khz);
+	clock_guest_cost(&t);
 out:
 	kvm_vm_free(t.vm);
 }
