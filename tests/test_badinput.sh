@@ -224,11 +224,26 @@ else
 		expect_bad --clock-guest-mode "$v"
 		expect_bad "--clock-guest-mode=$v"
 	done
+	expect_bad --only
+	expect_bad --only=
+	expect_bad --only migrate --only migrate
+	expect_bad --list=1
+	for v in bogus migrate, ,migrate migrate,migrate Migrate 'migrate '; do
+		expect_bad --only "$v"
+	done
 	# good values pass the parser, which stops at --help
+	expect_good --only migrate,set_clock --help
 	expect_good --clock-guest-mode round-down --help
 	expect_good --clock-guest-mode=exact -h
 	expect_good --window 0x400000000 --interval-ms=3000 --help
 	expect_good --freq-khz host,0x3D0900 --max-drift-ppb 0 --reads 010 -h
+	# --list: every subtest's name, one a line, and nothing run
+	names=$("$prog" --list 2>/dev/null | grep -E '^[a-z_]+$' | tr '\n' ' ')
+	if [ "$names" = "masterclock_update set_clock reference_update set_clock_guest stock_restore concurrent_update migrate " ]; then
+		ok "--list names the subtests"
+	else
+		not_ok "--list names the subtests: '$names'"
+	fi
 	if "$prog" --help 2>/dev/null | grep -q -- '--max-drift-ppb'; then
 		ok "--help lists the options"
 	else

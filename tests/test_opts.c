@@ -471,6 +471,69 @@ static void test_names_and_strays(void)
 }
 
 /* A message cut short by a small buffer is still one terminated line. */
+/*
+ * --only names subtests, comma-separated: the run takes exactly those (by
+ * name, looked up here independently of the parser's bits); --list alone.
+ */
+static void expect_only(const char *const *args, const char *const *names)
+{
+	char err[256], what[512];
+	struct pvd_opts o;
+	unsigned int i, j;
+	bool pass = parse(args, &o, err, sizeof(err)) == PVD_ARGS_RUN;
+
+	for (i = 0; pass && i < PVD_NR_SUBTESTS; i++) {
+		bool named = false;
+
+		for (j = 0; names[j]; j++)
+			named |= !strcmp(names[j], pvd_subtest_names[i]);
+		pass = pvd_selected(&o, i) == (named || !names[0]);
+	}
+	describe(what, sizeof(what), args);
+	strncat(what, " selects just those", sizeof(what) - strlen(what) - 1);
+	report(pass, what, err);
+}
+
+static void test_only_and_list(void)
+{
+	static const char *const bad[] = {
+		"bogus", "migrate,", ",migrate", "migrate,,set_clock",
+		"migrate,migrate", "Migrate", "migrate ", "set_clock_", "set",
+		"masterclock_update,set_clock,bogus",
+	};
+	char a0[160];
+	const char *args[4];
+	unsigned int i;
+	int eq;
+
+	expect_only((const char *const[]){ NULL }, (const char *const[]){ NULL });
+	expect_only((const char *const[]){ "--only", "migrate", NULL },
+		    (const char *const[]){ "migrate", NULL });
+	expect_only((const char *const[]){ "--only=set_clock,masterclock_update", NULL },
+		    (const char *const[]){ "set_clock", "masterclock_update", NULL });
+	for (i = 0; i < PVD_NR_SUBTESTS; i++)
+		expect_only((const char *const[]){ "--only", pvd_subtest_names[i], NULL },
+			    (const char *const[]){ pvd_subtest_names[i], NULL });
+	for (eq = 0; eq < 2; eq++)
+		for (i = 0; i < PVD_ARRAY_SIZE(bad); i++) {
+			one_value("only", bad[i], eq, a0, sizeof(a0), args);
+			expect_error(args, "--only: entry");
+		}
+	expect_error((const char *const[]){ "--only", NULL }, "--only needs a value");
+	expect_error((const char *const[]){ "--only=", NULL }, "--only needs a value");
+	expect_error((const char *const[]){ "--only", "migrate", "--only", "set_clock",
+					    NULL }, "--only given twice");
+	expect_result((const char *const[]){ "--list", NULL }, PVD_ARGS_LIST,
+		      "--list lists the subtests");
+	expect_result((const char *const[]){ "--only", "migrate", "--list", NULL },
+		      PVD_ARGS_LIST, "--only then --list: the list");
+	expect_error((const char *const[]){ "--list=1", NULL }, "unknown option");
+	expect_error((const char *const[]){ "--list", "--list", NULL },
+		     "--list given twice");
+	expect_error((const char *const[]){ "--list", "x", NULL },
+		     "unexpected argument");
+}
+
 static void test_small_buffer(void)
 {
 	const char *const args[] = {
@@ -496,6 +559,7 @@ int main(void)
 	test_freqs();
 	test_clock_guest_mode();
 	test_names_and_strays();
+	test_only_and_list();
 	test_small_buffer();
 	printf("1..%u\n", tests);
 	printf("# pvd_parse_args: %u cases, %u failed\n", tests, failed);

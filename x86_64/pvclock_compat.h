@@ -52,6 +52,15 @@
 #endif
 
 /*
+ * The capability that says a kernel has them: the project's kernel
+ * patches give it a local number, far above upstream's, until one is
+ * assigned.
+ */
+#ifndef KVM_CAP_CLOCK_GUEST
+#define KVM_CAP_CLOCK_GUEST	1024
+#endif
+
+/*
  * kselftest.h's ksft_test_result_skip() prints no test name, and the named
  * ksft_test_result_code() only exists from 6.8 on: print "ok N name # SKIP
  * reason" the way both would, keeping the counters right.

@@ -73,7 +73,16 @@ static inline const char *pvd_clock_guest_mode_name(enum pvd_clock_guest_mode m)
 	}
 }
 
+/* The subtests in the order they run; --only and --list name them. */
+static const char *const pvd_subtest_names[] = {
+	"masterclock_update", "set_clock", "reference_update",
+	"set_clock_guest", "stock_restore", "concurrent_update", "migrate",
+};
+
+#define PVD_NR_SUBTESTS		PVD_ARRAY_SIZE(pvd_subtest_names)
+
 struct pvd_opts {
+	uint32_t only;		/* --only: a bit per subtest; 0 runs them all */
 	uint64_t interval_ms;
 	uint64_t max_drift_ppb;
 	bool has_max_drift;
@@ -173,9 +182,44 @@ static inline const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
 	return NULL;
 }
 
+/*
+ * --only: subtest names, comma-separated, each at most once.  The entry that
+ * failed is in *bad.
+ */
+static inline const char *pvd_parse_only(const char *s, struct pvd_opts *o,
+					 unsigned int *bad)
+{
+	unsigned int n, i;
+	size_t len;
+
+	for (n = 1; ; n++) {
+		*bad = n;
+		len = strcspn(s, ",");
+		for (i = 0; i < PVD_NR_SUBTESTS; i++)
+			if (strlen(pvd_subtest_names[i]) == len &&
+			    !strncmp(s, pvd_subtest_names[i], len))
+				break;
+		if (i == PVD_NR_SUBTESTS)
+			return "is not a subtest";
+		if (o->only & 1U << i)
+			return "is named twice";
+		o->only |= 1U << i;
+		if (!s[len])
+			return NULL;
+		s += len + 1;
+	}
+}
+
+/* Does this run include subtest i (an index of pvd_subtest_names)? */
+static inline bool pvd_selected(const struct pvd_opts *o, unsigned int i)
+{
+	return !o->only || (o->only & 1U << i);
+}
+
 enum pvd_args_result {
 	PVD_ARGS_RUN,
 	PVD_ARGS_HELP,
+	PVD_ARGS_LIST,
 	PVD_ARGS_ERROR,
 };
 
@@ -183,12 +227,16 @@ enum pvd_args_result {
 #define PVD_OPT_BASE	256
 /* The options that take no number, first in the table. */
 #define PVD_OPT_HELP		0
-#define PVD_OPT_FREQ_KHZ	1
-#define PVD_OPT_CLOCK_GUEST_MODE	2
+#define PVD_OPT_LIST		1
+#define PVD_OPT_FREQ_KHZ	2
+#define PVD_OPT_CLOCK_GUEST_MODE	3
+#define PVD_OPT_ONLY		4
+/* Those that take no value at all. */
+#define PVD_OPT_NO_VALUE(d)	((d) <= PVD_OPT_LIST)
 
 struct pvd_opt_desc {
 	const char *name;
-	uint64_t *value;	/* NULL: the first three, not numbers */
+	uint64_t *value;	/* NULL: the first five, not numbers */
 	bool *given;
 	uint64_t min, max;
 };
@@ -216,8 +264,10 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 {
 	const struct pvd_opt_desc desc[] = {
 		{ .name = "help" },
+		{ .name = "list" },
 		{ .name = "freq-khz" },
 		{ .name = "clock-guest-mode" },
+		{ .name = "only" },
 		{ "interval-ms", &o->interval_ms, NULL, 1, 3600000 },
 		{ "max-drift-ppb", &o->max_drift_ppb, &o->has_max_drift,
 		  0, 1000000000 },
@@ -242,7 +292,8 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 
 	for (d = 0; d < PVD_ARRAY_SIZE(desc); d++) {
 		longopts[d].name = desc[d].name;
-		longopts[d].has_arg = d ? required_argument : no_argument;
+		longopts[d].has_arg = PVD_OPT_NO_VALUE(d) ? no_argument :
+				      required_argument;
 		longopts[d].val = PVD_OPT_BASE + d;
 	}
 	pvd_default_opts(o);
@@ -274,6 +325,8 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 			return PVD_ARGS_ERROR;
 		}
 		seen |= 1U << d;
+		if (d == PVD_OPT_LIST)
+			continue;
 		/* getopt_long() takes the next argument even if an option */
 		if (c == ':' || !*optarg || (optarg == argv[optind - 1] &&
 					     !strncmp(optarg, "--", 2))) {
@@ -288,6 +341,16 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 			} else {
 				snprintf(err, errlen,
 					 "--clock-guest-mode is not a mode (want round-down or exact)");
+				return PVD_ARGS_ERROR;
+			}
+			continue;
+		}
+		if (d == PVD_OPT_ONLY) {
+			why = pvd_parse_only(optarg, o, &bad);
+			if (why) {
+				snprintf(err, errlen,
+					 "--only: entry %u %s (--list names them)",
+					 bad, why);
 				return PVD_ARGS_ERROR;
 			}
 			continue;
@@ -319,7 +382,7 @@ static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return PVD_ARGS_ERROR;
 	}
-	return PVD_ARGS_RUN;
+	return seen & 1U << PVD_OPT_LIST ? PVD_ARGS_LIST : PVD_ARGS_RUN;
 }
 
 /* What the guest sees over its reads: old minus new clock, in ns. */

@@ -189,10 +189,15 @@ static void guest_snapshot(const struct pvti *p, struct pvclock_ref_clock *clk,
  * and the new kvmclock MSR, so two writes give two updates and leave the
  * clock enabled as before.
  */
+static void guest_toggle_kvmclock(uint64_t pvti_gpa)
+{
+	wrmsr(MSR_KVM_SYSTEM_TIME, pvti_gpa | KVM_MSR_ENABLED);
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
+}
+
 static void guest_force_update(void)
 {
-	wrmsr(MSR_KVM_SYSTEM_TIME, gp.kvm_pvti_gpa | KVM_MSR_ENABLED);
-	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, gp.kvm_pvti_gpa | KVM_MSR_ENABLED);
+	guest_toggle_kvmclock(gp.kvm_pvti_gpa);
 }
 
 static bool guest_compare_done(uint64_t n, uint64_t t, uint64_t start)
@@ -362,16 +367,11 @@ static void test_vm_add_vcpu1(struct test_vm *t)
  * One entry of vcpu doing ops on a page; the guest's report in gr.  Only
  * vCPU 0 may force a master clock update (OP_UPDATE).
  */
-static void guest_run_vcpu(struct test_vm *t, struct kvm_vcpu *vcpu,
-			   uint32_t ops, enum page_id page)
+/* Run vcpu until its guest's next GUEST_SYNC(); returns the synced value. */
+static uint64_t vcpu_run_to_sync(struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
 
-	TEST_ASSERT(vcpu == t->vcpu || !(ops & OP_UPDATE),
-		    "OP_UPDATE on a vCPU other than 0");
-	gp.ops = ops;
-	gp.page = page;
-	sync_global_to_guest(t->vm, gp);
 	vcpu_run(vcpu);
 	/* The one failure seen on KVMs that emulate all guest code. */
 	if (vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
@@ -388,6 +388,18 @@ static void guest_run_vcpu(struct test_vm *t, struct kvm_vcpu *vcpu,
 	default:
 		TEST_FAIL("Unexpected ucall %lu", (unsigned long)uc.cmd);
 	}
+	return uc.args[1];
+}
+
+static void guest_run_vcpu(struct test_vm *t, struct kvm_vcpu *vcpu,
+			   uint32_t ops, enum page_id page)
+{
+	TEST_ASSERT(vcpu == t->vcpu || !(ops & OP_UPDATE),
+		    "OP_UPDATE on a vCPU other than 0");
+	gp.ops = ops;
+	gp.page = page;
+	sync_global_to_guest(t->vm, gp);
+	vcpu_run_to_sync(vcpu);
 	sync_global_from_guest(t->vm, gr);
 }
 
@@ -1000,6 +1012,107 @@ static bool same_clock(const struct pvclock_ref_clock *a,
 	       a->shift == b->shift;
 }
 
+/*
+ * KVM_GET_CLOCK_GUEST as the interface promises it: version 0, flags
+ * PVCLOCK_TSC_STABLE_BIT alone (the clock needs the master clock) and zero
+ * padding.  False, with the subtest failed, otherwise.
+ */
+static bool get_clock_guest_checked(struct kvm_vcpu *vcpu,
+				    struct pvclock_ref_clock *c, const char *who)
+{
+	struct pvclock_vcpu_time_info p;
+
+	memset(&p, 0xa5, sizeof(p));
+	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p)) {
+		check_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(errno));
+		return false;
+	}
+	clock_from_pvti(&p, c);
+	if (p.version || p.flags != PVCLOCK_TSC_STABLE_BIT || p.pad0 ||
+	    p.pad[0] || p.pad[1]) {
+		check_fail("%s: KVM_GET_CLOCK_GUEST gave version %u, flags 0x%x, pads %u/%u/%u: %s",
+			   who, p.version, p.flags, p.pad0, p.pad[0], p.pad[1],
+			   "not 0, PVCLOCK_TSC_STABLE_BIT and zeros");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A drift rate: the clock gained ahead (2^-32 ns) on the host's raw clock
+ * over over_ns of it, both from two master clock updates' pvtis.  Each
+ * system_time is a whole ns floor, so ahead is good to within 1 ns.
+ */
+struct drift_rate {
+	int64_t ahead;
+	uint64_t over_ns;
+};
+
+static int64_t drift_rate_ppb(const struct drift_rate *r)
+{
+	return (int64_t)((__int128)r->ahead * 1000000000 /
+			 ((__int128)r->over_ns * NS_FRAC));
+}
+
+/*
+ * The next master clock update after a restore whose new reference T1 the
+ * host bracketed as guest TSC [lo, hi] moves the saved clock by the drift
+ * since T1, at the rate measured before, to within: 2 ns (the restore's
+ * floor of the saved clock at T1, and the two host-clock floors), the
+ * rate's own error (1 ns over its interval) times the time since T1, and
+ * one pre-shifted TSC step (mul 2^-32 ns) where shift < 0.  max_ns, when
+ * not 0, bounds the time from T1 to the update.
+ */
+static void check_update_step(const char *who, const struct pvclock_ref_clock *saved,
+			      const struct pvclock_ref_clock *stepped,
+			      uint64_t lo, uint64_t hi,
+			      const struct drift_rate *rate, uint64_t max_ns)
+{
+	int64_t step, pred_near, pred_far, slack, want_lo, want_hi;
+	uint64_t near_ns, far_ns;
+	char name[96];
+
+	if ((int64_t)(stepped->tsc_timestamp - hi) <= 0) {
+		check_fail("%s: the update's reference %lu is not after the restore's end %lu",
+			   who, stepped->tsc_timestamp, hi);
+		return;
+	}
+	if (!clock_ahead(saved, stepped, &step)) {
+		check_fail("%s: the update after the restore moved the clock by %ld ns",
+			   who, pvd_clock_diff(saved, stepped, stepped->tsc_timestamp));
+		return;
+	}
+	near_ns = pvclock_ref_scale_delta(stepped->tsc_timestamp - hi,
+					  saved->mul, saved->shift);
+	far_ns = pvclock_ref_scale_delta(stepped->tsc_timestamp - lo,
+					 saved->mul, saved->shift);
+	pred_near = (int64_t)((__int128)rate->ahead * (int64_t)near_ns /
+			      (int64_t)rate->over_ns);
+	pred_far = (int64_t)((__int128)rate->ahead * (int64_t)far_ns /
+			     (int64_t)rate->over_ns);
+	slack = 2 * NS_FRAC + (int64_t)((__int128)NS_FRAC * far_ns / rate->over_ns) +
+		(saved->shift < 0 ? (int64_t)saved->mul : 0);
+	want_lo = (pred_near < pred_far ? pred_near : pred_far) - slack;
+	want_hi = (pred_near > pred_far ? pred_near : pred_far) + slack;
+	printf("# %s: the update %lu ns after T1 moved the clock %ld ps;\n"
+	       "# the drift at %ld ppb predicts %ld to %ld ps, allowed %ld to %ld ps\n",
+	       who, far_ns, frac_ps(step), drift_rate_ppb(rate),
+	       frac_ps(pred_near), frac_ps(pred_far), frac_ps(want_lo),
+	       frac_ps(want_hi));
+	snprintf(name, sizeof(name), "%s.update_after_t1", who);
+	report_metric(name, (int64_t)far_ns, "ns");
+	snprintf(name, sizeof(name), "%s.update_step", who);
+	report_metric(name, frac_ps(step), "ps");
+	snprintf(name, sizeof(name), "%s.update_step_error", who);
+	report_metric(name, frac_ps(step - (pred_near + pred_far) / 2), "ps");
+	if (max_ns && far_ns > max_ns)
+		check_fail("%s: the update came %lu ns after T1, over %lu", who,
+			   far_ns, max_ns);
+	if (step < want_lo || step > want_hi)
+		check_fail("%s: the update moved the clock %ld ps, not %ld to %ld ps",
+			   who, frac_ps(step), frac_ps(want_lo), frac_ps(want_hi));
+}
+
 /* Both vCPUs' views of their clock: KVM_GET_CLOCK_GUEST, then the guest's. */
 static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *c0,
 			      struct pvclock_ref_clock *c1, const char *when)
@@ -1027,8 +1140,8 @@ static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *c0,
 
 /*
  * Without a master clock there is no pvclock to save or restore: both
- * ioctls must return EINVAL.  So does any x86 kernel without them, so only
- * --clock-guest-mode (the kernel has them) makes this a pass.
+ * ioctls must return EINVAL.  The kernel has them (KVM_CAP_CLOCK_GUEST), so
+ * that is the interface's answer, not an unknown ioctl's.
  */
 static void clock_guest_no_master(struct test_vm *t, const char *why)
 {
@@ -1048,9 +1161,6 @@ static void clock_guest_no_master(struct test_vm *t, const char *why)
 			   why, r ? errno_name(r) : "succeeded");
 	if (failed)
 		return;
-	if (opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
-		subtest_skip("no master clock (%s); %s", why,
-			     "KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as they must, and as a kernel without them does");
 	printf("# set_clock_guest: no master clock (%s): %s\n", why,
 	       "KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as the interface says");
 }
@@ -1071,43 +1181,139 @@ static bool has_master_clock(struct test_vm *t, char *why, size_t len)
 	       (gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT);
 }
 
+/* KVM_SET_CLOCK_GUEST of a raw pvti: 0, or the errno. */
+static int set_clock_guest_raw(struct kvm_vcpu *vcpu,
+			       const struct pvclock_vcpu_time_info *p)
+{
+	struct pvclock_vcpu_time_info arg = *p;
+
+	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &arg) ? errno : 0;
+}
+
+static void pvti_from_clock(const struct pvclock_ref_clock *c,
+			    struct pvclock_vcpu_time_info *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->tsc_timestamp = c->tsc_timestamp;
+	p->system_time = c->system_time;
+	p->tsc_to_system_mul = c->mul;
+	p->tsc_shift = c->shift;
+	p->flags = c->flags;
+}
+
+/* One refused (or taken) saved clock: its errno must be want. */
+static void clock_guest_expect(struct kvm_vcpu *vcpu,
+			       const struct pvclock_vcpu_time_info *p,
+			       int want, const char *what)
+{
+	int r = set_clock_guest_raw(vcpu, p);
+
+	printf("# set_clock_guest: %s: %s\n", what, errno_name(r));
+	if (r != want)
+		check_fail("KVM_SET_CLOCK_GUEST with %s: %s, not %s", what,
+			   errno_name(r), errno_name(want));
+}
+
+/* The TSC rate in Hz that a pvclock scale stands for, rounded down. */
+static uint64_t scale_rate_hz(uint32_t mul, int8_t shift)
+{
+	return (uint64_t)(((__uint128_t)NSEC_PER_SEC << (32 - shift)) / mul);
+}
+
+/*
+ * A scale off the vCPU's by hz_off, the vCPU's rate read from its own scale
+ * cur (the one its guest is given): refused beyond +-1000 Hz, taken within.
+ */
+static void clock_guest_rate_off(struct kvm_vcpu *vcpu,
+				 const struct pvclock_ref_clock *cur, int hz_off)
+{
+	uint64_t hz = scale_rate_hz(cur->mul, cur->shift) + hz_off;
+	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_clock c = *cur;
+	char what[96];
+
+	pvclock_ref_time_scale(NSEC_PER_SEC, hz, &c.shift, &c.mul);
+	pvti_from_clock(&c, &p);
+	snprintf(what, sizeof(what), "a saved scale for %lu Hz (%+d Hz)", hz, hz_off);
+	clock_guest_expect(vcpu, &p, hz_off > 1000 || hz_off < -1000 ? ERANGE : 0,
+			   what);
+}
+
 /* The errors the interface names, on saved clocks it must refuse. */
 static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock *cur,
 			       int khz)
 {
-	static const int off_khz[] = { 2, -2, 1, -1 };
+	static const int hz_off[] = { 1500, -1500, 500, -500 };
+	struct pvclock_vcpu_time_info p;
 	struct pvclock_ref_clock c;
 	unsigned int i;
-	int r, want;
 
-	/* Scales for rates off the vCPU's: refused from 2 kHz, taken at 1. */
-	for (i = 0; i < ARRAY_SIZE(off_khz); i++) {
-		c = *cur;
-		pvclock_ref_time_scale(NSEC_PER_SEC,
-				       (uint64_t)(khz + off_khz[i]) * 1000,
-				       &c.shift, &c.mul);
-		want = off_khz[i] == 2 || off_khz[i] == -2 ? ERANGE : 0;
-		r = set_clock_guest(t->vcpu, &c);
-		printf("# set_clock_guest: a saved scale for %d kHz (%+d kHz): %s\n",
-		       khz + off_khz[i], off_khz[i], errno_name(r));
-		if (r != want)
-			check_fail("KVM_SET_CLOCK_GUEST with a scale %+d kHz off: %s, not %s",
-				   off_khz[i], errno_name(r),
-				   errno_name(want));
-		if (r && i >= 2)
-			return;
-	}
+	for (i = 0; i < ARRAY_SIZE(hz_off); i++)
+		clock_guest_rate_off(t->vcpu, cur, hz_off[i]);
+
+	pvti_from_clock(cur, &p);
+	p.pad0 = 1;
+	clock_guest_expect(t->vcpu, &p, EINVAL, "pad0 not zero");
+	pvti_from_clock(cur, &p);
+	p.pad[1] = 1;
+	clock_guest_expect(t->vcpu, &p, EINVAL, "pad[1] not zero");
+	pvti_from_clock(cur, &p);
+	p.tsc_to_system_mul = 0;
+	clock_guest_expect(t->vcpu, &p, EINVAL, "mul 0");
+	pvti_from_clock(cur, &p);
+	p.tsc_shift = 32;
+	clock_guest_expect(t->vcpu, &p, EINVAL, "shift 32");
+	p.tsc_shift = -32;
+	clock_guest_expect(t->vcpu, &p, EINVAL, "shift -32");
+	/* Local: the same rate, but mul not normalised (bit 31 clear). */
+	pvti_from_clock(cur, &p);
+	p.tsc_to_system_mul >>= 1;
+	p.tsc_shift++;
+	clock_guest_expect(t->vcpu, &p, EINVAL,
+			   "mul / 2, shift + 1 (the same rate; local: unnormalised)");
 
 	/* A reference the guest's TSC has not reached. */
 	c = *cur;
 	c.tsc_timestamp = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu) +
 			  (uint64_t)khz * FUTURE_REF_MS;
-	r = set_clock_guest(t->vcpu, &c);
-	printf("# set_clock_guest: a saved reference %d s ahead of the guest's TSC: %s\n",
-	       FUTURE_REF_MS / 1000, errno_name(r));
-	if (r != EINVAL)
-		check_fail("KVM_SET_CLOCK_GUEST with a reference in the future: %s, not EINVAL",
+	pvti_from_clock(&c, &p);
+	clock_guest_expect(t->vcpu, &p, EINVAL, "a saved reference 10 s ahead of the guest's TSC");
+}
+
+/*
+ * A vCPU whose TSC rate is 200 ppm off the host's, within KVM's tolerance,
+ * so not scaled: its guest's scale is the host rate's, and SET must take
+ * back what GET returns on the same vCPU.
+ */
+static void clock_guest_off_host_rate(void)
+{
+	struct pvclock_ref_clock c;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t khz, want;
+	int r;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	khz = (uint64_t)vcpu_tsc_khz(vcpu);
+	want = khz + khz / 5000;
+	r = __vcpu_ioctl(vcpu, KVM_SET_TSC_KHZ, (void *)(uintptr_t)want);
+	if (r || (uint64_t)vcpu_tsc_khz(vcpu) != want) {
+		check_fail("KVM_SET_TSC_KHZ %lu (+200 ppm): %s, rate now %d kHz",
+			   want, r ? strerror(errno) : "taken", vcpu_tsc_khz(vcpu));
+		goto out;
+	}
+	if (!get_clock_guest_checked(vcpu, &c, "set_clock_guest"))
+		goto out;
+	r = set_clock_guest(vcpu, &c);
+	printf("# set_clock_guest: a vCPU at %lu kHz (KVM's %lu + 200 ppm, unscaled),\n"
+	       "# its own KVM_GET_CLOCK_GUEST (a scale for %lu Hz) back: %s\n",
+	       want, khz, scale_rate_hz(c.mul, c.shift), errno_name(r));
+	if (r)
+		check_fail("%s on a vCPU 200 ppm off: %s",
+			   "KVM_SET_CLOCK_GUEST refused KVM_GET_CLOCK_GUEST's own clock",
 			   errno_name(r));
+out:
+	kvm_vm_free(vm);
 }
 
 /*
@@ -1120,7 +1326,7 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
  * values at lo and hi), and the whole pvti the library's rebase there.
  */
 static enum pvd_clock_guest_mode
-clock_guest_verdict(const struct pvclock_ref_clock *saved,
+clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
 		    const struct pvclock_ref_clock *r, uint64_t lo, uint64_t hi)
 {
 	uint64_t t1 = r->tsc_timestamp, want = pvclock_ref_read(saved, t1);
@@ -1146,11 +1352,11 @@ clock_guest_verdict(const struct pvclock_ref_clock *saved,
 		       round_down ? PVD_CLOCK_GUEST_ROUND_DOWN :
 		       exact ? PVD_CLOCK_GUEST_EXACT : PVD_CLOCK_GUEST_AUTO;
 		if (mode == PVD_CLOCK_GUEST_AUTO) {
-			check_fail("%s (T1, system_time and the saved clock above)",
-				   "the restored clock is neither round-down nor exact");
+			check_fail("%s: %s (T1, system_time and the saved clock above)",
+				   who, "the restored clock is neither round-down nor exact");
 			return mode;
 		}
-		printf("# set_clock_guest: the kernel's T1 and system_time match %s %s\n",
+		printf("# %s: the kernel's T1 and system_time match %s %s\n", who,
 		       pvd_clock_guest_mode_name(mode), "(no --clock-guest-mode given)");
 	}
 	if (r->mul != saved->mul || r->shift != saved->shift)
@@ -1263,16 +1469,26 @@ static void clock_guest_cost(struct test_vm *t)
 
 static void test_set_clock_guest(void)
 {
-	struct pvclock_ref_clock saved, p1, r0, r1, c0, c1, p3;
-	int64_t d1, d2, pred, bound, lo_diff, hi_diff;
-	uint64_t before, after, off0, off1, i1, i2;
+	struct pvclock_ref_clock saved, p1, r0, r1, c0, c1;
+	uint64_t before, after, off0, off1;
+	int64_t lo_diff, hi_diff;
 	enum pvd_clock_guest_mode mode;
 	struct kvm_clock_data data;
+	struct drift_rate rate;
 	struct pvd_stats host;
 	struct test_vm t;
 	char why[160];
 	int khz, r;
 
+	/* Without it, "unknown ioctl" and "no master clock" are both EINVAL. */
+	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST)) {
+		if (opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
+			subtest_skip("KVM_CAP_CLOCK_GUEST not supported: no KVM_GET_CLOCK_GUEST");
+		check_fail("no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
+			   pvd_clock_guest_mode_name(opts.clock_guest_mode),
+			   "says the kernel has it");
+		return;
+	}
 	test_vm_create(&t);
 	test_vm_add_vcpu1(&t);
 	guest_run(&t, OP_ENABLE, PAGE_KVM);
@@ -1284,18 +1500,8 @@ static void test_set_clock_guest(void)
 		goto out;
 	}
 
-	r = get_clock_guest(t.vcpu, &c0);
-	if (r == EINVAL || r == ENOTTY) {
-		if (opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
-			subtest_skip("KVM_GET_CLOCK_GUEST not supported by this kernel (%s)",
-				     strerror(r));
-		check_fail("KVM_GET_CLOCK_GUEST: %s with the master clock on, %s %s %s",
-			   errno_name(r), "though --clock-guest-mode",
-			   pvd_clock_guest_mode_name(opts.clock_guest_mode),
-			   "says the kernel has it");
+	if (!get_clock_guest_checked(t.vcpu, &c0, "set_clock_guest"))
 		goto out;
-	}
-	TEST_ASSERT(!r, "KVM_GET_CLOCK_GUEST: %s", strerror(r));
 	if (!same_clock(&c0, &gr.old_clk))
 		check_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
 	pvclock_ref_time_scale(NSEC_PER_SEC, (uint64_t)khz * 1000, &c1.shift, &c1.mul);
@@ -1323,9 +1529,10 @@ static void test_set_clock_guest(void)
 	sleep_ms(opts.interval_ms);
 	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
 	p1 = gr.new_clk;
-	if (!check_jump("set_clock_guest", true) || !clock_ahead(&saved, &p1, &d1))
+	if (!check_jump("set_clock_guest", true) ||
+	    !clock_ahead(&saved, &p1, &rate.ahead))
 		goto out;
-	i1 = p1.system_time - saved.system_time;
+	rate.over_ns = p1.system_time - saved.system_time;
 
 	/* Restore through vCPU 1, the host's TSC read on both sides. */
 	off0 = vcpu_tsc_offset(t.vcpu);
@@ -1349,20 +1556,18 @@ static void test_set_clock_guest(void)
 		       period / (uint64_t)khz, age / (uint64_t)khz, wait);
 		sleep_ms(wait);
 		/*
-		 * The restored clock's reference can be up to P before the
-		 * restore, so the update after it sees the drift over up to
-		 * P and the reads: measure the drift again, over the whole
-		 * time since the save (at least P), or the prediction would
-		 * scale the pairs' rounding (under 1 ns) up by P / interval.
+		 * Measure the drift again, over the whole time since the save:
+		 * the longer the interval, the smaller the rate's own error
+		 * (1 ns over it) in the prediction below.
 		 */
 		guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
 		p1 = gr.new_clk;
-		if (!clock_ahead(&saved, &p1, &d1)) {
+		if (!clock_ahead(&saved, &p1, &rate.ahead)) {
 			check_fail("the update before the restore moved the clock by %ld ns",
 				   pvd_clock_diff(&saved, &p1, gr.tsc));
 			goto out;
 		}
-		i1 = p1.system_time - saved.system_time;
+		rate.over_ns = p1.system_time - saved.system_time;
 	}
 	before = host_tsc_ordered();
 	r = set_clock_guest(t.vcpu1, &saved);
@@ -1392,7 +1597,8 @@ static void test_set_clock_guest(void)
 		      (int64_t)(r0.tsc_timestamp - before - off1), "ticks");
 	report_metric("set_clock_guest.t1_after_t0",
 		      (int64_t)(r0.tsc_timestamp - saved.tsc_timestamp), "ticks");
-	mode = clock_guest_verdict(&saved, &r0, before + off1, after + off1);
+	mode = clock_guest_verdict("set_clock_guest", &saved, &r0, before + off1,
+				   after + off1);
 	if (mode == PVD_CLOCK_GUEST_AUTO)
 		goto out;
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
@@ -1434,40 +1640,19 @@ static void test_set_clock_guest(void)
 		check_fail("the host's arithmetic disagrees with the guest's");
 
 	/*
-	 * The host side: the next master clock update must move the restored
-	 * clock by no more than the drift before the save did over as long,
-	 * plus 2 ns.  A kvmclock_offset from another reference than the pvti's
-	 * would show here, by up to the whole clock.
+	 * The host side: the next master clock update moves the clock by the
+	 * drift since T1, whichever reference the pvti names.  A
+	 * kvmclock_offset for another point than T1 shows here.
 	 */
 	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
-	p3 = gr.new_clk;
-	if (!clock_ahead(&r0, &p3, &d2)) {
-		check_fail("the update after the restore moved the clock by %ld ns",
-			   pvd_clock_diff(&r0, &p3, gr.tsc));
-		goto out;
-	}
-	i2 = p3.system_time - r0.system_time;
-	pred = (int64_t)((__int128)d1 * (int64_t)i2 / (int64_t)i1);
-	bound = (pred < 0 ? -pred : pred) + 2 * NS_FRAC;
-	printf("# set_clock_guest: since the save the clock drifted %ld ps in %lu ns;\n"
-	       "# the update %lu ns after the restore moved it %ld ps (a guest read: %ld ns),\n"
-	       "# predicted %ld ps, bound %ld ps\n",
-	       frac_ps(d1), i1, i2, frac_ps(d2), pvd_clock_diff(&r0, &p3, gr.tsc),
-	       frac_ps(pred), frac_ps(bound));
-	report_metric("set_clock_guest.update_jump", frac_ps(d2), "ps");
-	report_metric("set_clock_guest.update_predicted", frac_ps(pred), "ps");
-	if (d2 > bound || d2 < -bound)
-		check_fail("the update moved the restored clock %ld ps, beyond %ld ps + 2 ns",
-			   frac_ps(d2), frac_ps(pred));
-	if (i2 > i1 / 2)
-		printf("# set_clock_guest: note: %lu ns since the restore, over half of\n"
-		       "# the %lu ns the drift was measured over: the 2 ns bound is tight\n",
-		       i2, i1);
+	check_update_step("set_clock_guest", &saved, &gr.new_clk, before + off1,
+			  after + off1, &rate, 0);
 
 	if (mode == PVD_CLOCK_GUEST_EXACT)
 		clock_guest_young(&t, off1);
-	clock_guest_errors(&t, &p3, khz);
+	clock_guest_errors(&t, &gr.new_clk, khz);
 	clock_guest_cost(&t);
+	clock_guest_off_host_rate();
 out:
 	kvm_vm_free(t.vm);
 }
@@ -1728,6 +1913,674 @@ static void test_concurrent_update(void)
 	kvm_vm_free(t.vm);
 }
 
+/* ---- subtest 7: migrate ---- */
+
+/*
+ * A live migration or live update in the order a VMM does it.  VM A (two
+ * vCPUs) runs with kvmclock on; its clock, each vCPU's TSC offset and each
+ * kvmclock MSR are saved.  A fresh VM B (two vCPUs) gets the TSC offsets and
+ * the MSRs from the host, the clock is restored, and only then does B run.
+ * Two restores from the one saved clock, each into a fresh B: "young", with
+ * T1 - T0 < P, and "old", with T1 at least P/2 past the newest
+ * zero-remainder reference T*.
+ *
+ * Where the kernel has KVM_SET_CLOCK_GUEST (KVM_CAP_CLOCK_GUEST), the saved
+ * clock is KVM_GET_CLOCK_GUEST's and the restore that ioctl.  Elsewhere the
+ * saved clock is the pvti A's guest reads and the restore pvclock_restore(),
+ * whose vCPU entries end before the guest (a signal pending): B's guest
+ * counts its entries, and must have made none before the restore is done.
+ *
+ * Every expectation comes from the saved clock, the host's TSC read around
+ * the restore, the drift rate measured in A beforehand and the interface's
+ * contract, never from the pvti B ends up with.
+ */
+
+#define MIGRATE_VCPUS		2
+/*
+ * Each restore is tried again, in a fresh B, when the host's TSC reads
+ * around the ioctl do not prove its case (a host thread preempted there).
+ */
+#define MIGRATE_TRIES		3
+/*
+ * The forced update after a restore comes at most this long after it, so
+ * that the drift rate's own error (under 1 ns over --interval-ms) stays
+ * small against the 2 ns bound.
+ */
+#define MIGRATE_UPDATE_MAX_NS	(1000 * NSEC_PER_MSEC)
+/* The signal that makes a vCPU entry return before the guest runs. */
+#define NO_ENTRY_SIGNAL		SIGUSR1
+
+enum migrate_stage {
+	MIGRATE_CLOCK_ON = 1,	/* A: the vCPU pointed kvmclock at its page */
+	MIGRATE_UPDATED,	/* A, vCPU 0: an update forced, its pvti read */
+	MIGRATE_READ,		/* B: the first pvti, reads against the saved */
+	MIGRATE_STEPPED,	/* B, vCPU 0: an update forced, its pvti read */
+};
+
+struct migrate_params {
+	uint64_t pvti_gpa[MIGRATE_VCPUS];
+	uint64_t pvti_gva[MIGRATE_VCPUS];
+	struct pvclock_ref_clock saved;	/* B compares every read with it */
+	uint64_t budget_ticks;
+	uint64_t min_reads;
+	uint64_t max_reads;
+	bool fixed_reads;
+};
+
+struct migrate_report {
+	uint64_t entries;	/* B: guest entries, counted first thing */
+	struct pvclock_ref_clock first;	/* the pvti at the first entry */
+	struct pvclock_ref_clock last;	/* the pvti after the reads */
+	struct pvclock_ref_clock stepped;	/* after a forced update */
+	struct pvd_stats stats;	/* saved - first at each read */
+	uint64_t before_ref;	/* reads at a TSC before first's reference */
+};
+
+static struct migrate_params mgp;
+static struct migrate_report mgr[MIGRATE_VCPUS];
+
+static bool migrate_reads_done(uint64_t n, uint64_t t, uint64_t start)
+{
+	if (n >= mgp.max_reads)
+		return true;
+	return !mgp.fixed_reads && n >= mgp.min_reads &&
+	       t - start >= mgp.budget_ticks;
+}
+
+/* The saved clock against the vCPU's first pvti, at real TSC reads. */
+static void migrate_guest_reads(struct migrate_report *r)
+{
+	uint64_t n = 0, t, start = rdtsc();
+
+	pvd_stats_init(&r->stats);
+	do {
+		t = rdtsc();
+		pvd_stats_add(&r->stats, pvd_clock_diff(&mgp.saved, &r->first, t));
+		if ((int64_t)(t - r->first.tsc_timestamp) < 0)
+			r->before_ref++;
+		n++;
+	} while (!migrate_reads_done(n, t, start));
+}
+
+/* VM A: kvmclock on, then (vCPU 0) forced updates on the host's demand. */
+static void migrate_guest_source(uint64_t cpu)
+{
+	const struct pvti *pvti = (const struct pvti *)mgp.pvti_gva[cpu];
+	uint32_t version;
+
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, mgp.pvti_gpa[cpu] | KVM_MSR_ENABLED);
+	GUEST_SYNC(MIGRATE_CLOCK_ON);
+	GUEST_ASSERT(!cpu);
+	for (;;) {
+		guest_toggle_kvmclock(mgp.pvti_gpa[0]);
+		guest_snapshot(pvti, &mgr[0].stepped, &version);
+		GUEST_SYNC(MIGRATE_UPDATED);
+	}
+}
+
+/*
+ * VM B: the host set kvmclock up and restored the clock before the first
+ * entry.  The pvti found there is compared with the saved clock; vCPU 0
+ * then forces the next master clock update.
+ */
+static void migrate_guest_dest(uint64_t cpu)
+{
+	struct migrate_report *r = &mgr[cpu];
+	const struct pvti *pvti = (const struct pvti *)mgp.pvti_gva[cpu];
+	uint32_t version;
+
+	WRITE_ONCE(r->entries, r->entries + 1);
+	guest_snapshot(pvti, &r->first, &version);
+	migrate_guest_reads(r);
+	guest_snapshot(pvti, &r->last, &version);
+	GUEST_SYNC(MIGRATE_READ);
+	GUEST_ASSERT(!cpu);
+	guest_toggle_kvmclock(mgp.pvti_gpa[0]);
+	guest_snapshot(pvti, &r->stepped, &version);
+	GUEST_SYNC(MIGRATE_STEPPED);
+	GUEST_ASSERT(0);
+}
+
+struct migrate_vm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu[MIGRATE_VCPUS];
+	const struct pvti *pvti[MIGRATE_VCPUS];
+};
+
+/* What the VMM carries from A to B. */
+struct migrate_state {
+	struct pvclock_ref_clock clock;
+	uint64_t tsc_offset[MIGRATE_VCPUS];
+	uint64_t kvmclock_msr[MIGRATE_VCPUS];
+};
+
+/*
+ * A and B are made the same way, so that B's pvti pages are at the GPAs
+ * A's kvmclock MSRs name.
+ */
+static void migrate_vm_create(struct migrate_vm *m, void *guest_code)
+{
+	unsigned int i;
+	vm_vaddr_t gva;
+
+	m->vm = __vm_create_with_one_vcpu(&m->vcpu[0], 32, guest_code);
+	m->vcpu[1] = vm_vcpu_add(m->vm, 1, guest_code);
+	for (i = 0; i < MIGRATE_VCPUS; i++) {
+		vcpu_args_set(m->vcpu[i], 1, i);
+		gva = vm_vaddr_alloc_page(m->vm);
+		mgp.pvti_gva[i] = gva;
+		mgp.pvti_gpa[i] = addr_gva2gpa(m->vm, gva);
+		m->pvti[i] = addr_gva2hva(m->vm, gva);
+	}
+}
+
+/* One entry of a vCPU, which must end at the stage named. */
+static void migrate_run(struct migrate_vm *m, unsigned int cpu,
+			enum migrate_stage want)
+{
+	uint64_t stage;
+
+	sync_global_to_guest(m->vm, mgp);
+	stage = vcpu_run_to_sync(m->vcpu[cpu]);
+	TEST_ASSERT(stage == want, "vCPU %u reached stage %lu, not %u",
+		    cpu, (unsigned long)stage, want);
+	sync_global_from_guest(m->vm, mgr);
+}
+
+static void vcpu_set_tsc_offset(struct kvm_vcpu *vcpu, uint64_t offset)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uint64_t)(uintptr_t)&offset,
+	};
+
+	vcpu_ioctl(vcpu, KVM_SET_DEVICE_ATTR, &attr);
+}
+
+/* B's TSCs and kvmclock MSRs from the state, as a VMM restores them. */
+static void migrate_set_vcpus(struct migrate_vm *b, const struct migrate_state *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < MIGRATE_VCPUS; i++) {
+		TEST_ASSERT(mgp.pvti_gpa[i] == (s->kvmclock_msr[i] & ~1ULL),
+			    "B's pvti page %u is not where A's was", i);
+		vcpu_set_tsc_offset(b->vcpu[i], s->tsc_offset[i]);
+	}
+	for (i = 0; i < MIGRATE_VCPUS; i++)
+		vcpu_set_msr(b->vcpu[i], MSR_KVM_SYSTEM_TIME_NEW,
+			     s->kvmclock_msr[i]);
+}
+
+/*
+ * Entries that stop before the guest.  The signal is blocked in this thread
+ * and pending, and KVM_SET_SIGNAL_MASK unblocks it inside KVM_RUN only: KVM
+ * does the vCPU's pending requests (a clock update writes its pvti), then
+ * sees the signal and returns EINTR instead of entering the guest.
+ */
+static void no_entry_handler(int sig)
+{
+}
+
+static void vcpu_set_run_sigmask(struct kvm_vcpu *vcpu, bool empty)
+{
+	/* len, then the kernel's sigset_t on x86-64 (8 bytes), all clear */
+	uint32_t arg[3] = { sizeof(uint64_t), 0, 0 };
+	struct kvm_signal_mask *mask = empty ? (struct kvm_signal_mask *)arg : NULL;
+
+	static_assert(sizeof(struct kvm_signal_mask) == sizeof(arg[0]));
+	vcpu_ioctl(vcpu, KVM_SET_SIGNAL_MASK, mask);
+}
+
+static void no_entry_arm(void)
+{
+	struct sigaction sa = { .sa_handler = no_entry_handler };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, NO_ENTRY_SIGNAL);
+	TEST_ASSERT(!sigaction(NO_ENTRY_SIGNAL, &sa, NULL), "sigaction");
+	TEST_ASSERT(!pthread_sigmask(SIG_BLOCK, &set, NULL), "pthread_sigmask");
+	TEST_ASSERT(!pthread_kill(pthread_self(), NO_ENTRY_SIGNAL), "pthread_kill");
+}
+
+/* Take the pending signal back; KVM_RUN enters the guest again. */
+static void no_entry_disarm(struct migrate_vm *b)
+{
+	struct timespec zero = {};
+	unsigned int i;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, NO_ENTRY_SIGNAL);
+	TEST_ASSERT(sigtimedwait(&set, NULL, &zero) == NO_ENTRY_SIGNAL,
+		    "the no-entry signal was not pending any more");
+	for (i = 0; i < MIGRATE_VCPUS; i++)
+		vcpu_set_run_sigmask(b->vcpu[i], false);
+}
+
+static int no_entry_run(struct kvm_vcpu *vcpu)
+{
+	int r = __vcpu_run(vcpu);
+
+	TEST_ASSERT(r == -1 && errno == EINTR &&
+		    vcpu->run->exit_reason == KVM_EXIT_INTR,
+		    "KVM_RUN with a signal pending: %d (%s), exit reason %u, not EINTR",
+		    r, strerror(errno), vcpu->run->exit_reason);
+	return 0;
+}
+
+struct migrate_restore_ctx {
+	struct migrate_vm *b;
+};
+
+static int migrate_restore_enter(void *ctx)
+{
+	return no_entry_run(((struct migrate_restore_ctx *)ctx)->b->vcpu[0]);
+}
+
+static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
+{
+	const struct pvti *p = ((struct migrate_restore_ctx *)ctx)->b->pvti[0];
+	uint32_t version;
+
+	return pvti_try_read(p, clk, &version) && pvclock_ref_clock_valid(clk) ?
+	       0 : -ENODATA;
+}
+
+/* Sleep for ticks of a TSC running at khz. */
+static void sleep_ticks(uint64_t ticks, uint64_t khz)
+{
+	uint64_t ns = (uint64_t)((__uint128_t)ticks * 1000000 / khz);
+	struct timespec ts = {
+		.tv_sec = ns / 1000000000ULL,
+		.tv_nsec = ns % 1000000000ULL,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* A's clock ahead of the host's, in ppb, from two forced updates. */
+static bool migrate_measure_drift(struct migrate_vm *a, struct drift_rate *rate)
+{
+	struct pvclock_ref_clock first;
+
+	migrate_run(a, 0, MIGRATE_UPDATED);
+	first = mgr[0].stepped;
+	sleep_ms(opts.interval_ms);
+	migrate_run(a, 0, MIGRATE_UPDATED);
+	if (!clock_ahead(&first, &mgr[0].stepped, &rate->ahead)) {
+		check_fail("migrate: an update in A moved the clock by %ld ns",
+			   pvd_clock_diff(&first, &mgr[0].stepped,
+					  mgr[0].stepped.tsc_timestamp));
+		return false;
+	}
+	rate->over_ns = mgr[0].stepped.system_time - first.system_time;
+	printf("# migrate: in A, kvmclock gained %ld ps on the host's clock in %lu ns: %ld ppb\n",
+	       frac_ps(rate->ahead), rate->over_ns, drift_rate_ppb(rate));
+	report_metric("migrate.drift", drift_rate_ppb(rate), "ppb");
+	return true;
+}
+
+/*
+ * The state a VMM saves from A.  A forced update first, so that the saved
+ * reference T0 is recent; the clock is KVM_GET_CLOCK_GUEST's where the
+ * kernel has it (and must be the pvti A's guest reads), the guest's pvti
+ * elsewhere.
+ */
+static bool migrate_save(struct migrate_vm *a, bool has_ioctl,
+			 struct migrate_state *s)
+{
+	unsigned int i;
+
+	migrate_run(a, 0, MIGRATE_UPDATED);
+	s->clock = mgr[0].stepped;
+	if (has_ioctl) {
+		if (!get_clock_guest_checked(a->vcpu[0], &s->clock, "migrate"))
+			return false;
+		if (!same_clock(&s->clock, &mgr[0].stepped))
+			check_fail("migrate: KVM_GET_CLOCK_GUEST is not the pvti A's guest reads");
+	}
+	for (i = 0; i < MIGRATE_VCPUS; i++) {
+		s->tsc_offset[i] = vcpu_tsc_offset(a->vcpu[i]);
+		s->kvmclock_msr[i] = vcpu_get_msr(a->vcpu[i],
+						  MSR_KVM_SYSTEM_TIME_NEW);
+	}
+	if (s->tsc_offset[0] != s->tsc_offset[1])
+		check_fail("migrate: A's vCPUs have TSC offsets %lu and %lu",
+			   s->tsc_offset[0], s->tsc_offset[1]);
+	return !failed;
+}
+
+/* KVM_SET_CLOCK_GUEST in B; [*lo, *hi] the guest TSC around it. */
+static bool migrate_restore_ioctl(struct migrate_vm *b,
+				  const struct migrate_state *s,
+				  uint64_t *lo, uint64_t *hi)
+{
+	uint64_t before, after;
+	int r;
+
+	migrate_set_vcpus(b, s);
+	before = host_tsc_ordered();
+	r = set_clock_guest(b->vcpu[0], &s->clock);
+	after = host_tsc_ordered();
+	if (r) {
+		check_fail("migrate: KVM_SET_CLOCK_GUEST in the fresh VM: %s",
+			   errno_name(r));
+		return false;
+	}
+	*lo = before + s->tsc_offset[0];
+	*hi = after + s->tsc_offset[0];
+	return true;
+}
+
+/* B's guest must not have run before the restore was done. */
+static void migrate_check_no_entry(struct migrate_vm *b, const char *name)
+{
+	unsigned int i;
+	char buf[96];
+
+	sync_global_from_guest(b->vm, mgr);
+	for (i = 0; i < MIGRATE_VCPUS; i++)
+		if (mgr[i].entries)
+			check_fail("migrate %s: vCPU %u's guest ran %lu times before the restore",
+				   name, i, mgr[i].entries);
+	printf("# migrate %s: guest entries before the restore: %lu and %lu\n",
+	       name, mgr[0].entries, mgr[1].entries);
+	snprintf(buf, sizeof(buf), "migrate.%s.entries_before_restore", name);
+	report_metric(buf, (int64_t)(mgr[0].entries + mgr[1].entries), "entries");
+}
+
+/*
+ * One vCPU's reads against the saved clock: every one in [lo, hi], none
+ * before the first pvti's reference, and the pvti unchanged by the end.
+ */
+static void migrate_check_reads(const char *name, unsigned int cpu,
+				int64_t lo, int64_t hi, uint64_t tolerance)
+{
+	const struct migrate_report *r = &mgr[cpu];
+	char buf[96];
+
+	printf("# migrate %s: vCPU %u: %lu reads, %lu differ from the saved clock,\n"
+	       "# saved - restored in [%ld, %ld] ns, allowed [%ld, %ld]\n",
+	       name, cpu, r->stats.reads, r->stats.differ, r->stats.min_diff,
+	       r->stats.max_diff, lo, hi);
+	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.reads", name, cpu);
+	report_metric(buf, (int64_t)r->stats.reads, "reads");
+	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.differing", name, cpu);
+	report_metric(buf, (int64_t)r->stats.differ, "reads");
+	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.max_diff", name, cpu);
+	report_metric(buf, (int64_t)pvd_stats_max_abs(&r->stats), "ns");
+	if (r->stats.reads < mgp.min_reads)
+		check_fail("migrate %s: vCPU %u made %lu reads, not %lu",
+			   name, cpu, r->stats.reads, mgp.min_reads);
+	if (r->stats.min_diff < lo || r->stats.max_diff > hi)
+		check_fail("migrate %s: vCPU %u: reads outside [%ld, %ld] ns",
+			   name, cpu, lo, hi);
+	if (pvd_stats_max_abs(&r->stats) > tolerance)
+		check_fail("migrate %s: vCPU %u: a read differs by %lu ns, beyond %lu",
+			   name, cpu, pvd_stats_max_abs(&r->stats), tolerance);
+	if (r->before_ref)
+		check_fail("migrate %s: vCPU %u: %lu reads before the reference",
+			   name, cpu, r->before_ref);
+	if (!same_clock(&r->last, &r->first))
+		check_fail("migrate %s: vCPU %u's pvti changed during the reads",
+			   name, cpu);
+}
+
+/* Both vCPUs' first entries: the first pvti and the reads. */
+static void migrate_run_reads(struct migrate_vm *b, const struct migrate_state *s)
+{
+	mgp.saved = s->clock;
+	migrate_run(b, 1, MIGRATE_READ);
+	migrate_run(b, 0, MIGRATE_READ);
+}
+
+/*
+ * KVM_SET_CLOCK_GUEST's contract, checked from outside: the first pvti is
+ * the restored reference (round-down: a T1 inside the ioctl's TSC bracket;
+ * exact: T* for such a T1), every read is the saved clock (exact) or at
+ * most 1 ns behind it (2 where the reference is off the 2^-shift grid),
+ * and the next update moves the clock by the drift since T1.
+ */
+static void migrate_check_ioctl(struct migrate_vm *b, const char *name,
+				const struct migrate_state *s, uint64_t lo,
+				uint64_t hi, const struct drift_rate *rate)
+{
+	const struct pvclock_ref_clock *first = &mgr[0].first;
+	enum pvd_clock_guest_mode mode;
+	int64_t diff_lo, diff_hi;
+	unsigned int i;
+	char who[32];
+
+	migrate_check_no_entry(b, name);
+	migrate_run_reads(b, s);
+	migrate_run(b, 0, MIGRATE_STEPPED);
+	print_clock("first pvti in B", first);
+	printf("# migrate %s: guest TSC around KVM_SET_CLOCK_GUEST [%lu, %lu],\n"
+	       "# %lu to %lu ticks after T0 (P %lu); the first pvti's reference %ld ticks after T0\n",
+	       name, lo, hi, lo - s->clock.tsc_timestamp,
+	       hi - s->clock.tsc_timestamp, clock_zero_period(&s->clock),
+	       (int64_t)(first->tsc_timestamp - s->clock.tsc_timestamp));
+	snprintf(who, sizeof(who), "migrate %s", name);
+	mode = clock_guest_verdict(who, &s->clock, first, lo, hi);
+	if (mode == PVD_CLOCK_GUEST_AUTO)
+		return;
+	if (!same_clock(&mgr[1].first, first))
+		check_fail("migrate %s: vCPU 1's first pvti is not vCPU 0's", name);
+	if (pvclock_ref_diff_range(&s->clock, first, &diff_lo, &diff_hi)) {
+		check_fail("migrate %s: no difference range for the first pvti", name);
+		return;
+	}
+	if (mode == PVD_CLOCK_GUEST_EXACT)
+		diff_hi = diff_lo;
+	if (diff_lo || diff_hi > (clock_aligned(&s->clock, first->tsc_timestamp) ? 1 : 2))
+		check_fail("migrate %s: the arithmetic allows [%ld, %ld] ns (%s)",
+			   name, diff_lo, diff_hi, pvd_clock_guest_mode_name(mode));
+	for (i = 0; i < MIGRATE_VCPUS; i++)
+		migrate_check_reads(name, i, diff_lo, diff_hi, opts.tolerance_ns);
+	snprintf(who, sizeof(who), "migrate.%s", name);
+	check_update_step(who, &s->clock, &mgr[0].stepped, lo, hi, rate,
+			  MIGRATE_UPDATE_MAX_NS);
+}
+
+/*
+ * A stock kernel: pvclock_restore() in B.  Each vCPU first enters once with
+ * the signal pending, so that the master clock update its TSC write
+ * requested happens now and not at its first real entry (which would move
+ * the restored reference); the routine's own entries end the same way.
+ */
+static void migrate_stock(struct migrate_vm *b, const char *name,
+			  const struct migrate_state *s)
+{
+	struct migrate_restore_ctx ctx = { .b = b };
+	struct pvclock_restore_ops ops = {
+		.enter = migrate_restore_enter,
+		.read_pvti = migrate_restore_read_pvti,
+		.ctx = &ctx,
+		.vm_fd = b->vm->fd,
+	};
+	struct pvclock_restore_result res;
+	unsigned int i;
+	char buf[96];
+
+	migrate_set_vcpus(b, s);
+	no_entry_arm();
+	for (i = 0; i < MIGRATE_VCPUS; i++) {
+		vcpu_set_run_sigmask(b->vcpu[i], true);
+		no_entry_run(b->vcpu[i]);
+	}
+	pvclock_restore(&ops, &s->clock, opts.restore_tolerance_ns,
+			(unsigned int)opts.restore_attempts,
+			opts.restore_ms * NSEC_PER_MSEC, &res);
+	no_entry_disarm(b);
+	printf("# migrate %s: pvclock_restore(): %s after %u attempts in %lu us,\n"
+	       "# saved - restored within [%ld, %ld] ns at every later read\n",
+	       name, pvclock_restore_strerror(res.status), res.attempts,
+	       res.elapsed_ns / 1000, res.lo, res.hi);
+	snprintf(buf, sizeof(buf), "migrate.%s.attempts", name);
+	report_metric(buf, res.attempts, "attempts");
+	if (res.status != PVCLOCK_RESTORE_OK) {
+		check_fail("migrate %s: pvclock_restore(): %s", name,
+			   pvclock_restore_strerror(res.status));
+		return;
+	}
+	migrate_check_no_entry(b, name);
+	migrate_run_reads(b, s);
+	for (i = 0; i < MIGRATE_VCPUS; i++) {
+		if (!same_clock(&mgr[i].first, &res.clk))
+			check_fail("migrate %s: vCPU %u's first pvti is not %s",
+				   name, i, "the one the routine verified");
+		migrate_check_reads(name, i, res.lo, res.hi,
+				    opts.restore_tolerance_ns);
+	}
+}
+
+/*
+ * young: B is made before the save, as a destination is before the source
+ * stops, so that T1 - T0 < P even where P is short; proven by the host's
+ * TSC read after the ioctl, else tried again with a new save.
+ */
+static bool migrate_young(struct migrate_vm *a, bool has_ioctl,
+			  struct migrate_state *s, const struct drift_rate *rate)
+{
+	struct migrate_vm b;
+	uint64_t lo, hi;
+	unsigned int try;
+
+	for (try = 0; try < MIGRATE_TRIES; try++) {
+		migrate_vm_create(&b, migrate_guest_dest);
+		if (!migrate_save(a, has_ioctl, s)) {
+			kvm_vm_free(b.vm);
+			return false;
+		}
+		print_clock("saved", &s->clock);
+		if (!has_ioctl) {
+			migrate_stock(&b, "young", s);
+			kvm_vm_free(b.vm);
+			return true;
+		}
+		if (!migrate_restore_ioctl(&b, s, &lo, &hi)) {
+			kvm_vm_free(b.vm);
+			return false;
+		}
+		if (hi - s->clock.tsc_timestamp < clock_zero_period(&s->clock)) {
+			migrate_check_ioctl(&b, "young", s, lo, hi, rate);
+			kvm_vm_free(b.vm);
+			return true;
+		}
+		printf("# migrate young: the restore ended %lu ticks after T0,\n"
+		       "# not within P %lu: again\n",
+		       hi - s->clock.tsc_timestamp, clock_zero_period(&s->clock));
+		kvm_vm_free(b.vm);
+	}
+	check_fail("migrate young: no restore within P of the save in %d tries",
+		   MIGRATE_TRIES);
+	return false;
+}
+
+/*
+ * old: the same saved clock, restored into a fresh B when the guest TSC is
+ * 3/4 of P past the newest T*, so that T1 - T* >= P/2 (proven by the host's
+ * TSC reads around the ioctl, else tried again in another B).
+ */
+static void migrate_old(const struct migrate_state *s, bool has_ioctl,
+			uint64_t khz, const struct drift_rate *rate)
+{
+	uint64_t period = clock_zero_period(&s->clock), lo, hi, now, phase;
+	uint64_t t0 = s->clock.tsc_timestamp;
+	struct migrate_vm b;
+	unsigned int try;
+
+	for (try = 0; try < MIGRATE_TRIES; try++) {
+		migrate_vm_create(&b, migrate_guest_dest);
+		now = host_tsc_ordered() + s->tsc_offset[0];
+		phase = (now - t0) & (period - 1);
+		sleep_ticks((period / 4 * 3 - phase) & (period - 1), khz);
+		if (!has_ioctl) {
+			migrate_stock(&b, "old", s);
+			kvm_vm_free(b.vm);
+			return;
+		}
+		if (!migrate_restore_ioctl(&b, s, &lo, &hi)) {
+			kvm_vm_free(b.vm);
+			return;
+		}
+		if (((lo - t0) & (period - 1)) >= period / 2 &&
+		    clock_exact_ref(&s->clock, lo) == clock_exact_ref(&s->clock, hi)) {
+			printf("# migrate old: T1 - T* is %lu to %lu ticks (P %lu)\n",
+			       lo - clock_exact_ref(&s->clock, lo),
+			       hi - clock_exact_ref(&s->clock, hi), period);
+			migrate_check_ioctl(&b, "old", s, lo, hi, rate);
+			kvm_vm_free(b.vm);
+			return;
+		}
+		printf("# migrate old: the restore's TSC [%lu, %lu]\n"
+		       "# is not P/2 past one T*: again\n", lo, hi);
+		kvm_vm_free(b.vm);
+	}
+	check_fail("migrate old: T1 - T* >= P/2 not reached in %d tries", MIGRATE_TRIES);
+}
+
+/* The master clock in A, and (stock kernels) what pvclock_restore() needs. */
+static void migrate_require(struct migrate_vm *a, bool has_ioctl)
+{
+	struct kvm_clock_data data;
+	uint32_t want = has_ioctl ? KVM_CLOCK_TSC_STABLE :
+			KVM_CLOCK_TSC_STABLE | PVCLOCK_RESTORE_FLAGS;
+
+	if (__vcpu_has_device_attr(a->vcpu[0], KVM_VCPU_TSC_CTRL,
+				   KVM_VCPU_TSC_OFFSET))
+		subtest_skip("KVM_VCPU_TSC_OFFSET not supported");
+	memset(&data, 0, sizeof(data));
+	vm_ioctl(a->vm, KVM_GET_CLOCK, &data);
+	if ((data.flags & want) != want)
+		subtest_skip("KVM_GET_CLOCK flags 0x%x lack 0x%x (%s)", data.flags,
+			     want, "no master clock, or no realtime and host TSC");
+	if (!(mgr[0].stepped.flags & PVCLOCK_TSC_STABLE_BIT))
+		subtest_skip("guest pvclock lacks PVCLOCK_TSC_STABLE_BIT");
+}
+
+static void test_migrate(void)
+{
+	struct migrate_state s;
+	struct drift_rate rate;
+	struct migrate_vm a;
+	bool has_ioctl;
+	uint64_t khz;
+
+	require_tsc_clocksource();
+	has_ioctl = kvm_has_cap(KVM_CAP_CLOCK_GUEST);
+	if (!has_ioctl && opts.clock_guest_mode != PVD_CLOCK_GUEST_AUTO) {
+		check_fail("migrate: no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
+			   pvd_clock_guest_mode_name(opts.clock_guest_mode),
+			   "says the kernel has it");
+		return;
+	}
+	migrate_vm_create(&a, migrate_guest_source);
+	migrate_run(&a, 0, MIGRATE_CLOCK_ON);
+	migrate_run(&a, 1, MIGRATE_CLOCK_ON);
+	migrate_run(&a, 0, MIGRATE_UPDATED);
+	migrate_require(&a, has_ioctl);
+	if (has_ioctl)
+		printf("# migrate: KVM_CAP_CLOCK_GUEST: saved with KVM_GET_CLOCK_GUEST,\n"
+		       "# restored with KVM_SET_CLOCK_GUEST\n");
+	else
+		printf("# migrate: no KVM_CAP_CLOCK_GUEST: the guest's pvti saved, restored by\n"
+		       "# pvclock_restore() with entries that end before the guest\n");
+	khz = (uint64_t)vcpu_tsc_khz(a.vcpu[0]);
+	mgp.budget_ticks = khz * COMPARE_MS;
+	mgp.fixed_reads = opts.reads != 0;
+	mgp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
+	mgp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+	if (migrate_measure_drift(&a, &rate) &&
+	    migrate_young(&a, has_ioctl, &s, &rate))
+		migrate_old(&s, has_ioctl, khz, &rate);
+	kvm_vm_free(a.vm);
+}
+
 /* ---- running the subtests ---- */
 
 struct subtest {
@@ -1742,7 +2595,10 @@ static const struct subtest subtests[] = {
 	{ "set_clock_guest", test_set_clock_guest },
 	{ "stock_restore", test_stock_restore },
 	{ "concurrent_update", test_concurrent_update },
+	{ "migrate", test_migrate },
 };
+
+static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
 
 /* Generous: the kselftest runner's own timeout is the usual backstop. */
 static unsigned int watchdog_seconds(void)
@@ -1798,7 +2654,7 @@ static void usage(FILE *f)
 		"Usage: %s [options]\n"
 		"Measure how far a KVM guest's clock jumps when its pvclock reference moves.\n"
 		"Subtests: masterclock_update, set_clock, reference_update, set_clock_guest,\n"
-		"stock_restore, concurrent_update.\n"
+		"stock_restore, concurrent_update, migrate.\n"
 		"\n"
 		"  --interval-ms N        time between the two master clock updates (1000)\n"
 		"  --max-drift-ppb N      fail masterclock_update beyond N ppb (report only)\n"
@@ -1817,6 +2673,8 @@ static void usage(FILE *f)
 		"  --restore-attempts N   stock_restore's KVM_SET_CLOCK calls at most (1000)\n"
 		"  --restore-ms N         time stock_restore's routine may take (2000)\n"
 		"  --duration-ms N        concurrent_update's guest reading time (2000)\n"
+		"  --only NAME,...        run only these subtests (in their usual order)\n"
+		"  --list                 print the subtests' names, one a line, and exit\n"
 		"  --help                 this text\n"
 		"\n"
 		"Numbers are decimal or 0x hex.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
@@ -1826,13 +2684,17 @@ static void usage(FILE *f)
 
 int main(int argc, char *argv[])
 {
+	unsigned int i, nr;
 	char err[256];
-	unsigned int i;
 	int fd;
 
 	switch (pvd_parse_args(argc, argv, &opts, err, sizeof(err))) {
 	case PVD_ARGS_HELP:
 		usage(stdout);
+		return KSFT_PASS;
+	case PVD_ARGS_LIST:
+		for (i = 0; i < ARRAY_SIZE(subtests); i++)
+			printf("%s\n", subtests[i].name);
 		return KSFT_PASS;
 	case PVD_ARGS_ERROR:
 		fprintf(stderr, "%s: %s\n", PVD_NAME, err);
@@ -1854,9 +2716,16 @@ int main(int argc, char *argv[])
 	if (note == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 
-	ksft_set_plan(ARRAY_SIZE(subtests));
+	for (i = 0, nr = 0; i < ARRAY_SIZE(subtests); i++) {
+		TEST_ASSERT(!strcmp(subtests[i].name, pvd_subtest_names[i]),
+			    "subtest %u is %s in the table, %s for --only", i,
+			    subtests[i].name, pvd_subtest_names[i]);
+		nr += pvd_selected(&opts, i);
+	}
+	ksft_set_plan(nr);
 	for (i = 0; i < ARRAY_SIZE(subtests); i++)
-		run_subtest(&subtests[i]);
+		if (pvd_selected(&opts, i))
+			run_subtest(&subtests[i]);
 	ksft_finished();
 	return KSFT_PASS;
 }
