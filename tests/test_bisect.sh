@@ -34,6 +34,11 @@ echo run >>"$FAKE_COUNT"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--help) echo "Usage: fake"; exit 0 ;;
+	--list)
+		printf '%s\n' masterclock_update set_clock reference_update \
+			set_clock_guest stock_restore concurrent_update migrate
+		exit 0 ;;
+	--only) shift 2 ;;
 	--max-drift-ppb=* | --max-set-clock-ns=* | --tolerance-ns=*)
 		case ${1#*=} in
 		'' | *[!0-9]*) echo "fake: $1 is not a number" >&2; exit 1 ;;
