@@ -5,14 +5,16 @@
 #	Write the project's kernel patches (kernel/patches, the series of
 #	variant exact) as an RFC series against Debian's 6.12 source, into
 #	OUTDIR (build/kernel-patch): a cover letter carrying the figures
-#	(kernel/rfc-cover.txt), 1/2 the KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST
+#	(kernel/rfc-cover.txt), 1/3 the KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST
 #	stand-in, marked as such (NOT-FOR-MERGE in its subject, a note below
-#	its message), and 2/2 the exact reference as the RFC
-#	follow-up.  The author and Signed-off-by are the user's git config
-#	(user.name, user.email).  Then it checks the result: checkpatch.pl
-#	--strict of the 6.12 tree on each patch (0 errors, 0 warnings, 0
-#	checks) and git am of the series onto a fresh copy of the files it
-#	touches from Debian's 6.12 tree (build/trees, only read).
+#	its message), 2/3 the exact reference and 3/3 the dropped master
+#	clock updates, the RFC's follow-ups.  The author and Signed-off-by are
+#	the user's git config (user.name, user.email).  Then it checks the
+#	result: checkpatch.pl --strict of the 6.12 tree on each patch (0
+#	errors, 0 warnings, 0 checks), git am of the series onto a fresh copy
+#	of the files it touches from Debian's 6.12 tree (build/trees, only
+#	read), and git am of 1/3 and 3/3 alone (variant round-down), as 3/3
+#	does not need 2/3.
 
 set -euo pipefail
 
@@ -51,7 +53,8 @@ for p in "${names[@]}"; do
 	[ -f "$patch_dir/$p" ] || die "series names $p, which is not in $patch_dir"
 	patches+=("$patch_dir/$p")
 done
-[ ${#patches[@]} = 2 ] || die "variant $variant should list two patches, not ${#patches[@]}"
+count=${#patches[@]}
+[ "$count" = 3 ] || die "variant $variant should list three patches, not $count"
 
 tree=$("$root/scripts/get-tree.sh" 6.12 "$BUILD/trees")
 [ -x "$tree/scripts/checkpatch.pl" ] || die "$tree has no scripts/checkpatch.pl"
@@ -59,7 +62,8 @@ tree=$("$root/scripts/get-tree.sh" 6.12 "$BUILD/trees")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# A repository of the files the series touches, as Debian ships them.
+# A repository of the files the series changes, as Debian ships them
+# (a file a patch creates has "--- /dev/null" and is not copied).
 fresh()
 {
 	local dir=$1 f
@@ -69,7 +73,7 @@ fresh()
 		[ -f "$tree/$f" ] || die "$tree has no $f"
 		mkdir -p "$dir/$(dirname "$f")"
 		cp "$tree/$f" "$dir/$f"
-	done < <(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "${patches[@]}" | sort -u)
+	done < <(sed -n 's|^--- a/||p' "${patches[@]}" | sort -u)
 	git -C "$dir" init -q
 	git -C "$dir" -c user.name=base -c user.email=base@invalid add -A
 	git -C "$dir" -c user.name=base -c user.email=base@invalid \
@@ -91,7 +95,7 @@ done
 rm -rf "$out"
 mkdir -p "$out"
 "${g[@]}" format-patch -q --zero-commit --cover-letter --subject-prefix='RFC PATCH' \
-	-o "$out" HEAD~2..HEAD
+	-o "$out" "HEAD~$count..HEAD"
 
 # The cover letter: the subject and the text of kernel/rfc-cover.txt (its
 # first line, the SPDX tag, is not part of the letter).
@@ -109,22 +113,24 @@ awk -v subject="$subject" -v blurb="$work/blurb" '
 	{ print }' "$letter" >"$work/letter"
 mv "$work/letter" "$letter"
 
-# 1/2 is the stand-in: say so in its subject and below its message.
+# 1/3 is the stand-in: say so in its subject and below its message.
 first=$(ls "$out"/0001-*.patch)
-awk 'done == 0 && /^Subject: \[RFC PATCH 1\/2\]/ {
-	sub(/^Subject: \[RFC PATCH 1\/2\]/, "Subject: [RFC PATCH NOT-FOR-MERGE 1/2]")
+awk -v n="$count" 'done == 0 && index($0, "Subject: [RFC PATCH 1/" n "]") == 1 {
+	sub(/^Subject: \[RFC PATCH /, "Subject: [RFC PATCH NOT-FOR-MERGE ")
 }
 done == 0 && /^---$/ {
 	print
-	print "Not for merging: a stand-in for the interface as proposed upstream,"
-	print "written from its description, so that 2/2 applies and can be tested."
-	print "Review 2/2 against the real KVM_SET_CLOCK_GUEST."
+	print "Not for merging: a stand-in for the interface as posted upstream"
+	print "(v6), written for this series so that 2/3 and 3/3 apply and can be"
+	print "tested.  Review them against the real KVM_SET_CLOCK_GUEST."
 	print ""
 	done = 1
 	next
 }
 { print }' "$first" >"$work/first"
 mv "$work/first" "$first"
+grep -q '^Subject: \[RFC PATCH NOT-FOR-MERGE 1/' "$first" ||
+	die "$(basename "$first"): no subject to mark NOT-FOR-MERGE"
 
 # Checks: checkpatch --strict, and the series onto fresh files.
 bad=0
@@ -140,7 +146,12 @@ fresh "$work/apply"
 git -C "$work/apply" -c user.name=check -c user.email=check@invalid \
 	-c commit.gpgsign=false am -q "$out"/000[1-9]-*.patch ||
 	{ echo "$me: the series does not apply to Debian's 6.12 source" >&2; bad=1; }
+# 3/3 without 2/3, as variant round-down carries it.
+fresh "$work/apply-13"
+git -C "$work/apply-13" -c user.name=check -c user.email=check@invalid \
+	-c commit.gpgsign=false am -q "$out"/0001-*.patch "$out"/0003-*.patch ||
+	{ echo "$me: 3/3 does not apply to Debian's 6.12 source with 1/3 alone" >&2; bad=1; }
 [ $bad = 0 ] || exit 1
 
-echo "# kernel-patch: checkpatch --strict clean; applies to $(basename "$tree") (Debian's source)" >&2
+echo "# kernel-patch: checkpatch --strict clean; applies to $(basename "$tree") (Debian's source), and 3/3 with 1/3 alone" >&2
 ls "$out"/*.patch
