@@ -15,9 +15,10 @@
 #                   variant's mode (a skip fails), their figures side by
 #                   side, and the no-master-clock boot (clocksource=hpet)
 #   make kernel-patch [KERNEL_PATCH_OUT=dir]
-#                   the two patches as an RFC series with a cover letter
-#                   (build/kernel-patch), checkpatch --strict clean and
-#                   applied to a fresh copy of Debian's 6.12 files
+#                   the three patches of variant exact as an RFC series
+#                   with a cover letter (build/kernel-patch), checkpatch
+#                   --strict clean and applied to a fresh copy of Debian's
+#                   6.12 files, 3/3 also with 1/3 alone
 
 VARIANT ?= exact
 CONFIG_EXTRA ?=
