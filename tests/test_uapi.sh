@@ -117,7 +117,7 @@ install_headers()
 
 check_tree()
 {
-	local name=$1 tree=$2 dir out= lines
+	local name=$1 tree=$2 dir out='' lines
 
 	dir=$work/$(printf '%s' "$name" | tr -c 'A-Za-z0-9_-' _)
 	mkdir -p "$dir"
