@@ -94,7 +94,9 @@ done
 
 rm -rf "$out"
 mkdir -p "$out"
-"${g[@]}" format-patch -q --zero-commit --cover-letter --subject-prefix='RFC PATCH' \
+# -C: the uapi pvclock-abi.h that 1/3 adds shows as a copy of the kernel's
+# header, with its changes alone.
+"${g[@]}" format-patch -q -C --zero-commit --cover-letter --subject-prefix='RFC PATCH' \
 	-o "$out" "HEAD~$count..HEAD"
 
 # The cover letter: the subject and the text of kernel/rfc-cover.txt (its
