@@ -10,6 +10,10 @@
 #	copy of the tree (under a throwaway history, as Debian's trees are not
 #	git repositories), build the test there with the tree's own KVM
 #	selftest makefile after each patch, and check that the binary starts.
+#	For 6.12 also the kernel patches (kernel/patches, against Debian's
+#	6.12 source): checkpatch.pl --strict on each, and each variant's
+#	series of kernel/patches/series applied with `git am` to a fresh copy
+#	of the files it changes (so 0003 on 0001 alone and on 0001 + 0002).
 #	TAP output; logs in build/patch-check.  With no git identity
 #	configured, a temporary one signs the series.
 
@@ -87,6 +91,51 @@ checkpatch_strict()
 	fi
 }
 
+# The kernel patches against Debian's tree $2 (version $1): checkpatch, and
+# each variant's series with git am onto a fresh copy of the files it
+# changes (a file a patch creates is not copied).
+check_kernel_series()
+{
+	local ver=$1 tree=$2 log=$logs/$1/kernel variant names pn f dir
+	local patch_dir=$root/kernel/patches list files
+	local gitc=(-c user.name=pvclock-base -c user.email=pvclock-base@invalid -c commit.gpgsign=false)
+
+	mkdir -p "$log"
+	for f in "$patch_dir"/*.patch; do
+		checkpatch_strict "$tree" "$f" "$log/checkpatch-$(basename "$f" .patch).log"
+	done
+	while read -r variant names; do
+		variant=${variant%:}
+		files=()
+		for pn in $names; do
+			files+=("$patch_dir/$pn")
+		done
+		list=$(for pn in $names; do printf '%s ' "${pn%%-*}"; done)
+		dir=$log/am-$variant
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		if ! sed -n 's|^--- a/||p' "${files[@]}" | sort -u |
+			while read -r f; do
+				mkdir -p "$dir/$(dirname "$f")" &&
+				cp "$tree/$f" "$dir/$f" || exit 1
+			done ||
+		   ! git -C "$dir" init -q ||
+		   ! git -C "$dir" "${gitc[@]}" add -A ||
+		   ! git -C "$dir" "${gitc[@]}" commit -q -m "base: $ver"; then
+			not_ok "$ver: kernel series $variant: a fresh copy of Debian's files"
+			continue
+		fi
+		if git -C "$dir" "${gitc[@]}" am -q "${files[@]}" \
+			>"$log/am-$variant.log" 2>&1; then
+			ok "$ver: kernel series $variant (${list% }) applies with git am to Debian's files"
+		else
+			not_ok "$ver: kernel series $variant (${list% }) applies with git am to Debian's files" \
+				"$log/am-$variant.log"
+		fi
+		rm -rf "$dir"
+	done < <(grep -E '^[a-z0-9_-]+:' "$patch_dir/series")
+}
+
 check_tree()
 {
 	local ver=$1 tree copy out series bin log patch i=0 arch
@@ -98,6 +147,8 @@ check_tree()
 		not_ok "$ver: fetch the tree" "$log/get-tree.log"
 		return
 	}
+	# The kernel patches are against Debian's 6.12 in its own layout.
+	[ "$ver" = 6.12 ] && check_kernel_series "$ver" "$tree"
 	series=$("$root/scripts/make-patch.sh" "$tree" "$build/patch/linux-$ver" \
 		2>"$log/make-patch.log") || {
 		not_ok "$ver: make patch" "$log/make-patch.log"
