@@ -38,7 +38,8 @@
 # Exit codes: the program's own; 2 for a bad argument; 125 when the boot
 # gave no result (not a kernel, a kernel panic, a hang past a deadline, no
 # /dev/kvm inside, QEMU failing): one line says which.  A boot without a
-# result is tried once more.  The last attempt's logs stay in build/vm/last.
+# result is tried once more.  Each run has a folder of its own (runs at the
+# same time do not share one); the last one to end is build/vm/last.
 
 set -uo pipefail
 
@@ -363,12 +364,28 @@ stop_qemu()
 	done
 }
 
+# At exit: this run's folder becomes build/vm/last, in place of the one
+# before (which has ended, since only an ended run is ever published).
+publish_run()
+{
+	local old
+
+	if [ -z "$(ls -A "$run")" ]; then
+		rmdir "$run"
+		return
+	fi
+	old=$(readlink "$vmdir/last" 2>/dev/null) || old=
+	[ -d "$vmdir/last" ] && [ ! -L "$vmdir/last" ] && rm -rf "$vmdir/last"
+	ln -sfn "$(basename "$run")" "$vmdir/last.$$" &&
+		mv -T "$vmdir/last.$$" "$vmdir/last"
+	[ -z "$old" ] || [ "$old" = "$(basename "$run")" ] || rm -rf "${vmdir:?}/$old"
+}
+
 # One boot.  Sets rc (the program's exit code) or outcome (why not).
 boot_once()
 {
 	local mode=$1 cpu qpid start now deadline started=0 cmdline q
 
-	run=$vmdir/last
 	make_initramfs "$run/root" "$run/initramfs.cpio"
 	nonce=$(cat "$run/root/vm/nonce")
 	: >"$run/console.log"
@@ -460,7 +477,9 @@ main()
 	command -v qemu-system-x86_64 >/dev/null ||
 		usage_error "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 	command -v cpio >/dev/null || usage_error "cpio not found (apt-get install cpio)"
-	mkdir -p "$vmdir/last"
+	mkdir -p "$vmdir"
+	run=$(mktemp -d "$vmdir/run.XXXXXX") || exit 1
+	trap publish_run EXIT
 	resolve_kernel
 	if [ "$fetch_only" = 1 ]; then
 		printf '%s\n%s\n' "$kimage" "$kmods"
