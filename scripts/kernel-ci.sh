@@ -174,7 +174,7 @@ log=$logs/round-down.log
 boot "$log" -- pvclock_drift_test --reads 1000000 --clock-guest-mode round-down
 # shellcheck disable=SC2086 # a list of words
 must_pass "$log" $all
-ok "round-down kernel: all six subtests passed, none skipped"
+ok "round-down kernel: all $(echo $all | wc -w) subtests passed, none skipped"
 must_say "$log" "the new reference inside the host's TSC reads" \
 	'^# set_clock_guest: restored through vCPU 1; T1 [0-9]+, guest TSC around$'
 must_say "$log" "1,000,000 reads" '^# set_clock_guest: 1000000 guest reads, [0-9]+ differ'
@@ -195,7 +195,7 @@ log=$logs/exact.log
 boot "$log" -- pvclock_drift_test --reads 1000000 --clock-guest-mode exact --tolerance-ns 0
 # shellcheck disable=SC2086 # a list of words
 must_pass "$log" $all
-ok "exact kernel: all six subtests passed, none skipped"
+ok "exact kernel: all $(echo $all | wc -w) subtests passed, none skipped"
 must_say "$log" "the wait until the saved reference is P old" \
 	'^# 2\^[0-9]+ ticks \([0-9]+ ms\); the saved reference is [0-9]+ ms old: waiting [0-9]+ ms$'
 must_say "$log" "1,000,000 reads, none different" \

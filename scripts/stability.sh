@@ -1,13 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# stability.sh [--test PATH] [--out DIR] RUNS [-- TEST OPTIONS...]
-#	Run the whole selftest RUNS times in a row on this machine and report
+# stability.sh [--test PATH] [--out DIR] [--kernel K] RUNS [-- TEST OPTIONS...]
+#	Run the whole selftest RUNS times in a row on this machine (or, with
+#	--kernel, each time in a fresh boot of K by the VM runner: a bzImage
+#	or debian-6.12/debian-6.1; the test must be static) and report
 #	passes, failures and skips (overall and per subtest), and the spread
 #	(min, median, max over the runs) of every '# metric NAME VALUE UNIT'
 #	line.  Each run's output is kept in DIR (default build/stability);
 #	the report is printed and written to DIR/report.txt.  Exits 0 only
-#	when every run passed.  Needs /dev/kvm to itself: not part of CI.
+#	when every run passed.  Needs /dev/kvm (or the CPU) to itself: not
+#	part of CI.
 
 set -uo pipefail
 
@@ -15,6 +18,7 @@ me=stability.sh
 root=$(cd "$(dirname "$0")/.." && pwd)
 test_bin=${PVCLOCK_TEST:-$root/build/pvclock_drift_test}
 out=$root/build/stability
+kernel=
 
 die()
 {
@@ -32,6 +36,11 @@ while [ $# -gt 0 ]; do
 	--out)
 		[ $# -ge 2 ] || die "--out needs a value"
 		out=$2
+		shift 2
+		;;
+	--kernel)
+		[ $# -ge 2 ] || die "--kernel needs a value"
+		kernel=$2
 		shift 2
 		;;
 	-*) die "unknown option '$1'" ;;
@@ -58,7 +67,12 @@ failed_runs=()
 start=$(date +%s)
 for ((i = 1; i <= runs; i++)); do
 	log=$out/run-$i.log
-	"$test_bin" "$@" >"$log" 2>&1
+	if [ -n "$kernel" ]; then
+		BUILD=$root/build "$root/vm/vm-run.sh" --kernel "$kernel" -- \
+			"$test_bin" "$@" >"$log" 2>&1
+	else
+		"$test_bin" "$@" >"$log" 2>&1
+	fi
 	rc=$?
 	case $rc in
 	0) pass=$((pass + 1)) ;;
@@ -71,7 +85,8 @@ done
 elapsed=$(($(date +%s) - start))
 
 {
-	echo "stability: $runs runs of $test_bin $* in $elapsed s on $(uname -r)"
+	echo "stability: $runs runs of $test_bin $* in $elapsed s on" \
+		"${kernel:-$(uname -r)}$([ -z "$kernel" ] || echo " (VM runner, $(sed -n 's/^# vm: kernel \([^ ]*\).*accel \([a-z]*\).*/\1, \2/p' "$out/run-1.log"))")"
 	echo "runs: $pass passed, $fail failed, $skip skipped, $other other"
 	[ ${#failed_runs[@]} -eq 0 ] ||
 		echo "failed runs: ${failed_runs[*]} (logs in $out)"
