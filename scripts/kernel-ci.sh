@@ -7,7 +7,8 @@
 # exact reference of patch 0002).
 #
 #  1. make kernel VARIANT=round-down and VARIANT=exact build them (or find
-#     them cached) and print the bzImage's path last.
+#     them cached) and print the bzImage's path last; tests/test_uapi.sh
+#     compiles a program against each patched tree's installed uapi.
 #  2. The VM runner boots each and runs pvclock_drift_test --reads 1000000
 #     with --clock-guest-mode naming the variant (exact: --tolerance-ns 0):
 #     every subtest --list names must run and pass, a skip of any is a
@@ -161,6 +162,13 @@ build round-down
 kernel_round_down=$img
 build exact
 kernel_exact=$img
+
+# The uapi as userspace sees it: <linux/kvm.h> from headers_install alone
+# compiles and expands both ioctls and the capability, in both variants.
+BUILD=$build tests/test_uapi.sh exact round-down >"$logs/uapi.log" 2>&1 ||
+	fail "the uapi headers of the patched trees, see $logs/uapi.log"
+sed 's/^/# /' "$logs/uapi.log"
+ok "uapi: <linux/kvm.h> from make headers_install defines and expands KVM_GET_CLOCK_GUEST, KVM_SET_CLOCK_GUEST and KVM_CAP_CLOCK_GUEST ($(grep -c '^ok ' "$logs/uapi.log") checks)"
 
 make -s selftest >"$logs/selftest-build.log" 2>&1 ||
 	fail "make selftest, see $logs/selftest-build.log"
