@@ -4,6 +4,7 @@
 # bisect-kernel-step.sh --obj DIR [--jobs N] -- COMMAND [ARGS...]
 #	One `git bisect run` step on a kernel tree: build the commit checked
 #	out in the current folder into DIR (make O=DIR olddefconfig bzImage,
+#	and with CONFIG_MODULES the modules, installed in DIR/modinst;
 #	incremental: only what this commit changed is compiled again), then
 #	run COMMAND, typically scripts/bisect-run.sh --kernel
 #	DIR/arch/x86/boot/bzImage ..., and exit with its status.
@@ -67,8 +68,12 @@ kmake()
 }
 
 start=$(date +%s)
+targets=(bzImage)
+grep -qx 'CONFIG_MODULES=y' "$obj/.config" && targets+=(modules)
 if ! kmake olddefconfig >>"$obj/build.log" 2>&1 ||
-   ! kmake -j"$jobs" bzImage >>"$obj/build.log" 2>&1; then
+   ! kmake -j"$jobs" "${targets[@]}" >>"$obj/build.log" 2>&1 ||
+   ! { [ "${#targets[@]}" = 1 ] || { rm -rf "$obj/modinst" &&
+	kmake INSTALL_MOD_PATH="$obj/modinst" modules_install >>"$obj/build.log" 2>&1; }; }; then
 	echo "bisect-step: $commit: skip (the build failed, see $obj/build.log; build $(($(date +%s) - start)) s)"
 	exit "$SKIP"
 fi

@@ -293,8 +293,15 @@ fi
 warnings=$(grep -c 'warning:' "$log" || true)
 note "built in $(($(date +%s) - start)) s, $warnings compiler warning(s)"
 
+rm -rf "$image_dir.tmp"
 mkdir -p "$image_dir.tmp"
 cp "$obj/arch/x86/boot/bzImage" "$image_dir.tmp/bzImage"
+# The modules beside the bzImage, in lib/modules/RELEASE, where the VM
+# runner finds them by itself.
+if grep -qx 'CONFIG_MODULES=y' "$obj/.config"; then
+	run_logged kmake INSTALL_MOD_PATH="$image_dir.tmp" modules_install ||
+		die "modules_install failed (see $log)"
+fi
 cp "$obj/.config" "$image_dir.tmp/config"
 rm -rf "$image_dir"
 mv "$image_dir.tmp" "$image_dir"

@@ -15,7 +15,9 @@
 #   --modules DIR    for a bzImage with a modular KVM: where its modules
 #                    are (a modules_install tree or any folder holding
 #                    kvm.ko, kvm-amd.ko, irqbypass.ko, maybe compressed);
-#                    a built-in KVM needs none
+#                    a built-in KVM needs none.  Default: the lib/modules
+#                    folder beside the bzImage, where `make kernel` puts
+#                    its modules, if there is one
 #   --accel A        auto (default), kvm or tcg.  auto takes this machine's
 #                    /dev/kvm only where the CPU shows svm or vmx and the
 #                    KVM module allows nested guests, and falls back to
@@ -211,6 +213,8 @@ resolve_kernel()
 		if [ -n "$moddir" ] && [ ! -d "$moddir" ]; then
 			usage_error "--modules: no such folder '$moddir'"
 		fi
+		[ -n "$moddir" ] || [ ! -d "$(dirname "$kimage")/lib/modules" ] ||
+			kmods=$(dirname "$kimage")/lib/modules
 		;;
 	esac
 	krelease=$(bzimage_release "$kimage")
