@@ -25,7 +25,7 @@ PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h
 PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o \
-	    $(PVC_OBJDIR)/pvclock_restore.o
+	    $(PVC_OBJDIR)/pvclock_restore.o $(PVC_OBJDIR)/pvclock_drift_opts.o
 
 $(shell mkdir -p $(PVC_OBJDIR))
 
@@ -40,6 +40,13 @@ $(OUTPUT)/pvclock_drift_test: $(PVC_OBJS) $(LIBKVM_OBJS)
 # older.  -I$(<D) in the tree's CFLAGS finds the headers beside the test.
 $(PVC_OBJDIR)/pvclock_drift_test.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_test.c \
 				    $(PVC_HDRS)
+	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+		-c $< -o $@
+
+# Host code only: the option parser.
+$(PVC_OBJDIR)/pvclock_drift_opts.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_opts.c \
+				    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
+				    $(PVCLOCK_SRC)/include/pvclock_ref.h
 	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@
 

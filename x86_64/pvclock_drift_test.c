@@ -716,7 +716,7 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 {
 	const char *name = realtime ? "realtime" : "flags0";
 	struct kvm_clock_data data;
-	uint64_t t0, t1;
+	uint64_t start_ns, end_ns;
 	char buf[96];
 
 	run_to_stage(t, t->vcpu, SC_SAVED);
@@ -729,11 +729,11 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	sleep_ms(SET_CLOCK_DELAY_MS);
 
 	memset(&data, 0, sizeof(data));
-	t0 = mono_ns();
+	start_ns = mono_ns();
 	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
 	data.flags &= realtime ? KVM_CLOCK_REALTIME : 0;
 	vm_ioctl(t->vm, KVM_SET_CLOCK, &data);
-	t1 = mono_ns();
+	end_ns = mono_ns();
 
 	run_to_stage(t, t->vcpu, SC_JUMPED);
 	if (!check_jump("set_clock", true))
@@ -741,11 +741,11 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	printf("# set_clock (%s): old - new = %ld ns (%s), GET+SET took %lu ns\n",
 	       realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
 	       gr.diff, gr.diff > 0 ? "clock jumped back" :
-	       gr.diff < 0 ? "clock jumped forward" : "no jump", t1 - t0);
+	       gr.diff < 0 ? "clock jumped forward" : "no jump", end_ns - start_ns);
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
 	report_metric(buf, gr.diff, "ns");
 	snprintf(buf, sizeof(buf), "set_clock.%s.ioctl_time", name);
-	report_metric(buf, (int64_t)(t1 - t0), "ns");
+	report_metric(buf, (int64_t)(end_ns - start_ns), "ns");
 	if (opts.has_max_set_clock &&
 	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
 	     gr.diff < -(int64_t)opts.max_set_clock_ns))
@@ -1263,24 +1263,24 @@ static void check_update_step(const char *who, const struct pvclock_ref_clock *s
 }
 
 /* Both vCPUs' views of their clock: KVM_GET_CLOCK_GUEST, then the guest's. */
-static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *c0,
-			      struct pvclock_ref_clock *c1, const char *when)
+static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *view0,
+			      struct pvclock_ref_clock *view1, const char *when)
 {
-	int r0 = get_clock_guest(t->vcpu, c0), r1 = get_clock_guest(t->vcpu1, c1);
+	int err0 = get_clock_guest(t->vcpu, view0), err1 = get_clock_guest(t->vcpu1, view1);
 
-	if (r0 || r1) {
+	if (err0 || err1) {
 		check_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 %s, vCPU 1 %s", when,
-			   errno_name(r0), errno_name(r1));
+			   errno_name(err0), errno_name(err1));
 		return false;
 	}
-	if (!same_clock(c0, c1))
+	if (!same_clock(view0, view1))
 		check_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 and vCPU 1 differ", when);
 	run_to_stage(t, t->vcpu1, CG_VIEW);
-	if (!same_clock(&gr.new_clk, c1))
+	if (!same_clock(&gr.new_clk, view1))
 		check_fail("%s: vCPU 1's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
 			   when);
 	run_to_stage(t, t->vcpu, CG_VIEW);
-	if (!same_clock(&gr.new_clk, c0))
+	if (!same_clock(&gr.new_clk, view0))
 		check_fail("%s: vCPU 0's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
 			   when);
 	return true;
@@ -1539,40 +1539,40 @@ clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
  */
 static void clock_guest_young(struct test_vm *t)
 {
-	uint64_t off1 = vcpu_tsc_offset(t->vcpu1);
-	struct pvclock_ref_clock c, r0, r1;
-	uint64_t before, after;
-	int r;
+	uint64_t vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
+	struct pvclock_ref_clock young, view0, view1;
+	uint64_t age_before, age_after, period;
+	int err;
 
-	r = get_clock_guest(t->vcpu, &c);
-	if (r) {
-		check_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(r));
+	err = get_clock_guest(t->vcpu, &young);
+	if (err) {
+		check_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(err));
 		return;
 	}
-	before = host_tsc_ordered();
-	r = set_clock_guest(t->vcpu1, &c);
-	after = host_tsc_ordered();
-	if (r) {
-		check_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(r));
+	period = clock_zero_period(&young);
+	age_before = host_tsc_ordered() + vcpu1_offset - young.tsc_timestamp;
+	err = set_clock_guest(t->vcpu1, &young);
+	age_after = host_tsc_ordered() + vcpu1_offset - young.tsc_timestamp;
+	if (err) {
+		check_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(err));
 		return;
 	}
-	if (!clock_guest_views(t, &r0, &r1, "after the young restore"))
+	if (!clock_guest_views(t, &view0, &view1, "after the young restore"))
 		return;
 	printf("# set_clock_guest: a clock saved through vCPU 0 and restored at once through\n"
 	       "# vCPU 1, its reference %lu to %lu ticks old at the ioctl (P %lu): T1 %lu, %s\n",
-	       before + off1 - c.tsc_timestamp, after + off1 - c.tsc_timestamp,
-	       clock_zero_period(&c), r0.tsc_timestamp,
-	       same_clock(&r0, &c) ? "the saved pvti itself (T1 = T0)" :
+	       age_before, age_after, period, view0.tsc_timestamp,
+	       same_clock(&view0, &young) ? "the saved pvti itself (T1 = T0)" :
 	       "not the saved pvti");
-	if (after + off1 - c.tsc_timestamp >= clock_zero_period(&c)) {
+	if (age_after >= period) {
 		printf("# set_clock_guest: note: the young restore took longer than P; %s\n",
 		       "not checked");
 		return;
 	}
-	if (r0.tsc_timestamp != c.tsc_timestamp || !same_clock(&r0, &c))
+	if (!same_clock(&view0, &young))
 		check_fail("exact: a clock younger than P restored with T1 %lu, not T0 %lu%s",
-			   r0.tsc_timestamp, c.tsc_timestamp,
-			   r0.tsc_timestamp == c.tsc_timestamp ? " (another pvti)" : "");
+			   view0.tsc_timestamp, young.tsc_timestamp,
+			   view0.tsc_timestamp == young.tsc_timestamp ? " (another pvti)" : "");
 }
 
 /* What one KVM_SET_CLOCK_GUEST of the current clock costs, from the host. */
@@ -2809,17 +2809,37 @@ static const struct subtest subtests[] = {
 
 static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
 
-/* Generous: the kselftest runner's own timeout is the usual backstop. */
+/*
+ * Each subtest's watchdog, in seconds: generous, since the kselftest
+ * runner's own timeout is the usual backstop.  It allows for the slowest
+ * setup seen (KVM emulating every guest instruction, under QEMU's software
+ * emulation), every sleep a subtest may make, and its reads.
+ */
+/* VM creation, the fixed sleeps and waits for a zero period, at worst. */
+#define WATCHDOG_BASE_S			60
+/* The most --interval-ms sleeps one subtest makes (set_clock_guest's). */
+#define WATCHDOG_INTERVALS		3
+/* Guest reads a second where KVM emulates them, the slowest seen. */
+#define WATCHDOG_SLOW_READS_PER_S	5000
+/* One comparison of 0.2 s (the default read budget), with room. */
+#define WATCHDOG_COMPARISON_S		3
+/* reference_update's comparisons per rate (naive, scan, exact). */
+#define WATCHDOG_METHODS		3
+/* alarm() takes an unsigned int; a day is beyond any real run. */
+#define WATCHDOG_MAX_S			86400
+
 static unsigned int watchdog_seconds(void)
 {
-	uint64_t s = 60 + 3 * opts.interval_ms / 1000 +
+	uint64_t comparisons = opts.nr_freqs * WATCHDOG_METHODS;
+	uint64_t s = WATCHDOG_BASE_S +
+		     WATCHDOG_INTERVALS * opts.interval_ms / 1000 +
 		     opts.restore_ms / 1000 + opts.duration_ms / 1000;
 
 	if (opts.reads)
-		s += opts.reads * opts.nr_freqs * 3 / 5000;
+		s += opts.reads * comparisons / WATCHDOG_SLOW_READS_PER_S;
 	else
-		s += opts.nr_freqs * 3;
-	return s > 86400 ? 86400 : (unsigned int)s;
+		s += comparisons * WATCHDOG_COMPARISON_S;
+	return s > WATCHDOG_MAX_S ? WATCHDOG_MAX_S : (unsigned int)s;
 }
 
 static void run_subtest(const struct subtest *st)
