@@ -43,6 +43,7 @@ $(BUILD)/pvclock-restore: tools/pvclock-restore.c $(RESTORE_SRC) $(RESTORE_HDR) 
 
 RECORD_ARGS ?= --rounds 40 --attempts 50 --deltas 30
 
+#: make restore-record [RECORD_ARGS=...]  KVM_SET_CLOCK figures of this KVM
 restore-record: $(BUILD)/pvclock-restore
 	$(BUILD)/pvclock-restore record $(RECORD_ARGS) >$(BUILD)/restore-record.txt
 	@echo "restore-record: $(BUILD)/restore-record.txt (copy it to tests/data/restore-NAME.txt)"
@@ -70,5 +71,6 @@ CHECK_SUITES := \
 	"tool" "tests/test_tool.sh $(BUILD)/pvclock-ref" \
 	"tool (asan+ubsan)" "tests/test_tool.sh $(BUILD)/san/pvclock-ref"
 
+#: make check         build and run the host tests (plain and sanitized)
 check: $(CHECK_PROGS)
 	@tests/run.sh $(CHECK_SUITES)

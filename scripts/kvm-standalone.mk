@@ -7,7 +7,7 @@
 #	PVCLOCK_SRC=$PWD OUTPUT=$PWD/build/kvm-6.12 \
 #	TEST_GEN_PROGS_x86_64= TEST_GEN_PROGS_x86= ... pvclock-drift-test
 #
-# mk/kernel.mk passes those variables.  Emptying the tree's test lists on the
+# mk/selftest.mk passes those variables.  Emptying the tree's test lists on the
 # command line overrides every assignment in its Makefile, so only the
 # selftest library is built besides this test.  The tree's Makefile is
 # included as it is: CFLAGS, LDFLAGS, LDLIBS and LIBKVM_OBJS come from it,
