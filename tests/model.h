@@ -65,10 +65,10 @@ static inline uint32_t model_frac(const struct pvclock_ref_clock *c,
  * the fraction.  The read wraps at 2^64 ns, so this is exact modulo 2^96,
  * which any difference narrowed to 64 bits does not see.
  */
-static inline unsigned __int128 model_exact(const struct pvclock_ref_clock *c,
-					    uint64_t tsc)
+static inline __uint128_t model_exact(const struct pvclock_ref_clock *c,
+				      uint64_t tsc)
 {
-	return ((unsigned __int128)model_read(c, tsc) << 32) | model_frac(c, tsc);
+	return ((__uint128_t)model_read(c, tsc) << 32) | model_frac(c, tsc);
 }
 
 /* The largest delta from a reference whose pre-shift cannot overflow. */
