@@ -33,7 +33,8 @@ $(BUILD)/pvclock-ref: tools/pvclock-ref.c $(LIB_SRC) $(LIB_HDR)
 	$(CC) $(HOST_CFLAGS) -o $@ tools/pvclock-ref.c $(LIB_SRC)
 
 # Timings: median per call of each method, on this machine.
-$(BUILD)/bench: bench/bench.c tests/check.h $(LIB_SRC) $(LIB_HDR)
+$(BUILD)/bench: bench/bench.c tests/check.h tests/model.h tools/sweep_rates.h \
+		$(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ bench/bench.c $(LIB_SRC)
 

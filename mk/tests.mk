@@ -5,7 +5,8 @@
 # AddressSanitizer + UBSan.  `make check` ends with one
 # summary line: "check: N passed, N failed, N skipped".
 
-TEST_DEPS := tests/test_lib.c tests/check.h tools/sweep_rates.h $(LIB_SRC) $(LIB_HDR)
+TEST_DEPS := tests/test_lib.c tests/check.h tests/model.h tools/sweep_rates.h \
+	     $(LIB_SRC) $(LIB_HDR)
 TOOL_DEPS := tools/pvclock-ref.c tools/sweep_rates.h $(LIB_SRC) $(LIB_HDR)
 
 $(BUILD)/tests/test_lib: $(TEST_DEPS)
@@ -22,8 +23,8 @@ $(BUILD)/portable/test_lib: $(TEST_DEPS)
 	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -DPVCLOCK_REF_NO_ASM -o $@ tests/test_lib.c $(LIB_SRC)
 
 # pvclock_restore() against a simulated KVM fitted to recorded figures.
-RESTORE_DEPS := tests/test_restore.c tests/check.h $(RESTORE_SRC) $(RESTORE_HDR) \
-		$(LIB_SRC) $(LIB_HDR)
+RESTORE_DEPS := tests/test_restore.c tests/check.h tests/model.h tools/sweep_rates.h \
+		$(RESTORE_SRC) $(RESTORE_HDR) $(LIB_SRC) $(LIB_HDR)
 RESTORE_DATA := $(sort $(wildcard tests/data/restore-*.txt))
 
 $(BUILD)/tests/test_restore: $(RESTORE_DEPS)
