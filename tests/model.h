@@ -71,6 +71,15 @@ static inline __uint128_t model_exact(const struct pvclock_ref_clock *c,
 	return ((__uint128_t)model_read(c, tsc) << 32) | model_frac(c, tsc);
 }
 
+/* old continued from guest_tsc: the reference moved, the clock read there. */
+static inline void model_rebase(const struct pvclock_ref_clock *old,
+				uint64_t guest_tsc, struct pvclock_ref_clock *out)
+{
+	*out = *old;
+	out->tsc_timestamp = guest_tsc;
+	out->system_time = model_read(old, guest_tsc);
+}
+
 /* The largest delta from a reference whose pre-shift cannot overflow. */
 static inline uint64_t model_max_delta(int shift)
 {

@@ -367,9 +367,7 @@ static void compare_choices(const struct pvclock_ref_clock *old,
 	      want.remainder, old->shift, old->mul, map->ratio, map->frac_bits,
 	      width);
 	pvclock_ref_rebase(old, got.guest_tsc, &got_new);
-	want_new = *old;
-	want_new.tsc_timestamp = want.guest_tsc;
-	want_new.system_time = model_read(old, want.guest_tsc);
+	model_rebase(old, want.guest_tsc, &want_new);
 	CHECK(!memcmp(&got_new, &want_new, sizeof(got_new)),
 	      "rebased pvti differs: system_time %" PRIu64 " vs %" PRIu64,
 	      got_new.system_time, want_new.system_time);
@@ -608,14 +606,15 @@ static void test_pvti_read_versions(void)
 	struct pvclock_ref_clock c, got;
 	struct pvclock_ref_pvti p;
 	uint64_t rng = 17;
+	uint8_t raw[32];
 	uint32_t version;
 	unsigned int v;
 	bool ok;
 
 	for (v = 0; v < ARRAY_SIZE(versions); v++) {
 		random_clock(&rng, -31, 31, &c);
-		pvclock_ref_to_pvti(&c, &p);
-		p.version = versions[v];
+		pvti_bytes(raw, versions[v], &c);
+		memcpy(&p, raw, sizeof(p));
 		version = ~versions[v];
 		ok = pvclock_ref_pvti_read(&p, &got, &version);
 		CHECK(ok == !(versions[v] & 1), "version %#x: read %s",
@@ -674,8 +673,7 @@ static void test_pvti_read_midway(void)
 	}
 	midway.page = (struct pvclock_ref_pvti *)(map + midway.size - 16);
 	midway.second = map + midway.size;
-	pvclock_ref_to_pvti(&c, midway.page);
-	midway.page->version = 2;
+	pvti_bytes((uint8_t *)midway.page, 2, &c);
 	sigaction(SIGSEGV, &sa, &old_sa);
 	CHECK(!mprotect(midway.second, midway.size, PROT_NONE), "mprotect");
 	ok = pvclock_ref_pvti_read(midway.page, &got, &version);
@@ -919,7 +917,7 @@ static void test_first_divergence(void)
 			if (d1 >> 63)
 				d1 = (1ULL << 63) - 1 - rng_range(&rng, 0, 99);
 		}
-		pvclock_ref_rebase(&old, old.tsc_timestamp + d1, &new_clk);
+		model_rebase(&old, old.tsc_timestamp + d1, &new_clk);
 		/* sometimes off by a ns or two, as a careless update would be */
 		if (i % 4 == 0)
 			new_clk.system_time += rng_range(&rng, 0, 4) - 2;
