@@ -289,21 +289,6 @@ static inline int pvd_move_reference(const struct pvclock_ref_clock *old_clk,
 }
 
 /*
- * log2 of the distance in TSC ticks between references of remainder 0
- * (Documentation/pvclock-reference-updates.rst, section 5.2):
- * 2^(32 - v + k), or 2^k when every aligned candidate is exact.
- */
-static inline unsigned int pvd_zero_period_log2(uint32_t mul, int8_t shift)
-{
-	unsigned int k = shift < 0 ? (unsigned int)-shift : 0;
-	uint32_t m = shift > 0 ? mul << shift : mul;
-
-	if (shift >= 32 || !m)
-		return k;
-	return 32 - (unsigned int)__builtin_ctz(m) + k;
-}
-
-/*
  * Why a method's figures break its promise, or NULL.  exact: the new clock
  * equals the old one at every read; scan: they differ by 0 or 1 ns only;
  * naive is what KVM does today and is only reported.

@@ -73,30 +73,19 @@
 
 /*
  * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
- * packed member draws -Waddress-of-packed-member.  This mirror has the same
- * layout, naturally aligned, for the accesses that race with the guest.
+ * packed member draws -Waddress-of-packed-member: the test uses the
+ * library's naturally aligned mirror, which must have the ABI's layout.
  */
-struct pvti {
-	uint32_t version;
-	uint32_t pad0;
-	uint64_t tsc_timestamp;
-	uint64_t system_time;
-	uint32_t tsc_to_system_mul;
-	int8_t tsc_shift;
-	uint8_t flags;
-	uint8_t pad[2];
-};
-
-static_assert(sizeof(struct pvti) == sizeof(struct pvclock_vcpu_time_info));
-static_assert(offsetof(struct pvti, tsc_timestamp) ==
+static_assert(sizeof(struct pvclock_ref_pvti) == sizeof(struct pvclock_vcpu_time_info));
+static_assert(offsetof(struct pvclock_ref_pvti, tsc_timestamp) ==
 	      offsetof(struct pvclock_vcpu_time_info, tsc_timestamp));
-static_assert(offsetof(struct pvti, system_time) ==
+static_assert(offsetof(struct pvclock_ref_pvti, system_time) ==
 	      offsetof(struct pvclock_vcpu_time_info, system_time));
-static_assert(offsetof(struct pvti, tsc_to_system_mul) ==
+static_assert(offsetof(struct pvclock_ref_pvti, tsc_to_system_mul) ==
 	      offsetof(struct pvclock_vcpu_time_info, tsc_to_system_mul));
-static_assert(offsetof(struct pvti, tsc_shift) ==
+static_assert(offsetof(struct pvclock_ref_pvti, tsc_shift) ==
 	      offsetof(struct pvclock_vcpu_time_info, tsc_shift));
-static_assert(offsetof(struct pvti, flags) ==
+static_assert(offsetof(struct pvclock_ref_pvti, flags) ==
 	      offsetof(struct pvclock_vcpu_time_info, flags));
 
 /*
@@ -141,33 +130,12 @@ static struct pvd_opts opts;
 
 /* ---- guest ---- */
 
-/*
- * One read of a pvti under the version protocol: true when the copy is
- * consistent (an even version, the same before and after the fields).
- */
-static bool pvti_try_read(const struct pvti *p, struct pvclock_ref_clock *clk,
-			  uint32_t *version)
-{
-	uint32_t v = READ_ONCE(p->version);
-
-	/* The fields are read after the version that covers them... */
-	smp_rmb();
-	clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
-	clk->system_time = READ_ONCE(p->system_time);
-	clk->mul = READ_ONCE(p->tsc_to_system_mul);
-	clk->shift = READ_ONCE(p->tsc_shift);
-	clk->flags = READ_ONCE(p->flags);
-	/* ...and before the version that proves them unchanged. */
-	smp_rmb();
-	*version = v;
-	return !(v & 1) && v == READ_ONCE(p->version);
-}
 
 /* A consistent copy of a pvti that its writer may be rewriting. */
-static void guest_snapshot(const struct pvti *p, struct pvclock_ref_clock *clk,
+static void guest_snapshot(const struct pvclock_ref_pvti *p, struct pvclock_ref_clock *clk,
 			   uint32_t *version)
 {
-	while (!pvti_try_read(p, clk, version))
+	while (!pvclock_ref_pvti_read(p, clk, version))
 		gr.retries++;
 }
 
@@ -193,18 +161,18 @@ static void guest_enable_kvmclock(unsigned int cpu)
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, gp.kvm_pvti_gpa[cpu] | KVM_MSR_ENABLED);
 }
 
-static const struct pvti *guest_kvm_page(unsigned int cpu)
+static const struct pvclock_ref_pvti *guest_kvm_page(unsigned int cpu)
 {
-	return (const struct pvti *)gp.kvm_pvti_gva[cpu];
+	return (const struct pvclock_ref_pvti *)gp.kvm_pvti_gva[cpu];
 }
 
-static const struct pvti *guest_host_page(void)
+static const struct pvclock_ref_pvti *guest_host_page(void)
 {
-	return (const struct pvti *)gp.host_pvti_gva;
+	return (const struct pvclock_ref_pvti *)gp.host_pvti_gva;
 }
 
 /* A new snapshot, one TSC read, and old - new there. */
-static void guest_jump(const struct pvti *page)
+static void guest_jump(const struct pvclock_ref_pvti *page)
 {
 	guest_snapshot(page, &gr.new_clk, &gr.new_version);
 	gr.tsc = rdtsc();
@@ -220,7 +188,7 @@ static bool guest_compare_done(uint64_t n, uint64_t t, uint64_t start)
 }
 
 /* Old against a new snapshot of page at each of many real TSC reads. */
-static void guest_compare(const struct pvti *page)
+static void guest_compare(const struct pvclock_ref_pvti *page)
 {
 	uint64_t *log = (uint64_t *)gp.log_gva;
 	struct pvd_stats s;
@@ -262,7 +230,7 @@ static bool guest_concurrent_valid(const struct pvclock_ref_clock *c)
  * its reference: each read against the continuous clock (the old one, which
  * every zero-remainder reference continues exactly) and the one before.
  */
-static void guest_concurrent(const struct pvti *page)
+static void guest_concurrent(const struct pvclock_ref_pvti *page)
 {
 	struct pvclock_ref_clock c;
 	uint64_t t, now, last = 0, start, n = 0;
@@ -294,8 +262,8 @@ struct test_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vcpu *vcpu1;		/* NULL unless test_vm_add_vcpu1() */
-	struct pvti *host_pvti;
-	const struct pvti *kvm_pvti;
+	struct pvclock_ref_pvti *host_pvti;
+	const struct pvclock_ref_pvti *kvm_pvti;
 	const uint64_t *log;
 };
 
@@ -468,7 +436,7 @@ static void set_compare_budget(struct test_vm *t)
  * Rewrite a pvti the way a hypervisor must while a guest may be reading it:
  * odd version first, the fields, then the next even version.
  */
-static void host_write_pvti(struct pvti *p, const struct pvclock_ref_clock *clk)
+static void host_write_pvti(struct pvclock_ref_pvti *p, const struct pvclock_ref_clock *clk)
 {
 	uint32_t odd = (READ_ONCE(p->version) + 1) | 1;
 
@@ -891,7 +859,7 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 		check_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
 			   rate, mname, why, opts.window,
 			   "holds no zero-remainder reference (they recur",
-			   pvd_zero_period_log2(mul, shift));
+			   pvclock_ref_zero_period_log2(mul, shift));
 	else if (why)
 		check_fail("reference_update %s %s: %s", rate, mname, why);
 }
@@ -953,7 +921,7 @@ static void test_reference_update(void)
 			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
 		printf("# reference_update %s: mul 0x%08x shift %d,\n"
 		       "# zero-remainder references every 2^%u ticks, exact window %lu\n",
-		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
+		       rate, mul, shift, pvclock_ref_zero_period_log2(mul, shift),
 		       opts.window);
 		for (j = 0; j < ARRAY_SIZE(methods); j++)
 			reference_cell(&t, rate, mul, shift, methods[j]);
@@ -992,7 +960,7 @@ enum set_clock_guest_stage {
  */
 static void guest_set_clock_guest(uint64_t cpu)
 {
-	const struct pvti *page = guest_kvm_page(cpu);
+	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu);
 
 	guest_enable_kvmclock(cpu);
 	GUEST_SYNC(CG_ENABLED);
@@ -1027,16 +995,6 @@ static void guest_set_clock_guest(uint64_t cpu)
 /* A saved reference this far past the guest's TSC must be refused. */
 #define FUTURE_REF_MS		10000
 
-static void clock_from_pvti(const struct pvclock_vcpu_time_info *p,
-			    struct pvclock_ref_clock *c)
-{
-	c->tsc_timestamp = p->tsc_timestamp;
-	c->system_time = p->system_time;
-	c->mul = p->tsc_to_system_mul;
-	c->shift = p->tsc_shift;
-	c->flags = p->flags;
-}
-
 /* The errors the interface names by name, others as strerror() has them. */
 static const char *errno_name(int e)
 {
@@ -1059,12 +1017,12 @@ static const char *errno_name(int e)
 /* KVM_GET_CLOCK_GUEST on a vCPU: 0, or the errno. */
 static int get_clock_guest(struct kvm_vcpu *vcpu, struct pvclock_ref_clock *c)
 {
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 
 	memset(&p, 0, sizeof(p));
 	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p))
 		return errno;
-	clock_from_pvti(&p, c);
+	pvclock_ref_from_pvti(&p, c);
 	return 0;
 }
 
@@ -1072,14 +1030,9 @@ static int get_clock_guest(struct kvm_vcpu *vcpu, struct pvclock_ref_clock *c)
 static int set_clock_guest(struct kvm_vcpu *vcpu,
 			   const struct pvclock_ref_clock *c)
 {
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 
-	memset(&p, 0, sizeof(p));
-	p.tsc_timestamp = c->tsc_timestamp;
-	p.system_time = c->system_time;
-	p.tsc_to_system_mul = c->mul;
-	p.tsc_shift = c->shift;
-	p.flags = c->flags;
+	pvclock_ref_to_pvti(c, &p);
 	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &p) ? errno : 0;
 }
 
@@ -1118,12 +1071,12 @@ static bool clock_aligned(const struct pvclock_ref_clock *c, uint64_t tsc)
 
 /*
  * The saved clock's exact references (reads with no fraction) recur every
- * 2^pvd_zero_period_log2() ticks from its own reference: the newest one not
+ * 2^pvclock_ref_zero_period_log2() ticks from its own reference: the newest one not
  * after tsc, the closed form KVM_SET_CLOCK_GUEST's exact variant uses.
  */
 static uint64_t clock_zero_period(const struct pvclock_ref_clock *c)
 {
-	return 1ULL << pvd_zero_period_log2(c->mul, c->shift);
+	return 1ULL << pvclock_ref_zero_period_log2(c->mul, c->shift);
 }
 
 static uint64_t clock_exact_ref(const struct pvclock_ref_clock *c, uint64_t tsc)
@@ -1169,14 +1122,14 @@ static bool same_clock(const struct pvclock_ref_clock *a,
 static bool get_clock_guest_checked(struct kvm_vcpu *vcpu,
 				    struct pvclock_ref_clock *c, const char *who)
 {
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 
 	memset(&p, 0xa5, sizeof(p));
 	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p)) {
 		check_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(errno));
 		return false;
 	}
-	clock_from_pvti(&p, c);
+	pvclock_ref_from_pvti(&p, c);
 	if (p.version || p.flags != PVCLOCK_TSC_STABLE_BIT || p.pad0 ||
 	    p.pad[0] || p.pad[1]) {
 		check_fail("%s: KVM_GET_CLOCK_GUEST gave version %u, flags 0x%x, pads %u/%u/%u: %s",
@@ -1331,27 +1284,16 @@ static bool has_master_clock(struct test_vm *t, char *why, size_t len)
 
 /* KVM_SET_CLOCK_GUEST of a raw pvti: 0, or the errno. */
 static int set_clock_guest_raw(struct kvm_vcpu *vcpu,
-			       const struct pvclock_vcpu_time_info *p)
+			       const struct pvclock_ref_pvti *p)
 {
-	struct pvclock_vcpu_time_info arg = *p;
+	struct pvclock_ref_pvti arg = *p;
 
 	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &arg) ? errno : 0;
 }
 
-static void pvti_from_clock(const struct pvclock_ref_clock *c,
-			    struct pvclock_vcpu_time_info *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->tsc_timestamp = c->tsc_timestamp;
-	p->system_time = c->system_time;
-	p->tsc_to_system_mul = c->mul;
-	p->tsc_shift = c->shift;
-	p->flags = c->flags;
-}
-
 /* One refused (or taken) saved clock: its errno must be want. */
 static void clock_guest_expect(struct kvm_vcpu *vcpu,
-			       const struct pvclock_vcpu_time_info *p,
+			       const struct pvclock_ref_pvti *p,
 			       int want, const char *what)
 {
 	int r = set_clock_guest_raw(vcpu, p);
@@ -1376,12 +1318,12 @@ static void clock_guest_rate_off(struct kvm_vcpu *vcpu,
 				 const struct pvclock_ref_clock *cur, int hz_off)
 {
 	uint64_t hz = scale_rate_hz(cur->mul, cur->shift) + hz_off;
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 	struct pvclock_ref_clock c = *cur;
 	char what[96];
 
 	pvclock_ref_time_scale(NSEC_PER_SEC, hz, &c.shift, &c.mul);
-	pvti_from_clock(&c, &p);
+	pvclock_ref_to_pvti(&c, &p);
 	snprintf(what, sizeof(what), "a saved scale for %lu Hz (%+d Hz)", hz, hz_off);
 	clock_guest_expect(vcpu, &p, hz_off > 1000 || hz_off < -1000 ? ERANGE : 0,
 			   what);
@@ -1392,29 +1334,29 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
 			       int khz)
 {
 	static const int hz_off[] = { 1500, -1500, 500, -500 };
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 	struct pvclock_ref_clock c;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(hz_off); i++)
 		clock_guest_rate_off(t->vcpu, cur, hz_off[i]);
 
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.pad0 = 1;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "pad0 not zero");
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.pad[1] = 1;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "pad[1] not zero");
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.tsc_to_system_mul = 0;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "mul 0");
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.tsc_shift = 32;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "shift 32");
 	p.tsc_shift = -32;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "shift -32");
 	/* Local: the same rate, but mul not normalised (bit 31 clear). */
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.tsc_to_system_mul >>= 1;
 	p.tsc_shift++;
 	clock_guest_expect(t->vcpu, &p, EINVAL,
@@ -1424,7 +1366,7 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
 	c = *cur;
 	c.tsc_timestamp = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu) +
 			  (uint64_t)khz * FUTURE_REF_MS;
-	pvti_from_clock(&c, &p);
+	pvclock_ref_to_pvti(&c, &p);
 	clock_guest_expect(t->vcpu, &p, EINVAL, "a saved reference 10 s ahead of the guest's TSC");
 }
 
@@ -1679,7 +1621,7 @@ static void clock_guest_wait_period(struct test_vm *t,
 
 	printf("# set_clock_guest: the saved clock's exact references recur every\n"
 	       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
-	       pvd_zero_period_log2(saved->mul, saved->shift), period / khz,
+	       pvclock_ref_zero_period_log2(saved->mul, saved->shift), period / khz,
 	       age / khz, wait_ms);
 	sleep_ms(wait_ms);
 }
@@ -1871,7 +1813,7 @@ enum stock_restore_stage {
 
 static void guest_stock_restore(void)
 {
-	const struct pvti *page = guest_kvm_page(0);
+	const struct pvclock_ref_pvti *page = guest_kvm_page(0);
 
 	guest_enable_kvmclock(0);
 	guest_force_update();
@@ -1898,7 +1840,7 @@ static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 	uint32_t version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
-	return pvti_try_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
+	return pvclock_ref_pvti_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
 	       pvclock_ref_clock_valid(clk) ? 0 : -ENODATA;
 }
 
@@ -2081,7 +2023,7 @@ static void guest_concurrent_update(void)
 }
 
 struct updater {
-	struct pvti *page;
+	struct pvclock_ref_pvti *page;
 	struct pvclock_ref_clock clk[CONCURRENT_REFS];
 	unsigned int nr;
 	uint64_t updates;
@@ -2120,7 +2062,7 @@ static void test_concurrent_update(void)
 
 	/* KVM's scale; the old reference 2^40 ticks and more back. */
 	pvd_old_clock(gr.old_clk.mul, gr.old_clk.shift, gr.tsc, &old_clk);
-	log2 = pvd_zero_period_log2(old_clk.mul, old_clk.shift);
+	log2 = pvclock_ref_zero_period_log2(old_clk.mul, old_clk.shift);
 	period = 1ULL << log2;
 	age = gr.tsc - old_clk.tsc_timestamp;
 	memset(&u, 0, sizeof(u));
@@ -2274,7 +2216,7 @@ static void migrate_guest_reads(struct migrate_report *r)
 /* VM A: kvmclock on, then (vCPU 0) forced updates on the host's demand. */
 static void migrate_guest_source(uint64_t cpu)
 {
-	const struct pvti *pvti = (const struct pvti *)mgp.pvti_gva[cpu];
+	const struct pvclock_ref_pvti *pvti = (const struct pvclock_ref_pvti *)mgp.pvti_gva[cpu];
 	uint32_t version;
 
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, mgp.pvti_gpa[cpu] | KVM_MSR_ENABLED);
@@ -2295,7 +2237,7 @@ static void migrate_guest_source(uint64_t cpu)
 static void migrate_guest_dest(uint64_t cpu)
 {
 	struct migrate_report *r = &mgr[cpu];
-	const struct pvti *pvti = (const struct pvti *)mgp.pvti_gva[cpu];
+	const struct pvclock_ref_pvti *pvti = (const struct pvclock_ref_pvti *)mgp.pvti_gva[cpu];
 	uint32_t version;
 
 	WRITE_ONCE(r->entries, r->entries + 1);
@@ -2313,7 +2255,7 @@ static void migrate_guest_dest(uint64_t cpu)
 struct migrate_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu[MIGRATE_VCPUS];
-	const struct pvti *pvti[MIGRATE_VCPUS];
+	const struct pvclock_ref_pvti *pvti[MIGRATE_VCPUS];
 };
 
 /* What the VMM carries from A to B. */
@@ -2393,10 +2335,10 @@ static int migrate_restore_enter(void *ctx)
 
 static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
-	const struct pvti *p = ((struct migrate_restore_ctx *)ctx)->b->pvti[0];
+	const struct pvclock_ref_pvti *p = ((struct migrate_restore_ctx *)ctx)->b->pvti[0];
 	uint32_t version;
 
-	return pvti_try_read(p, clk, &version) && pvclock_ref_clock_valid(clk) ?
+	return pvclock_ref_pvti_read(p, clk, &version) && pvclock_ref_clock_valid(clk) ?
 	       0 : -ENODATA;
 }
 
