@@ -8,7 +8,9 @@
  * (random rates, window positions and old references), REPS times after a
  * warm-up, and prints the median per-call time with the fastest and the
  * slowest repetition.  Times are wall clock (CLOCK_MONOTONIC), so run it on
- * an idle machine; `make bench` does.
+ * an idle machine; `make bench` does.  Before timing, every call that brute
+ * force can afford is checked against the model of tests/model.h, so that
+ * no figure is the time of a wrong answer.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 
 #include "pvclock_ref.h"
 #include "../tests/check.h"
+#include "../tests/model.h"
 
 #define BATCH	64
 #define MAX_REPS 201
@@ -100,19 +103,6 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /*
- * TSC ticks between candidates with remainder 0
- * (Documentation/pvclock-reference-updates.rst, section 5.2).
- */
-static uint64_t zero_period(const struct pvclock_ref_clock *clk)
-{
-	uint32_t step = (uint32_t)((uint64_t)clk->mul <<
-				   (clk->shift > 0 ? clk->shift : 0));
-	unsigned int twos = step ? __builtin_ctz(step) : 32;
-
-	return 1ULL << (32 - twos + (clk->shift < 0 ? -clk->shift : 0));
-}
-
-/*
  * Random rates between 0.4 and 5 GHz, but only those whose zero-remainder
  * points lie more than 2^31 ticks apart, so that windows up to 2^31 make
  * the search work rather than take the whole-period shortcut.
@@ -129,7 +119,8 @@ static void prepare(uint64_t seed, bool scaled)
 			pvclock_ref_time_scale(1000000000,
 					       rng_range(&rng, 400000, 5000000) * 1000,
 					       &in->old.shift, &in->old.mul);
-		} while (zero_period(&in->old) <= 1ULL << 31);
+		} while (pvclock_ref_zero_period_log2(in->old.mul,
+						      in->old.shift) <= 31);
 		in->old.tsc_timestamp = rng_next(&rng) >> 4;
 		in->old.system_time = rng_next(&rng) >> 4;
 		pvclock_ref_map_identity(&in->map);
@@ -205,6 +196,7 @@ static const struct {
 
 #define CASES ARRAY_SIZE(cases)
 
+
 /*
  * `bench faster [N]`: exact with a guest faster than the host, whose cost is
  * not bounded by O(log) (README, "Cost").  N random cases (default 20,000):
@@ -266,6 +258,52 @@ static uint64_t case_width(unsigned int c)
 	return 1ULL << cases[c].log2_width;
 }
 
+/* Brute force over at most this many candidates per call. */
+#define MODEL_MAX_WIDTH 10000
+
+static bool case_checkable(unsigned int c)
+{
+	return cases[c].kind == READ ||
+	       (cases[c].kind == CHOOSE && case_width(c) <= MODEL_MAX_WIDTH);
+}
+
+/* Whether case c computes on in what the model does. */
+static bool case_right(unsigned int c, const struct input *in)
+{
+	struct pvclock_ref_choice got, want;
+	uint64_t width = case_width(c);
+	int rc;
+
+	if (cases[c].kind == READ)
+		return call(READ, in, 1, 0) == model_read(&in->old, in->tsc);
+	rc = pvclock_ref_choose(&in->old, &in->map, in->end, width,
+				cases[c].method, &got);
+	return rc == model_choose(&in->old, &in->map, in->end, width, &want) &&
+	       (rc || got.host_tsc == want.host_tsc);
+}
+
+/*
+ * Every case on every prepared input, against the model where it can
+ * afford the window: the figures are the times of right answers only.
+ */
+static void check_cases(void)
+{
+	unsigned int c, i, checked = 0;
+
+	for (c = 0; c < CASES; c++) {
+		if (!case_checkable(c))
+			continue;
+		for (i = 0; i < BATCH; i++, checked++) {
+			if (case_right(c, &inputs[i]))
+				continue;
+			fprintf(stderr, "bench: %s on input %u differs from the model\n",
+				cases[c].name, i);
+			exit(1);
+		}
+	}
+	printf("# %u calls checked against the model\n", checked);
+}
+
 int main(int argc, char **argv)
 {
 	struct result res[CASES], unused;
@@ -282,10 +320,12 @@ int main(int argc, char **argv)
 	printf("# pvclock_ref bench: %u random inputs per batch, seed %" PRIu64
 	       "\n", BATCH, seed);
 	prepare(seed, false);
+	check_cases();
 	for (c = 0; c < CASES; c++)
 		measure(cases[c].name, cases[c].kind, case_width(c),
 			cases[c].method, &res[c]);
 	prepare(seed, true);
+	check_cases();
 	for (c = 0; c + 1 < CASES; c++) {
 		snprintf(name, sizeof(name), "%s_scaled", cases[c].name);
 		measure(name, cases[c].kind, case_width(c), cases[c].method,

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer harness for the pvclock_ref library.  Each input is a little
- * program of checks, every one against a model written here in 128-bit
- * arithmetic or by brute force:
+ * program of checks, every one against the model of tests/model.h (split
+ * 32-bit arithmetic, KVM's loops, brute force), which the host tests use
+ * too:
  *
- *   - the mirrors (scale_delta, time_scale, scale_tsc) and the reader
- *     (read, frac) against the guest's and KVM's computations, step by step;
+ *   - the mirrors (scale_delta, time_scale, scale_tsc), the reader (read,
+ *     frac) and the zero-remainder period against the guest's and KVM's
+ *     computations, step by step;
  *   - EXACT against SCAN, and both against a brute-force choice, on windows
  *     of up to 4096 candidates, for every kind of TSC map (identity, ratio
  *     <= 1.0, ratio > 1.0, simple ratios, 32 and 48 fraction bits, offsets
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "pvclock_ref.h"
+#include "../tests/model.h"
 
 #define MAX_WINDOW	4096
 #define MAX_READS	4096
@@ -59,83 +62,6 @@ static uint64_t take_u64(struct input *in)
 		##__VA_ARGS__);						\
 	abort();							\
 } while (0)
-
-/* ---- Models ---- */
-
-static uint64_t model_pre_shift(uint64_t delta, int shift)
-{
-	return shift < 0 ? delta >> -shift : delta << shift;
-}
-
-static uint64_t model_read(const struct pvclock_ref_clock *c, uint64_t tsc)
-{
-	unsigned __int128 p = (unsigned __int128)model_pre_shift(tsc - c->tsc_timestamp, c->shift) *
-		 c->mul;
-
-	return c->system_time + (uint64_t)(p >> 32);
-}
-
-static uint32_t model_frac(const struct pvclock_ref_clock *c, uint64_t tsc)
-{
-	unsigned __int128 p = (unsigned __int128)model_pre_shift(tsc - c->tsc_timestamp, c->shift) *
-		 c->mul;
-
-	return (uint32_t)p;
-}
-
-/* KVM's kvm_get_time_scale(), loop by loop, the divide done in 128 bits. */
-static void model_time_scale(uint64_t scaled_hz, uint64_t base_hz,
-			     int8_t *pshift, uint32_t *pmul)
-{
-	uint64_t scaled64 = scaled_hz, tps64 = base_hz;
-	int32_t shift = 0;
-	uint32_t tps32;
-
-	while (tps64 > scaled64 * 2 || tps64 & 0xffffffff00000000ULL) {
-		tps64 >>= 1;
-		shift--;
-	}
-	tps32 = (uint32_t)tps64;
-	while (tps32 <= scaled64 || scaled64 & 0xffffffff00000000ULL) {
-		if (scaled64 & 0xffffffff00000000ULL || tps32 & 0x80000000)
-			scaled64 >>= 1;
-		else
-			tps32 <<= 1;
-		shift++;
-	}
-	*pshift = (int8_t)shift;
-	*pmul = (uint32_t)(((unsigned __int128)scaled64 << 32) / tps32);
-}
-
-static uint64_t model_guest_tsc(const struct pvclock_ref_map *m, uint64_t h)
-{
-	return (uint64_t)(((unsigned __int128)h * m->ratio) >> m->frac_bits) + m->offset;
-}
-
-/* SCAN's rule by brute force: least remainder among valid, newest on ties. */
-static int model_choose(const struct pvclock_ref_clock *old,
-			const struct pvclock_ref_map *map, uint64_t end,
-			uint64_t width, uint64_t *host)
-{
-	unsigned int k = old->shift < 0 ? -old->shift : 0;
-	uint64_t best = UINT64_MAX, i;
-
-	for (i = 0; i < width; i++) {
-		uint64_t h = end - i;
-		uint64_t g = model_guest_tsc(map, h);
-		uint64_t d1 = g - old->tsc_timestamp;
-		uint64_t r;
-
-		if (d1 >> 63 || d1 & ((1ULL << k) - 1))
-			continue;
-		r = model_frac(old, g);
-		if (r < best) {
-			best = r;
-			*host = h;
-		}
-	}
-	return best == UINT64_MAX ? PVCLOCK_REF_ENOCAND : 0;
-}
 
 /* ---- Input shapes ---- */
 
@@ -216,17 +142,26 @@ static void check_mirrors(struct input *in)
 		.tsc_timestamp = take_u64(in), .system_time = take_u64(in),
 		.mul = mul, .shift = shift,
 	};
-	unsigned __int128 p = (unsigned __int128)model_pre_shift(delta, shift) * mul;
+	/* any shift a pvti can hold, from bits the other checks use too */
+	int8_t any_shift = (int8_t)ratio;
 	uint64_t got, want;
 
 	got = pvclock_ref_scale_delta(delta, mul, shift);
-	if (got != (uint64_t)(p >> 32))
+	want = model_scale_delta(delta, mul, shift);
+	if (got != want)
 		fail("scale_delta(%llu, %u, %d) = %llu, model %llu",
 		     (unsigned long long)delta, mul, shift,
-		     (unsigned long long)got, (unsigned long long)(p >> 32));
+		     (unsigned long long)got, (unsigned long long)want);
+
+	got = pvclock_ref_zero_period_log2(mul, any_shift);
+	want = model_zero_period_log2(mul, any_shift);
+	if (got != want)
+		fail("zero_period_log2(%u, %d) = %llu, model %llu", mul,
+		     any_shift, (unsigned long long)got,
+		     (unsigned long long)want);
 
 	got = pvclock_ref_scale_tsc(tsc, ratio, fb);
-	want = (uint64_t)(((unsigned __int128)tsc * ratio) >> fb);
+	want = model_scale_tsc(tsc, ratio, fb);
 	if (got != want)
 		fail("scale_tsc(%llu, %llu, %u) = %llu, model %llu",
 		     (unsigned long long)tsc, (unsigned long long)ratio, fb,
@@ -251,17 +186,9 @@ static void check_mirrors(struct input *in)
 static void check_min_mulmod(struct input *in)
 {
 	uint32_t first = (uint32_t)take(in, 4), step = pick_mul(in);
-	uint64_t count = 1 + take(in, 2) % MAX_WINDOW, idx = 0, i, best_i = 0;
-	uint32_t got, best = UINT32_MAX;
+	uint64_t count = 1 + take(in, 2) % MAX_WINDOW, idx = 0, best_i = 0;
+	uint32_t got, best = model_min_mulmod(first, step, count, &best_i);
 
-	for (i = 0; i < count; i++) {
-		uint32_t v = first + (uint32_t)i * step;
-
-		if (v <= best) {
-			best = v;
-			best_i = i;
-		}
-	}
 	got = pvclock_ref_min_mulmod(first, step, count, &idx);
 	if (got != best || idx != best_i)
 		fail("min_mulmod(%u, %u, %llu) = %u at %llu, brute %u at %llu",
@@ -272,9 +199,9 @@ static void check_min_mulmod(struct input *in)
 static void check_choose(struct input *in)
 {
 	struct pvclock_ref_clock old = { .shift = pick_shift(in) };
-	struct pvclock_ref_choice ce, cs;
+	struct pvclock_ref_choice ce, cs, cm = { 0 };
 	struct pvclock_ref_map map;
-	uint64_t width = 1 + take(in, 2) % MAX_WINDOW, end, mh = 0;
+	uint64_t width = 1 + take(in, 2) % MAX_WINDOW, end, mh;
 	uint8_t where = (uint8_t)take(in, 1);
 	int re, rs, rm;
 
@@ -296,7 +223,8 @@ static void check_choose(struct input *in)
 
 	re = pvclock_ref_choose(&old, &map, end, width, PVCLOCK_REF_EXACT, &ce);
 	rs = pvclock_ref_choose(&old, &map, end, width, PVCLOCK_REF_SCAN, &cs);
-	rm = model_choose(&old, &map, end, width, &mh);
+	rm = model_choose(&old, &map, end, width, &cm);
+	mh = cm.host_tsc;
 	if (re != rs || rs != rm || (!re && (ce.host_tsc != cs.host_tsc ||
 					     ce.guest_tsc != cs.guest_tsc ||
 					     ce.remainder != cs.remainder ||
@@ -318,7 +246,7 @@ static void check_choose(struct input *in)
 }
 
 /* Old minus new clock at tsc, as the guest computes them. */
-static int64_t model_diff(const struct pvclock_ref_clock *o,
+static int64_t read_diff(const struct pvclock_ref_clock *o,
 			  const struct pvclock_ref_clock *n, uint64_t tsc)
 {
 	return (int64_t)(model_read(o, tsc) - model_read(n, tsc));
@@ -354,7 +282,7 @@ static void check_rebase(struct input *in)
 
 	for (i = 0; i < reads; i++) {
 		uint64_t t = new_clk.tsc_timestamp + i;
-		int64_t d = model_diff(&old, &new_clk, t);
+		int64_t d = read_diff(&old, &new_clk, t);
 		int64_t carry = (uint64_t)model_frac(&old, new_clk.tsc_timestamp) +
 				model_frac(&new_clk, t) >= (1ULL << 32);
 
@@ -371,7 +299,7 @@ static void check_rebase(struct input *in)
 	/* Where the two clocks first part, against reading them one by one. */
 	new_clk.system_time += nudge;
 	for (i = 0; i < reads; i++) {
-		if (model_diff(&old, &new_clk, new_clk.tsc_timestamp + i)) {
+		if (read_diff(&old, &new_clk, new_clk.tsc_timestamp + i)) {
 			brute = i;
 			break;
 		}

@@ -67,69 +67,126 @@
 #define PVCLOCK_RESTORE_SAMPLES		32	/* KVM_GET_CLOCK calls for the offset */
 #define PVCLOCK_RESTORE_MAX_ATTEMPTS	1000	/* each keeps one gap figure */
 
+/**
+ * enum pvclock_restore_status - how pvclock_restore() ended
+ * @PVCLOCK_RESTORE_OK: restored: every later read is within the tolerance
+ * @PVCLOCK_RESTORE_EINVAL: saved invalid, or max_attempts 0 or too many
+ * @PVCLOCK_RESTORE_EVCPU: the vCPU did not run, or has no pvclock
+ * @PVCLOCK_RESTORE_ESCALE: the pvti's mul/shift are not saved's
+ * @PVCLOCK_RESTORE_EGET: KVM_GET_CLOCK failed, or lacks the flags
+ * @PVCLOCK_RESTORE_EOFFSET: no fixed TSC offset fits (a scaled TSC?)
+ * @PVCLOCK_RESTORE_ESET: KVM_SET_CLOCK failed
+ * @PVCLOCK_RESTORE_EDISAGREE: KVM_GET_CLOCK disagrees with the pvti
+ * @PVCLOCK_RESTORE_EFAR: the clock landed over a second off
+ * @PVCLOCK_RESTORE_ETIME: max_ns passed first
+ * @PVCLOCK_RESTORE_EATTEMPTS: max_attempts were used first
+ */
 enum pvclock_restore_status {
 	PVCLOCK_RESTORE_OK,
-	PVCLOCK_RESTORE_EINVAL,		/* saved invalid, or max_attempts 0 or too many */
-	PVCLOCK_RESTORE_EVCPU,		/* the vCPU did not run, or has no pvclock */
-	PVCLOCK_RESTORE_ESCALE,		/* the pvti's mul/shift are not saved's */
-	PVCLOCK_RESTORE_EGET,		/* KVM_GET_CLOCK failed, or lacks the flags */
-	PVCLOCK_RESTORE_EOFFSET,	/* no fixed TSC offset fits (a scaled TSC?) */
-	PVCLOCK_RESTORE_ESET,		/* KVM_SET_CLOCK failed */
-	PVCLOCK_RESTORE_EDISAGREE,	/* KVM_GET_CLOCK disagrees with the pvti */
-	PVCLOCK_RESTORE_EFAR,		/* the clock landed over a second off */
-	PVCLOCK_RESTORE_ETIME,		/* max_ns passed first */
-	PVCLOCK_RESTORE_EATTEMPTS,	/* max_attempts were used first */
+	PVCLOCK_RESTORE_EINVAL,
+	PVCLOCK_RESTORE_EVCPU,
+	PVCLOCK_RESTORE_ESCALE,
+	PVCLOCK_RESTORE_EGET,
+	PVCLOCK_RESTORE_EOFFSET,
+	PVCLOCK_RESTORE_ESET,
+	PVCLOCK_RESTORE_EDISAGREE,
+	PVCLOCK_RESTORE_EFAR,
+	PVCLOCK_RESTORE_ETIME,
+	PVCLOCK_RESTORE_EATTEMPTS,
 };
 
-/* What one attempt showed; passed to ops->attempt when it is set. */
+/**
+ * struct pvclock_restore_attempt - what one attempt showed
+ * @n: the attempt's number, 1 for the first
+ * @host_tsc: KVM_GET_CLOCK's host TSC, read before the set
+ * @clock: what was passed to KVM_SET_CLOCK
+ * @clk: the pvti KVM made of it
+ * @gap: KVM_SET_CLOCK's gap, in 2^-32 ns: system_time minus the clock
+ *       passed minus the saved clock's advance from @host_tsc to the new
+ *       reference, i.e. the realtime KVM added beyond the TSC time between
+ *       its reference and KVM_GET_CLOCK's read
+ * @lo: the least of saved - @clk at every later read, in ns
+ * @hi: the greatest
+ *
+ * Passed to ops->attempt when it is set.
+ */
 struct pvclock_restore_attempt {
-	unsigned int n;			/* 1 for the first attempt */
-	uint64_t host_tsc;		/* KVM_GET_CLOCK's, before the set */
-	uint64_t clock;			/* what was passed to KVM_SET_CLOCK */
-	struct pvclock_ref_clock clk;	/* the pvti KVM made of it */
-	/*
-	 * KVM_SET_CLOCK's gap, in 2^-32 ns: system_time minus the clock
-	 * passed minus the saved clock's advance from host_tsc to the new
-	 * reference, i.e. the realtime KVM added beyond the TSC time between
-	 * its reference and KVM_GET_CLOCK's read.
-	 */
+	unsigned int n;
+	uint64_t host_tsc;
+	uint64_t clock;
+	struct pvclock_ref_clock clk;
 	int64_t gap;
-	int64_t lo, hi;			/* saved - clk at every later read */
+	int64_t lo, hi;
 };
 
+/**
+ * struct pvclock_restore_ops - how pvclock_restore() reaches the VM
+ * @get_clock: KVM_GET_CLOCK: 0 or a negative errno; NULL: the ioctl on
+ *             @vm_fd
+ * @set_clock: KVM_SET_CLOCK, the same way
+ * @enter: run the vCPU through an entry that reads no time (KVM writes the
+ *         vCPU's pvti on entry): 0, or negative
+ * @read_pvti: the vCPU's pvti as KVM last wrote it, read under its version
+ *             protocol (pvclock_ref_pvti_read()): 0, or negative for none
+ * @now_ns: a monotonic clock in ns, for max_ns; NULL: CLOCK_MONOTONIC
+ * @attempt: told every attempt; may be NULL
+ * @ctx: passed to every callback
+ * @vm_fd: the VM, for the ioctls that have no callback
+ */
 struct pvclock_restore_ops {
-	/* 0 or a negative errno; NULL: the ioctl on vm_fd. */
 	int (*get_clock)(void *ctx, struct kvm_clock_data *data);
 	int (*set_clock)(void *ctx, struct kvm_clock_data *data);
-	/* Run the vCPU through an entry that reads no time: 0 or negative. */
 	int (*enter)(void *ctx);
-	/* The vCPU's pvti as KVM last wrote it: 0, or negative for none. */
 	int (*read_pvti)(void *ctx, struct pvclock_ref_clock *clk);
-	/* A monotonic clock in ns for max_ns; NULL: CLOCK_MONOTONIC. */
 	uint64_t (*now_ns)(void *ctx);
-	/* Told every attempt; may be NULL. */
 	void (*attempt)(void *ctx, const struct pvclock_restore_attempt *a);
 	void *ctx;
 	int vm_fd;
 };
 
+/**
+ * struct pvclock_restore_result - what pvclock_restore() did
+ * @status: how it ended
+ * @attempts: the KVM_SET_CLOCK calls made
+ * @elapsed_ns: the time it took, by ops->now_ns
+ * @offset: guest TSC - host TSC, the lowest the samples allow
+ * @offset_count: the offsets the samples allow (1: exact)
+ * @lo: the least of saved - @clk at every later read, in ns
+ * @hi: the greatest
+ * @bias: the gap estimate, in 2^-32 ns
+ * @bias_min: the least gap seen
+ * @bias_max: the greatest gap seen
+ * @error: @clk's system_time minus the saved clock's exact value at @clk's
+ *         reference, in 2^-32 ns
+ * @clk: the last pvti read back
+ */
 struct pvclock_restore_result {
 	enum pvclock_restore_status status;
-	unsigned int attempts;		/* KVM_SET_CLOCK calls made */
+	unsigned int attempts;
 	uint64_t elapsed_ns;
-	uint64_t offset;		/* guest TSC - host TSC, the lowest allowed */
-	uint64_t offset_count;		/* offsets the samples allow (1: exact) */
-	int64_t lo, hi;			/* saved - clk at every later read, ns */
-	int64_t bias;			/* the gap estimate, 2^-32 ns */
-	int64_t bias_min, bias_max;	/* the gaps seen */
-	int64_t error;			/* clk.system_time - saved(T1), 2^-32 ns */
-	struct pvclock_ref_clock clk;	/* the last pvti read back */
+	uint64_t offset;
+	uint64_t offset_count;
+	int64_t lo, hi;
+	int64_t bias;
+	int64_t bias_min, bias_max;
+	int64_t error;
+	struct pvclock_ref_clock clk;
 };
 
-/*
- * Restore saved on the VM behind ops until every later guest read is within
- * tolerance_ns of it, with 1 to PVCLOCK_RESTORE_MAX_ATTEMPTS KVM_SET_CLOCK
- * calls and about max_ns of time.  Returns res->status.
+/**
+ * pvclock_restore() - restore a saved pvclock with KVM_SET_CLOCK
+ * @ops: the VM
+ * @saved: the pvti the guest read before the disruption
+ * @tolerance_ns: how far every later read may be from @saved's
+ * @max_attempts: KVM_SET_CLOCK calls allowed, 1 to
+ *                PVCLOCK_RESTORE_MAX_ATTEMPTS
+ * @max_ns: about the time allowed, checked after each attempt
+ * @res: set to what was done, and why it ended
+ *
+ * Sets the clock until every later guest read is within @tolerance_ns of
+ * @saved's, as the comment at the top of this file describes.
+ *
+ * Return: @res->status.
  */
 enum pvclock_restore_status
 pvclock_restore(const struct pvclock_restore_ops *ops,
@@ -137,6 +194,12 @@ pvclock_restore(const struct pvclock_restore_ops *ops,
 		unsigned int max_attempts, uint64_t max_ns,
 		struct pvclock_restore_result *res);
 
+/**
+ * pvclock_restore_strerror() - a status in words
+ * @status: the status
+ *
+ * Return: a short description, "unknown status" outside the enum.
+ */
 const char *pvclock_restore_strerror(enum pvclock_restore_status status);
 
 #endif /* PVCLOCK_RESTORE_H */

@@ -112,6 +112,92 @@ bool pvclock_ref_clock_valid(const struct pvclock_ref_clock *clk)
 	       clk->shift <= PVCLOCK_REF_MAX_SHIFT;
 }
 
+void pvclock_ref_from_pvti(const struct pvclock_ref_pvti *p,
+			   struct pvclock_ref_clock *clk)
+{
+	clk->tsc_timestamp = p->tsc_timestamp;
+	clk->system_time = p->system_time;
+	clk->mul = p->tsc_to_system_mul;
+	clk->shift = p->tsc_shift;
+	clk->flags = p->flags;
+}
+
+void pvclock_ref_to_pvti(const struct pvclock_ref_clock *clk,
+			 struct pvclock_ref_pvti *p)
+{
+	/* Field by field: a struct store may become a memset() call. */
+	p->version = 0;
+	p->pad0 = 0;
+	p->tsc_timestamp = clk->tsc_timestamp;
+	p->system_time = clk->system_time;
+	p->tsc_to_system_mul = clk->mul;
+	p->tsc_shift = clk->shift;
+	p->flags = clk->flags;
+	p->pad[0] = 0;
+	p->pad[1] = 0;
+}
+
+/*
+ * The kernel's READ_ONCE(), named apart from it, as a relaxed atomic load:
+ * emitted exactly once, where it is written (a plain mov on x86-64), so the
+ * compiler can neither merge the two version reads nor fetch a field twice,
+ * and no data race in C11 terms with a writer's stores.  Every field is
+ * naturally aligned and at most 8 bytes, so no load is a libatomic call.
+ */
+#define LOAD_ONCE(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/*
+ * The kernel's smp_rmb(): earlier loads complete before later ones.  An
+ * acquire fence orders earlier loads before every later access, and is a
+ * compiler builtin, so no libc.  On x86, where loads are not reordered
+ * with other loads, it emits no instruction and only stops the compiler,
+ * exactly as smp_rmb() does there; on weakly ordered CPUs it emits the
+ * load barrier (dmb ishld on arm64) that smp_rmb() emits.
+ */
+static inline void read_barrier(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+bool pvclock_ref_pvti_read(const struct pvclock_ref_pvti *p,
+			   struct pvclock_ref_clock *clk, uint32_t *version)
+{
+	uint32_t v = LOAD_ONCE(p->version);
+
+	/* The fields are read after the version that covers them... */
+	read_barrier();
+	clk->tsc_timestamp = LOAD_ONCE(p->tsc_timestamp);
+	clk->system_time = LOAD_ONCE(p->system_time);
+	clk->mul = LOAD_ONCE(p->tsc_to_system_mul);
+	clk->shift = LOAD_ONCE(p->tsc_shift);
+	clk->flags = LOAD_ONCE(p->flags);
+	/* ...and before the version that proves them unchanged. */
+	read_barrier();
+	*version = v;
+	return !(v & 1) && v == LOAD_ONCE(p->version);
+}
+
+/*
+ * M: the remainder of an aligned candidate j * 2^k ticks on is j * M mod
+ * 2^32.  A shift of 32 or more moves every bit of mul out.
+ */
+static uint32_t step_of(uint32_t mul, int8_t shift)
+{
+	if (shift >= 32)
+		return 0;
+	return shift > 0 ? mul << shift : mul;
+}
+
+unsigned int pvclock_ref_zero_period_log2(uint32_t mul, int8_t shift)
+{
+	unsigned int k = shift < 0 ? (unsigned int)-shift : 0;
+	uint32_t m = step_of(mul, shift);
+
+	if (!m)
+		return k;
+	return 32 - (unsigned int)__builtin_ctz(m) + k;
+}
+
 void pvclock_ref_map_identity(struct pvclock_ref_map *map)
 {
 	map->frac_bits = 48;
@@ -146,10 +232,9 @@ static unsigned int align_bits(const struct pvclock_ref_clock *clk)
 	return clk->shift < 0 ? -clk->shift : 0;
 }
 
-/* M: the remainder of a valid candidate is (d1 >> k) * M mod 2^32. */
 static uint32_t remainder_step(const struct pvclock_ref_clock *clk)
 {
-	return (uint32_t)((uint64_t)clk->mul << (clk->shift > 0 ? clk->shift : 0));
+	return step_of(clk->mul, clk->shift);
 }
 
 /*
@@ -682,7 +767,8 @@ static int choose_exact(const struct pvclock_ref_clock *old,
 
 		if (simple_ratio(map, &rs.p, &rs.q))
 			return choose_by_residue(&rs, best_host);
-		ss.period = ss.step ? 1ULL << (32 - __builtin_ctz(ss.step)) : 1;
+		ss.period = 1ULL << (pvclock_ref_zero_period_log2(old->mul,
+								  old->shift) - k);
 		return choose_skipping(&ss, end, width, j_lo, j_hi, best_host);
 	}
 	pvclock_ref_min_mulmod((uint32_t)j_lo * remainder_step(old),

@@ -18,6 +18,8 @@ THRESHOLD ?=
 
 .PHONY: bisect-demo
 
+#: make bisect-demo [SEED=N] [DRIFT=PPB] [THRESHOLD=PPB]  a drift regression
+#:                    injected into KVM, bisected by building and booting kernels
 bisect-demo: selftest
 	@BUILD=$(BUILD) scripts/bisect-demo.sh --test $(BUILD)/pvclock_drift_test \
 		$(if $(strip $(SEED)),--seed '$(SEED)') \

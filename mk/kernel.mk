@@ -1,88 +1,44 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The KVM selftest x86_64/pvclock_drift_test against a kernel tree.
+# A KVM host kernel for the VM runner.
 #
-#   make selftest            build against Debian's linux-source-6.12, fetched
-#                            and cached under $(BUILD)/trees on first use
-#   make selftest KVER=6.1   the same with linux-source-6.1
-#   make selftest KSRC=dir   against a tree of your own (make headers is run
-#                            in it when usr/include is missing)
-#   make run [RUN_ARGS=...]  build, then run the test on this machine's KVM
-#   make install KSRC=dir    add the test to dir's KVM selftests
-#   make uninstall KSRC=dir  take it out again
-#   make selftest-ci         what CI checks: both Debian trees, install into a
-#                            fresh copy, its own build and runner, uninstall,
-#                            and subtests 1-3 passing on this machine's KVM
-#
-# The tree is only read: objects go to $(BUILD)/kvm-*.  Its selftest library
-# is compiled with -mgeneral-regs-only here, because guest code (library and
-# test) may be run by KVM's instruction emulator, which has no SSE.
+#   make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
+#               [KMAKE_FLAGS='W=1']
+#                   Debian's 6.12 source, the variant's patches from
+#                   kernel/patches (listed in kernel/patches/series) and
+#                   kernel/config/kvm-host.config on top of tinyconfig;
+#                   the last line printed is the bzImage's path.  Cached
+#                   by source version, patches and config under
+#                   $(BUILD)/kernel; a change rebuilds incrementally.
+#   make kernel-ci  what CI checks: both variants built, the selftest in
+#                   each with set_clock_guest run and passed in that
+#                   variant's mode (a skip fails), their figures side by
+#                   side, and the no-master-clock boot (clocksource=hpet)
+#   make kernel-patch [KERNEL_PATCH_OUT=dir]
+#                   the three patches of variant exact as an RFC series
+#                   with a cover letter (build/kernel-patch), checkpatch
+#                   --strict clean and applied to a fresh copy of Debian's
+#                   6.12 files, 3/3 also with 1/3 alone
 
-PVC_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-KVER ?= 6.12
-KTREES := $(abspath $(BUILD))/trees
-RUN_ARGS ?=
+VARIANT ?= exact
+CONFIG_EXTRA ?=
+KMAKE_FLAGS ?=
 
-ifeq ($(strip $(KSRC)),)
-KTREE := $(KTREES)/linux-$(KVER)
-KOUT := $(abspath $(BUILD))/kvm-$(KVER)
-KTREE_CMD := $(PVC_ROOT)/scripts/get-tree.sh $(KVER) $(KTREES)
-else
-KTREE := $(abspath $(KSRC))
-KOUT := $(abspath $(BUILD))/kvm-ksrc$(subst /,_,$(KTREE))
-KTREE_CMD := $(PVC_ROOT)/scripts/get-tree.sh --headers $(KTREE)
-endif
+.PHONY: kernel kernel-ci kernel-patch
 
-# The default tree's binary, and that of a tree given by KSRC, is also left
-# at $(BUILD)/pvclock_drift_test; another KVER keeps its own in $(KOUT).
-ifeq ($(strip $(KSRC))$(KVER),6.12)
-SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
-else ifneq ($(strip $(KSRC)),)
-SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
-else
-SELFTEST_COPY :=
-endif
-SELFTEST_BIN := $(KOUT)/pvclock_drift_test
+#: make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA=...]  the project's KVM
+#:                    host kernel (Debian 6.12 + kernel/patches); prints its bzImage
+kernel:
+	@BUILD=$(BUILD) scripts/build-kernel.sh --variant '$(VARIANT)' \
+		$(if $(strip $(CONFIG_EXTRA)),--config-extra '$(CONFIG_EXTRA)') \
+		$(if $(strip $(KMAKE_FLAGS)),--make-flags '$(KMAKE_FLAGS)')
 
-# Static, so that the same binary runs in the VM runner's initramfs, which
-# has no C library (-static reaches the link through the tree's CFLAGS).
-# Empty the tree's own test lists (one name stays, so that its Makefile's
-# mkdir has an operand; nothing builds it): only the library and this test
-# are compiled.  Both the x86_64/ and the x86/ (6.14+) names are given.
-KSELFTEST_VARS := \
-	PVCLOCK_SRC=$(PVC_ROOT) OUTPUT=$(KOUT) \
-	TEST_GEN_PROGS_x86_64=x86_64/kvm_clock_test \
-	TEST_GEN_PROGS_x86=x86/kvm_clock_test \
-	TEST_GEN_PROGS_COMMON= \
-	TEST_PROGS_x86_64= TEST_PROGS_x86= \
-	TEST_GEN_PROGS_EXTENDED_x86_64= TEST_GEN_PROGS_EXTENDED_x86= \
-	EXTRA_CFLAGS="-mgeneral-regs-only -static $(EXTRA_CFLAGS)"
+#: make kernel-patch  the kernel patches as an RFC series with a cover letter
+kernel-patch:
+	@BUILD=$(BUILD) scripts/kernel-patch.sh $(if $(KERNEL_PATCH_OUT),$(KERNEL_PATCH_OUT))
 
-.PHONY: selftest run install uninstall selftest-clean selftest-ci
+#: make kernel-ci     both variants built, the selftest run inside each
+kernel-ci:
+	@tests/run.sh "project kernel" "env BUILD=$(BUILD) scripts/kernel-ci.sh"
 
-selftest:
-	@$(KTREE_CMD) >/dev/null
-	@mkdir -p $(KOUT)
-	$(MAKE) -C $(KTREE)/tools/testing/selftests/kvm \
-		-f $(PVC_ROOT)/scripts/kvm-standalone.mk \
-		$(KSELFTEST_VARS) pvclock-drift-test
-	@if [ -n "$(SELFTEST_COPY)" ]; then \
-		cmp -s $(SELFTEST_BIN) $(SELFTEST_COPY) || \
-			cp $(SELFTEST_BIN) $(SELFTEST_COPY); \
-	fi
-	@echo "selftest: $(or $(SELFTEST_COPY),$(SELFTEST_BIN)) (built against $(KTREE))"
-
-run: selftest
-	$(SELFTEST_BIN) $(RUN_ARGS)
-
-install uninstall:
-	@if [ -z "$(strip $(KSRC))" ]; then \
-		echo "make $@: KSRC=/path/to/linux is required" >&2; exit 1; \
-	fi
-	@$(PVC_ROOT)/scripts/install.sh $@ $(KTREE) $(PVC_ROOT)
-
-selftest-clean:
-	rm -rf $(KOUT) $(SELFTEST_COPY)
-
-selftest-ci:
-	@BUILD=$(BUILD) $(PVC_ROOT)/scripts/selftest-ci.sh
+CI_SUITES += "project kernel" "env BUILD=$(BUILD) scripts/kernel-ci.sh"

@@ -24,9 +24,10 @@ PATCH_KVERS ?= 6.1 6.12 6.12-x86
 .PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
 
 # The selftest's option parser on the host, with no kernel tree.
-$(BUILD)/san/test_opts: tests/test_opts.c x86_64/pvclock_drift.h $(LIB_HDR)
+$(BUILD)/san/test_opts: tests/test_opts.c x86_64/pvclock_drift_opts.c \
+			x86_64/pvclock_drift.h $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -o $@ tests/test_opts.c
+	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -o $@ tests/test_opts.c x86_64/pvclock_drift_opts.c
 
 BADINPUT_SUITES := \
 	"selftest options (asan+ubsan)" "$(BUILD)/san/test_opts" \
@@ -35,6 +36,7 @@ BADINPUT_SUITES := \
 	"selftest bad input" \
 		"tests/test_badinput.sh selftest $(BUILD)/pvclock_drift_test"
 
+#: make badinput      bad command lines for both programs
 badinput: $(BUILD)/san/test_opts $(BUILD)/san/pvclock-ref
 	@tests/run.sh $(BADINPUT_SUITES)
 
@@ -42,26 +44,32 @@ test: $(BUILD)/san/test_opts
 
 # With real boots of Debian's 6.12 kernel through the VM runner, and the
 # 6.1 build of the test, the one to bisect with across v6.8.
+#: make bisect-selftest  the bisect helper (fake test, real boots)
 bisect-selftest:
 	@tests/run.sh "bisect helper" \
 		"tests/test_bisect.sh $(BUILD)/kvm-6.1/pvclock_drift_test debian-6.12"
 
+#: make patch KSRC=dir   a format-patch series of three against dir
 patch:
 	@if [ -z "$(strip $(KSRC))" ]; then \
 		echo "make patch: KSRC=/path/to/linux is required" >&2; exit 1; \
 	fi
 	@BUILD=$(BUILD) scripts/make-patch.sh $(KSRC) $(if $(PATCH_OUT),$(PATCH_OUT))
 
+#: make patch-check   the series is strict-clean, applies and builds (6.1/6.12/6.14+)
 patch-check:
 	@tests/run.sh "patch series" "env BUILD=$(BUILD) scripts/patch-check.sh $(PATCH_KVERS)"
 
+#: make stability [RUNS=200]  the whole selftest RUNS times in a row
 stability: selftest
 	@scripts/stability.sh --test $(SELFTEST_BIN) --out $(BUILD)/stability \
 		$(RUNS) $(if $(strip $(RUN_ARGS)),-- $(RUN_ARGS))
 
+#: make fuzz [FUZZ_SECONDS=60]  libFuzzer over the library against the model
 fuzz:
 	@BUILD=$(BUILD) fuzz/run.sh $(FUZZ_SECONDS)
 
+#: make checkpatch    the kernel checkpatch.pl on every .c and .h
 checkpatch:
 	@BUILD=$(BUILD) scripts/checkpatch.sh
 

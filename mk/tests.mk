@@ -5,7 +5,8 @@
 # AddressSanitizer + UBSan.  `make check` ends with one
 # summary line: "check: N passed, N failed, N skipped".
 
-TEST_DEPS := tests/test_lib.c tests/check.h tools/sweep_rates.h $(LIB_SRC) $(LIB_HDR)
+TEST_DEPS := tests/test_lib.c tests/check.h tests/model.h tools/sweep_rates.h \
+	     $(LIB_SRC) $(LIB_HDR)
 TOOL_DEPS := tools/pvclock-ref.c tools/sweep_rates.h $(LIB_SRC) $(LIB_HDR)
 
 $(BUILD)/tests/test_lib: $(TEST_DEPS)
@@ -22,8 +23,8 @@ $(BUILD)/portable/test_lib: $(TEST_DEPS)
 	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -DPVCLOCK_REF_NO_ASM -o $@ tests/test_lib.c $(LIB_SRC)
 
 # pvclock_restore() against a simulated KVM fitted to recorded figures.
-RESTORE_DEPS := tests/test_restore.c tests/check.h $(RESTORE_SRC) $(RESTORE_HDR) \
-		$(LIB_SRC) $(LIB_HDR)
+RESTORE_DEPS := tests/test_restore.c tests/check.h tests/model.h tools/sweep_rates.h \
+		$(RESTORE_SRC) $(RESTORE_HDR) $(LIB_SRC) $(LIB_HDR)
 RESTORE_DATA := $(sort $(wildcard tests/data/restore-*.txt))
 
 $(BUILD)/tests/test_restore: $(RESTORE_DEPS)
@@ -43,6 +44,7 @@ $(BUILD)/pvclock-restore: tools/pvclock-restore.c $(RESTORE_SRC) $(RESTORE_HDR) 
 
 RECORD_ARGS ?= --rounds 40 --attempts 50 --deltas 30
 
+#: make restore-record [RECORD_ARGS=...]  KVM_SET_CLOCK figures of this KVM
 restore-record: $(BUILD)/pvclock-restore
 	$(BUILD)/pvclock-restore record $(RECORD_ARGS) >$(BUILD)/restore-record.txt
 	@echo "restore-record: $(BUILD)/restore-record.txt (copy it to tests/data/restore-NAME.txt)"
@@ -70,5 +72,6 @@ CHECK_SUITES := \
 	"tool" "tests/test_tool.sh $(BUILD)/pvclock-ref" \
 	"tool (asan+ubsan)" "tests/test_tool.sh $(BUILD)/san/pvclock-ref"
 
+#: make check         build and run the host tests (plain and sanitized)
 check: $(CHECK_PROGS)
 	@tests/run.sh $(CHECK_SUITES)

@@ -17,12 +17,15 @@ TREE_TEST ?= x86_64/kvm_clock_test
 
 .PHONY: vm-run tree-test vm-selftest
 
+#: make vm-run [KERNEL=debian-6.12|debian-6.1|bzImage] [RUN_ARGS=...]
+#:                    run the selftest inside a kernel booted in QEMU (KVM inside)
 vm-run:
 	@scripts/vm-run.sh --kernel $(KERNEL) --accel $(ACCEL) \
 		$(if $(MODULES),--modules $(MODULES)) \
 		$(if $(APPEND),--append '$(APPEND)') \
 		-- pvclock_drift_test $(RUN_ARGS)
 
+#: make tree-test [TREE_TEST=x86_64/kvm_clock_test]  one of the tree's tests, static
 tree-test:
 	@$(KTREE_CMD) >/dev/null
 	$(MAKE) -C $(KTREE)/tools/testing/selftests/kvm \
@@ -31,6 +34,7 @@ tree-test:
 		TEST_GEN_PROGS_x86=$(TREE_TEST) $(KOUT)/$(TREE_TEST)
 	@echo "tree-test: $(KOUT)/$(TREE_TEST)"
 
+#: make vm-selftest   the VM runner against real boots
 vm-selftest:
 	@tests/run.sh "vm runner" "env BUILD=$(BUILD) tests/test_vm.sh"
 

@@ -50,8 +50,9 @@ makefile_block()
 
 	echo "$BEGIN_MARK"
 	for part in $KVM_PARTS; do
-		read -r var value < <(kvm_part_make "$part")
-		echo "$var += $value"
+		kvm_part_make "$part" | while read -r var value; do
+			echo "$var += $value"
+		done
 	done
 	echo "# Guest code runs these; KVM may emulate guest code without SSE."
 	echo "%/lib/$archdir/pvclock_ref.o: CFLAGS += -mgeneral-regs-only"

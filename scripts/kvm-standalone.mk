@@ -7,7 +7,7 @@
 #	PVCLOCK_SRC=$PWD OUTPUT=$PWD/build/kvm-6.12 \
 #	TEST_GEN_PROGS_x86_64= TEST_GEN_PROGS_x86= ... pvclock-drift-test
 #
-# mk/kernel.mk passes those variables.  Emptying the tree's test lists on the
+# mk/selftest.mk passes those variables.  Emptying the tree's test lists on the
 # command line overrides every assignment in its Makefile, so only the
 # selftest library is built besides this test.  The tree's Makefile is
 # included as it is: CFLAGS, LDFLAGS, LDLIBS and LIBKVM_OBJS come from it,
@@ -25,7 +25,7 @@ PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h
 PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o \
-	    $(PVC_OBJDIR)/pvclock_restore.o
+	    $(PVC_OBJDIR)/pvclock_restore.o $(PVC_OBJDIR)/pvclock_drift_opts.o
 
 $(shell mkdir -p $(PVC_OBJDIR))
 
@@ -40,6 +40,13 @@ $(OUTPUT)/pvclock_drift_test: $(PVC_OBJS) $(LIBKVM_OBJS)
 # older.  -I$(<D) in the tree's CFLAGS finds the headers beside the test.
 $(PVC_OBJDIR)/pvclock_drift_test.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_test.c \
 				    $(PVC_HDRS)
+	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+		-c $< -o $@
+
+# Host code only: the option parser.
+$(PVC_OBJDIR)/pvclock_drift_opts.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_opts.c \
+				    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
+				    $(PVCLOCK_SRC)/include/pvclock_ref.h
 	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@
 

@@ -7,7 +7,8 @@
 # Three parts, each one patch of the upstream series:
 #   ref      the pvclock_ref library: include/ARCH/, lib/ARCH/
 #   restore  the pvclock_restore library: include/ARCH/, lib/ARCH/
-#   test     pvclock_drift_test and its header: ARCH/
+#   test     pvclock_drift_test: ARCH/; its header, include/ARCH/; its
+#            option parser (host code), lib/ARCH/
 # ARCH is x86_64 before 6.14 (tests listed in Makefile) and x86 from 6.14
 # on (tests listed in Makefile.kvm).  The test reaches the tree's selftest
 # API through x86_64/pvclock_compat.h here; in a tree it is resolved away
@@ -47,19 +48,23 @@ kvm_part_files()
 		echo "lib/$archdir/pvclock_restore.c lib/pvclock_restore.c"
 		;;
 	test)
-		echo "$archdir/pvclock_drift.h x86_64/pvclock_drift.h"
+		echo "include/$archdir/pvclock_drift.h x86_64/pvclock_drift.h"
+		echo "lib/$archdir/pvclock_drift_opts.c x86_64/pvclock_drift_opts.c"
 		echo "$archdir/pvclock_drift_test.c x86_64/pvclock_drift_test.c"
 		;;
 	esac
 }
 
-# The Makefile variable and value that register part $1.
+# The Makefile variables and values that register part $1, a line each.
 kvm_part_make()
 {
 	case $1 in
 	ref) echo "LIBKVM_$archdir lib/$archdir/pvclock_ref.c" ;;
 	restore) echo "LIBKVM_$archdir lib/$archdir/pvclock_restore.c" ;;
-	test) echo "$progvar $archdir/pvclock_drift_test" ;;
+	test)
+		echo "LIBKVM_$archdir lib/$archdir/pvclock_drift_opts.c"
+		echo "$progvar $archdir/pvclock_drift_test"
+		;;
 	esac
 }
 

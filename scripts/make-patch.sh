@@ -93,8 +93,9 @@ author_git=(git -C "$work/tree" -c user.name="$author_name"
 n=0
 for part in $KVM_PARTS; do
 	kvm_put_part "$part" "$work/src" || die "cannot write the $part files"
-	read -r var value < <(kvm_part_make "$part")
-	kvm_add_sorted "$var" "$value"
+	while read -r var value; do
+		kvm_add_sorted "$var" "$value"
+	done < <(kvm_part_make "$part")
 	sed "s|@SIGN@|$sign|" "$work/src/scripts/series/$part.txt" >"$work/message"
 	"${author_git[@]}" add -A "$KVM"
 	"${author_git[@]}" commit -q -F "$work/message" --author="$sign"

@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* rng_next(), and the sweep's TSC rates */
+#include "../tools/sweep_rates.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct check_state {
@@ -46,16 +49,6 @@ static inline void check_run(void (*fn)(void), const char *name)
 }
 
 #define RUN(fn) check_run(fn, #fn)
-
-/* splitmix64: a fixed-seed generator, so that every run tests the same. */
-static inline uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 /* Uniform in [lo, hi]; the bias of the modulo is irrelevant for tests. */
 static inline uint64_t rng_range(uint64_t *state, uint64_t lo, uint64_t hi)

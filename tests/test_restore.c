@@ -3,7 +3,8 @@
  * pvclock_restore() against a simulated KVM.
  *
  * The model is KVM_GET_CLOCK and KVM_SET_CLOCK with the master clock on, as
- * the kernel does them, with its own 128-bit arithmetic:
+ * the kernel does them, with the clock arithmetic of model.h (written apart
+ * from pvclock_ref, which the routine uses):
  *  - the host TSC advances in steps of q ticks (a read returns the last
  *    step); realtime is an integer ns computed from the same TSC reads, at
  *    the kvmclock's rate plus a drift;
@@ -36,6 +37,7 @@
 #include "pvclock_ref.h"
 #include "pvclock_restore.h"
 #include "check.h"
+#include "model.h"
 
 struct check_state check_state;
 
@@ -149,25 +151,6 @@ static void load(struct recording *r, const char *path)
 	}
 }
 
-/* ---- the model's arithmetic: 128-bit, written apart from pvclock_ref ---- */
-
-static uint64_t m_shifted(uint64_t delta, int shift)
-{
-	return shift < 0 ? delta >> -shift : delta << shift;
-}
-
-/* The exact clock in 2^-32 ns at tsc, before the guest's floor. */
-static unsigned __int128 m_exact(const struct pvclock_ref_clock *c, uint64_t tsc)
-{
-	return ((unsigned __int128)c->system_time << 32) +
-	       (unsigned __int128)m_shifted(tsc - c->tsc_timestamp, c->shift) * c->mul;
-}
-
-static uint64_t m_read(const struct pvclock_ref_clock *c, uint64_t tsc)
-{
-	return (uint64_t)(m_exact(c, tsc) >> 32);
-}
-
 /* q ticks of a clock of this mul and shift, in 2^-32 ns. */
 static int64_t m_ticks(uint64_t ticks, uint32_t mul, int shift)
 {
@@ -243,12 +226,12 @@ static uint64_t sim_tsc(const struct sim *s)
 
 static uint64_t sim_guest_tsc(const struct sim *s, uint64_t host)
 {
-	return (uint64_t)(((unsigned __int128)host * s->ratio) >> 48) + s->offset;
+	return model_scale_tsc(host, s->ratio, 48) + s->offset;
 }
 
 static uint64_t sim_realtime(const struct sim *s, uint64_t host)
 {
-	return s->r0 + (uint64_t)(((unsigned __int128)host * s->rate40) >> 40);
+	return s->r0 + (uint64_t)(((__uint128_t)host * s->rate40) >> 40);
 }
 
 static uint64_t sim_draw_delta(struct sim *s)
@@ -282,7 +265,7 @@ static int sim_get_clock(void *ctx, struct kvm_clock_data *data)
 
 	s->now += sim_draw_delta(s) - s->q / 2 + rng_range(&s->rng, 0, s->q - 1);
 	h = sim_tsc(s);
-	data->clock = m_read(&host, h);
+	data->clock = model_read(&host, h);
 	data->realtime = sim_realtime(s, h);
 	data->host_tsc = h;
 	data->flags = KVM_CLOCK_TSC_STABLE;
@@ -340,7 +323,7 @@ static int sim_enter(void *ctx)
 		};
 		uint64_t c = sim_tsc(s);
 
-		s->master_ns = m_read(&host, c) + 40;
+		s->master_ns = model_read(&host, c) + 40;
 		s->master_tsc = c;
 		s->updated = true;
 	}
@@ -367,7 +350,7 @@ static uint64_t sim_now_ns(void *ctx)
 {
 	const struct sim *s = ctx;
 
-	return (uint64_t)(((unsigned __int128)s->now * s->rate40) >> 40);
+	return (uint64_t)(((__uint128_t)s->now * s->rate40) >> 40);
 }
 
 /*
@@ -383,8 +366,9 @@ static void sim_attempt(void *ctx, const struct pvclock_restore_attempt *a)
 {
 	struct sim *s = ctx;
 	uint64_t g = sim_guest_tsc(s, a->host_tsc);
-	unsigned __int128 advance = m_exact(gap_saved, sim_guest_tsc(s, s->last_c)) -
-		       m_exact(gap_saved, g);
+	__uint128_t advance = model_exact(gap_saved,
+					  sim_guest_tsc(s, s->last_c)) -
+			      model_exact(gap_saved, g);
 	int64_t want = s->last_realtime_added * ONE_NS - (int64_t)advance;
 	/* two pre-shifted units: an offset a tick or two off */
 	int64_t slack = 2 * ((int64_t)s->gmul << (s->gshift > 0 ? s->gshift : 0));
@@ -420,9 +404,9 @@ static void sim_init(struct sim *s, uint64_t seed, enum hostility hostile,
 	} else {
 		int8_t sh;
 
-		pvclock_ref_time_scale(1000000000ULL,
-				       (uint64_t)(((unsigned __int128)khz * 1000 * ratio) >> 48),
-				       &sh, &s->gmul);
+		model_time_scale(1000000000ULL,
+				 model_scale_tsc(khz * 1000, ratio, 48), &sh,
+				 &s->gmul);
 		s->gshift = sh;
 	}
 	/* ns per tick in 2^-40 ns, then a drift of -100, 0 or 100 ppb */
@@ -457,7 +441,7 @@ static void sim_init(struct sim *s, uint64_t seed, enum hostility hostile,
 	s->now += rng_range(&s->rng, khz, khz * 10000);
 	{
 		uint64_t c = sim_tsc(s);
-		uint64_t at = m_read(saved, sim_guest_tsc(s, c));
+		uint64_t at = model_read(saved, sim_guest_tsc(s, c));
 
 		s->master_tsc = c;
 		s->master_ns = at + rng_range(&s->rng, 0, 10000) - 5000;
@@ -509,7 +493,7 @@ static bool check_guarantee(const struct sim *s,
 	for (i = 0; i < 1024; i++) {
 		uint64_t t = p->tsc_timestamp +
 			     (i < 512 ? i : rng_range(rng, 0, 1ULL << (i % 41)));
-		int64_t d = (int64_t)(m_read(saved, t) - m_read(p, t));
+		int64_t d = (int64_t)(model_read(saved, t) - model_read(p, t));
 
 		if (d < res->lo || d > res->hi) {
 			ok = false;
@@ -678,8 +662,8 @@ static void test_other_rates(void)
 		char what[64];
 
 		cur->khz = khz[i];
-		pvclock_ref_time_scale(1000000000ULL, khz[i] * 1000, &shift,
-				       &cur->mul);
+		model_time_scale(1000000000ULL, khz[i] * 1000, &shift,
+				 &cur->mul);
 		cur->shift = shift;
 		snprintf(what, sizeof(what), "%" PRIu64 " kHz (shift %d)",
 			 khz[i], shift);

@@ -344,15 +344,6 @@ struct sweep_cell {
 	struct pvclock_ref_clock new_clk;
 };
 
-static uint64_t sweep_rng(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Guest-exact reads of both clocks at T1 + 7i + (i mod 5), i < reads. */
 static void measure_reads(const struct pvclock_ref_clock *old,
 			  const struct pvclock_ref_clock *new_clk,
@@ -416,10 +407,10 @@ static void sweep_row(uint32_t khz, uint64_t window, uint64_t reads,
 	unsigned int c;
 
 	pvclock_ref_time_scale(1000000000, khz * 1000ULL, &old.shift, &old.mul);
-	old.tsc_timestamp = sweep_rng(rng) >> 2;
-	old.system_time = sweep_rng(rng) >> 2;
+	old.tsc_timestamp = rng_next(rng) >> 2;
+	old.system_time = rng_next(rng) >> 2;
 	end = old.tsc_timestamp + (1ULL << 40) + window - 1 +
-	      (sweep_rng(rng) >> 24);
+	      (rng_next(rng) >> 24);
 	printf("%8" PRIu32 " %5d %10" PRIu32, khz, old.shift, old.mul);
 	for (c = 0; c < SWEEP_COLUMNS; c++) {
 		sweep_cell(&old, end, &sweep_columns[c], window, reads, &cell);

@@ -127,23 +127,15 @@ static int vm_enter(void *ctx)
 /* The pvti KVM wrote, by its version protocol (the vCPU is out anyway). */
 static int vm_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
-	const uint8_t *p = ((struct vm *)ctx)->mem + PVTI_GPA;
-	const uint32_t *v = (const uint32_t *)p;
-	uint32_t version, again;
+	struct vm *vm = ctx;
+	/* page-aligned: every field at its natural alignment */
+	const struct pvclock_ref_pvti *p = (const void *)(vm->mem + PVTI_GPA);
+	uint32_t version;
 	int tries;
 
-	for (tries = 0; tries < 1000; tries++) {
-		version = __atomic_load_n(v, __ATOMIC_ACQUIRE);
-		memcpy(&clk->tsc_timestamp, p + 8, 8);
-		memcpy(&clk->system_time, p + 16, 8);
-		memcpy(&clk->mul, p + 24, 4);
-		clk->shift = (int8_t)p[28];
-		clk->flags = p[29];
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		again = __atomic_load_n(v, __ATOMIC_RELAXED);
-		if (!(version & 1) && version == again)
+	for (tries = 0; tries < 1000; tries++)
+		if (pvclock_ref_pvti_read(p, clk, &version))
 			return version && clk->mul ? 0 : -ENODATA;
-	}
 	return -EAGAIN;
 }
 

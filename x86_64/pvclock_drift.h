@@ -10,14 +10,9 @@
 #ifndef PVCLOCK_DRIFT_H
 #define PVCLOCK_DRIFT_H
 
-#include <ctype.h>
-#include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "pvclock_ref.h"
 
@@ -104,111 +99,9 @@ struct pvd_opts {
 #define PVD_MIN_FREQ_KHZ	1000ULL		/* 1 MHz */
 #define PVD_MAX_FREQ_KHZ	100000000ULL	/* 100 GHz */
 
-static inline void pvd_default_opts(struct pvd_opts *o)
-{
-	static const uint32_t rates[] = {
-		PVD_HOST_RATE, 1000000, 2500000, 3000000, 4200000,
-	};
-	unsigned int i;
 
-	memset(o, 0, sizeof(*o));
-	o->interval_ms = 1000;
-	o->candidates = 100;
-	o->window = 1ULL << 34;
-	o->tolerance_ns = 2;
-	o->restore_tolerance_ns = 1;
-	o->restore_attempts = 1000;
-	o->restore_ms = 2000;
-	o->duration_ms = 2000;
-	for (i = 0; i < PVD_ARRAY_SIZE(rates); i++)
-		o->freq_khz[i] = rates[i];
-	o->nr_freqs = i;
-}
 
-/*
- * The decimal or 0x hex number that starts s and ends where s does, or at
- * the character stop.  NULL with the value in *out, or why not.
- */
-static inline const char *pvd_parse_num(const char *s, char stop,
-					uint64_t min, uint64_t max,
-					uint64_t *out)
-{
-	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-	unsigned long long v;
-	char *end;
 
-	/* strtoull() would also take leading spaces, a sign or a bare 0x. */
-	if (hex ? !isxdigit((unsigned char)s[2]) : !isdigit((unsigned char)s[0]))
-		return s[0] == '-' && isdigit((unsigned char)s[1]) ?
-		       "is out of range" : "is not a number";
-	errno = 0;
-	v = strtoull(s, &end, hex ? 16 : 10);
-	if (*end && *end != stop)
-		return "is not a number";
-	if (errno == ERANGE || v < min || v > max)
-		return "is out of range";
-	*out = v;
-	return NULL;
-}
-
-/*
- * --freq-khz: TSC rates in kHz, comma-separated; "host" stands for the rate
- * KVM gives this host's guests.  The entry that failed is in *bad.
- */
-static inline const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
-					  unsigned int *bad)
-{
-	const char *why = NULL;
-	unsigned int n;
-	uint64_t khz;
-
-	for (n = 0; s; n++) {
-		*bad = n + 1;
-		if (n == PVD_MAX_FREQS)
-			return "is out of range";
-		if (!strncmp(s, "host", 4) && (!s[4] || s[4] == ','))
-			khz = PVD_HOST_RATE;
-		else
-			why = pvd_parse_num(s, ',', PVD_MIN_FREQ_KHZ,
-					    PVD_MAX_FREQ_KHZ, &khz);
-		if (why)
-			return why;
-		o->freq_khz[n] = (uint32_t)khz;
-		s = strchr(s, ',');
-		if (s)
-			s++;
-	}
-	o->nr_freqs = n;
-	return NULL;
-}
-
-/*
- * --only: subtest names, comma-separated, each at most once.  The entry that
- * failed is in *bad.
- */
-static inline const char *pvd_parse_only(const char *s, struct pvd_opts *o,
-					 unsigned int *bad)
-{
-	unsigned int n, i;
-	size_t len;
-
-	for (n = 1; ; n++) {
-		*bad = n;
-		len = strcspn(s, ",");
-		for (i = 0; i < PVD_NR_SUBTESTS; i++)
-			if (strlen(pvd_subtest_names[i]) == len &&
-			    !strncmp(s, pvd_subtest_names[i], len))
-				break;
-		if (i == PVD_NR_SUBTESTS)
-			return "is not a subtest";
-		if (o->only & 1U << i)
-			return "is named twice";
-		o->only |= 1U << i;
-		if (!s[len])
-			return NULL;
-		s += len + 1;
-	}
-}
 
 /* Does this run include subtest i (an index of pvd_subtest_names)? */
 static inline bool pvd_selected(const struct pvd_opts *o, unsigned int i)
@@ -223,167 +116,19 @@ enum pvd_args_result {
 	PVD_ARGS_ERROR,
 };
 
-/* getopt_long() returns this plus the index of a long option. */
-#define PVD_OPT_BASE	256
-/* The options that take no number, first in the table. */
-#define PVD_OPT_HELP		0
-#define PVD_OPT_LIST		1
-#define PVD_OPT_FREQ_KHZ	2
-#define PVD_OPT_CLOCK_GUEST_MODE	3
-#define PVD_OPT_ONLY		4
-/* Those that take no value at all. */
-#define PVD_OPT_NO_VALUE(d)	((d) <= PVD_OPT_LIST)
-
-struct pvd_opt_desc {
-	const char *name;
-	uint64_t *value;	/* NULL: the first five, not numbers */
-	bool *given;
-	uint64_t min, max;
-};
-
-/*
- * getopt_long() also takes any unambiguous prefix of a name (--max-d for
- * --max-drift-ppb), which scripts matching the exact names would miss.
- */
-static inline bool pvd_exact_name(const char *arg, const char *name)
-{
-	size_t len = strlen(name);
-
-	return !strncmp(arg, "--", 2) && !strncmp(arg + 2, name, len) &&
-	       (!arg[len + 2] || arg[len + 2] == '=');
-}
+/* The options' defaults (x86_64/pvclock_drift_opts.c, host code only). */
+void pvd_default_opts(struct pvd_opts *o);
 
 /*
  * Fill *o from argv; on error, a one-line message (no newline) in err.  An
  * option given twice is an error, not "the last one wins", and so is one
  * whose value is missing or is the next option.
  */
-static inline enum pvd_args_result pvd_parse_args(int argc, char **argv,
-						  struct pvd_opts *o,
-						  char *err, size_t errlen)
-{
-	const struct pvd_opt_desc desc[] = {
-		{ .name = "help" },
-		{ .name = "list" },
-		{ .name = "freq-khz" },
-		{ .name = "clock-guest-mode" },
-		{ .name = "only" },
-		{ "interval-ms", &o->interval_ms, NULL, 1, 3600000 },
-		{ "max-drift-ppb", &o->max_drift_ppb, &o->has_max_drift,
-		  0, 1000000000 },
-		{ "max-set-clock-ns", &o->max_set_clock_ns,
-		  &o->has_max_set_clock, 0, 1000000000000ULL },
-		{ "candidates", &o->candidates, NULL, 1, 1ULL << 24 },
-		{ "window", &o->window, NULL, 1, PVCLOCK_REF_MAX_WINDOW },
-		{ "reads", &o->reads, NULL, 1, 100000000 },
-		{ "tolerance-ns", &o->tolerance_ns, NULL, 0, 1000000 },
-		{ "restore-tolerance-ns", &o->restore_tolerance_ns, NULL,
-		  0, 1000000 },
-		{ "restore-attempts", &o->restore_attempts, NULL, 1,
-		  PVD_MAX_RESTORE_ATTEMPTS },
-		{ "restore-ms", &o->restore_ms, NULL, 1, 600000 },
-		{ "duration-ms", &o->duration_ms, NULL, 1, 3600000 },
-	};
-	struct option longopts[PVD_ARRAY_SIZE(desc) + 1] = {};
-	unsigned int d, bad;
-	uint32_t seen = 0;
-	const char *why;
-	int c;
+enum pvd_args_result pvd_parse_args(int argc, char **argv, struct pvd_opts *o,
+				    char *err, size_t errlen);
 
-	for (d = 0; d < PVD_ARRAY_SIZE(desc); d++) {
-		longopts[d].name = desc[d].name;
-		longopts[d].has_arg = PVD_OPT_NO_VALUE(d) ? no_argument :
-				      required_argument;
-		longopts[d].val = PVD_OPT_BASE + d;
-	}
-	pvd_default_opts(o);
-	opterr = 0;	/* the messages are ours, one line each */
-	optind = 0;	/* a full reset: the host tests parse many times */
-	for (;;) {
-		/*
-		 * The argument getopt_long() reads next: "+" stops it at the
-		 * first non-option, and it never resumes inside "-h...".
-		 */
-		const char *arg = argv[optind ? optind : 1];
 
-		c = getopt_long(argc, argv, "+:h", longopts, NULL);
-		if (c == -1)
-			break;
-		if (c == 'h' && !strcmp(arg, "-h"))
-			return PVD_ARGS_HELP;
-		d = (unsigned int)((c == ':' ? optopt : c) - PVD_OPT_BASE);
-		if (d >= PVD_ARRAY_SIZE(desc) ||
-		    !pvd_exact_name(arg, desc[d].name)) {
-			snprintf(err, errlen, "unknown option '%.*s'",
-				 (int)strcspn(arg, "="), arg);
-			return PVD_ARGS_ERROR;
-		}
-		if (d == PVD_OPT_HELP)
-			return PVD_ARGS_HELP;
-		if (seen & 1U << d) {
-			snprintf(err, errlen, "--%s given twice", desc[d].name);
-			return PVD_ARGS_ERROR;
-		}
-		seen |= 1U << d;
-		if (d == PVD_OPT_LIST)
-			continue;
-		/* getopt_long() takes the next argument even if an option */
-		if (c == ':' || !*optarg || (optarg == argv[optind - 1] &&
-					     !strncmp(optarg, "--", 2))) {
-			snprintf(err, errlen, "--%s needs a value", desc[d].name);
-			return PVD_ARGS_ERROR;
-		}
-		if (d == PVD_OPT_CLOCK_GUEST_MODE) {
-			if (!strcmp(optarg, "round-down")) {
-				o->clock_guest_mode = PVD_CLOCK_GUEST_ROUND_DOWN;
-			} else if (!strcmp(optarg, "exact")) {
-				o->clock_guest_mode = PVD_CLOCK_GUEST_EXACT;
-			} else {
-				snprintf(err, errlen,
-					 "--clock-guest-mode is not a mode (want round-down or exact)");
-				return PVD_ARGS_ERROR;
-			}
-			continue;
-		}
-		if (d == PVD_OPT_ONLY) {
-			why = pvd_parse_only(optarg, o, &bad);
-			if (why) {
-				snprintf(err, errlen,
-					 "--only: entry %u %s (--list names them)",
-					 bad, why);
-				return PVD_ARGS_ERROR;
-			}
-			continue;
-		}
-		if (d == PVD_OPT_FREQ_KHZ) {
-			why = pvd_parse_freqs(optarg, o, &bad);
-			if (why) {
-				snprintf(err, errlen,
-					 "--freq-khz: entry %u %s (want 'host' or %llu..%llu kHz, at most %u entries)",
-					 bad, why, PVD_MIN_FREQ_KHZ,
-					 PVD_MAX_FREQ_KHZ, PVD_MAX_FREQS);
-				return PVD_ARGS_ERROR;
-			}
-			continue;
-		}
-		why = pvd_parse_num(optarg, '\0', desc[d].min, desc[d].max,
-				    desc[d].value);
-		if (why) {
-			snprintf(err, errlen, "--%s %s (want %llu..%llu)",
-				 desc[d].name, why,
-				 (unsigned long long)desc[d].min,
-				 (unsigned long long)desc[d].max);
-			return PVD_ARGS_ERROR;
-		}
-		if (desc[d].given)
-			*desc[d].given = true;
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return PVD_ARGS_ERROR;
-	}
-	return seen & 1U << PVD_OPT_LIST ? PVD_ARGS_LIST : PVD_ARGS_RUN;
-}
+
 
 /* What the guest sees over its reads: old minus new clock, in ns. */
 struct pvd_stats {
@@ -541,21 +286,6 @@ static inline int pvd_move_reference(const struct pvclock_ref_clock *old_clk,
 	if (!ret)
 		pvclock_ref_rebase(old_clk, choice->guest_tsc, new_clk);
 	return ret;
-}
-
-/*
- * log2 of the distance in TSC ticks between references of remainder 0
- * (Documentation/pvclock-reference-updates.rst, section 5.2):
- * 2^(32 - v + k), or 2^k when every aligned candidate is exact.
- */
-static inline unsigned int pvd_zero_period_log2(uint32_t mul, int8_t shift)
-{
-	unsigned int k = shift < 0 ? (unsigned int)-shift : 0;
-	uint32_t m = shift > 0 ? mul << shift : mul;
-
-	if (shift >= 32 || !m)
-		return k;
-	return 32 - (unsigned int)__builtin_ctz(m) + k;
 }
 
 /*

@@ -71,62 +71,38 @@
 /* A jump beyond this is no clock at all. */
 #define SANE_JUMP_NS		(10 * NSEC_PER_MSEC)
 
-/* What the host asks of one guest entry; done in this order. */
-#define OP_ENABLE	0x01U	/* point MSR_KVM_SYSTEM_TIME_NEW at KVM's page */
-#define OP_UPDATE	0x02U	/* force a master clock update from vCPU 0 */
-#define OP_TSC		0x04U	/* report the TSC */
-#define OP_SAVE		0x08U	/* snapshot the page as the old clock */
-#define OP_JUMP		0x10U	/* snapshot as new, old - new at one read */
-#define OP_COMPARE	0x20U	/* snapshot as new, compare over many reads */
-#define OP_CONCURRENT	0x40U	/* read while the host moves the reference */
-
 /*
  * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
- * packed member draws -Waddress-of-packed-member.  This mirror has the same
- * layout, naturally aligned, for the accesses that race with the guest.
+ * packed member draws -Waddress-of-packed-member: the test uses the
+ * library's naturally aligned mirror, which must have the ABI's layout.
  */
-struct pvti {
-	uint32_t version;
-	uint32_t pad0;
-	uint64_t tsc_timestamp;
-	uint64_t system_time;
-	uint32_t tsc_to_system_mul;
-	int8_t tsc_shift;
-	uint8_t flags;
-	uint8_t pad[2];
-};
-
-static_assert(sizeof(struct pvti) == sizeof(struct pvclock_vcpu_time_info));
-static_assert(offsetof(struct pvti, tsc_timestamp) ==
+static_assert(sizeof(struct pvclock_ref_pvti) == sizeof(struct pvclock_vcpu_time_info));
+static_assert(offsetof(struct pvclock_ref_pvti, tsc_timestamp) ==
 	      offsetof(struct pvclock_vcpu_time_info, tsc_timestamp));
-static_assert(offsetof(struct pvti, system_time) ==
+static_assert(offsetof(struct pvclock_ref_pvti, system_time) ==
 	      offsetof(struct pvclock_vcpu_time_info, system_time));
-static_assert(offsetof(struct pvti, tsc_to_system_mul) ==
+static_assert(offsetof(struct pvclock_ref_pvti, tsc_to_system_mul) ==
 	      offsetof(struct pvclock_vcpu_time_info, tsc_to_system_mul));
-static_assert(offsetof(struct pvti, tsc_shift) ==
+static_assert(offsetof(struct pvclock_ref_pvti, tsc_shift) ==
 	      offsetof(struct pvclock_vcpu_time_info, tsc_shift));
-static_assert(offsetof(struct pvti, flags) ==
+static_assert(offsetof(struct pvclock_ref_pvti, flags) ==
 	      offsetof(struct pvclock_vcpu_time_info, flags));
 
-enum page_id {
-	PAGE_KVM,	/* the pvti KVM maintains for the vCPU */
-	PAGE_HOST,	/* a pvti only this test writes */
-};
-
+/*
+ * What the host tells the guest.  Each vCPU has a kvmclock page of its own
+ * (KVM's pvti for that vCPU); host_pvti is a page only the host writes.
+ */
 struct guest_params {
-	uint32_t ops;
-	uint32_t page;
-	uint64_t kvm_pvti_gpa;
-	uint64_t pvti_gva[2];
-	/* vCPU 1's own kvmclock page, where a subtest adds that vCPU */
-	uint64_t cpu1_pvti_gpa;
-	uint64_t cpu1_pvti_gva;
+	uint64_t kvm_pvti_gpa[2];
+	uint64_t kvm_pvti_gva[2];
+	uint64_t host_pvti_gva;
 	uint64_t log_gva;
 	uint64_t budget_ticks;
 	uint64_t min_reads;
 	uint64_t max_reads;
 	bool fixed_reads;
 	uint64_t zero_period;	/* ticks between zero-remainder references */
+	bool again;		/* set_clock_guest: measure the drift once more */
 };
 
 struct guest_report {
@@ -154,33 +130,12 @@ static struct pvd_opts opts;
 
 /* ---- guest ---- */
 
-/*
- * One read of a pvti under the version protocol: true when the copy is
- * consistent (an even version, the same before and after the fields).
- */
-static bool pvti_try_read(const struct pvti *p, struct pvclock_ref_clock *clk,
-			  uint32_t *version)
-{
-	uint32_t v = READ_ONCE(p->version);
-
-	/* The fields are read after the version that covers them... */
-	smp_rmb();
-	clk->tsc_timestamp = READ_ONCE(p->tsc_timestamp);
-	clk->system_time = READ_ONCE(p->system_time);
-	clk->mul = READ_ONCE(p->tsc_to_system_mul);
-	clk->shift = READ_ONCE(p->tsc_shift);
-	clk->flags = READ_ONCE(p->flags);
-	/* ...and before the version that proves them unchanged. */
-	smp_rmb();
-	*version = v;
-	return !(v & 1) && v == READ_ONCE(p->version);
-}
 
 /* A consistent copy of a pvti that its writer may be rewriting. */
-static void guest_snapshot(const struct pvti *p, struct pvclock_ref_clock *clk,
+static void guest_snapshot(const struct pvclock_ref_pvti *p, struct pvclock_ref_clock *clk,
 			   uint32_t *version)
 {
-	while (!pvti_try_read(p, clk, version))
+	while (!pvclock_ref_pvti_read(p, clk, version))
 		gr.retries++;
 }
 
@@ -195,9 +150,33 @@ static void guest_toggle_kvmclock(uint64_t pvti_gpa)
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
 }
 
+/* Only vCPU 0's switch counts (see above). */
 static void guest_force_update(void)
 {
-	guest_toggle_kvmclock(gp.kvm_pvti_gpa);
+	guest_toggle_kvmclock(gp.kvm_pvti_gpa[0]);
+}
+
+static void guest_enable_kvmclock(unsigned int cpu)
+{
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, gp.kvm_pvti_gpa[cpu] | KVM_MSR_ENABLED);
+}
+
+static const struct pvclock_ref_pvti *guest_kvm_page(unsigned int cpu)
+{
+	return (const struct pvclock_ref_pvti *)gp.kvm_pvti_gva[cpu];
+}
+
+static const struct pvclock_ref_pvti *guest_host_page(void)
+{
+	return (const struct pvclock_ref_pvti *)gp.host_pvti_gva;
+}
+
+/* A new snapshot, one TSC read, and old - new there. */
+static void guest_jump(const struct pvclock_ref_pvti *page)
+{
+	guest_snapshot(page, &gr.new_clk, &gr.new_version);
+	gr.tsc = rdtsc();
+	gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
 }
 
 static bool guest_compare_done(uint64_t n, uint64_t t, uint64_t start)
@@ -208,13 +187,14 @@ static bool guest_compare_done(uint64_t n, uint64_t t, uint64_t start)
 	       t - start >= gp.budget_ticks;
 }
 
-/* Old against new clock at each of many real TSC reads. */
-static void guest_compare(void)
+/* Old against a new snapshot of page at each of many real TSC reads. */
+static void guest_compare(const struct pvclock_ref_pvti *page)
 {
 	uint64_t *log = (uint64_t *)gp.log_gva;
 	struct pvd_stats s;
 	uint64_t n = 0, t, start, before = 0;
 
+	guest_snapshot(page, &gr.new_clk, &gr.new_version);
 	pvd_stats_init(&s);
 	start = rdtsc();
 	do {
@@ -230,6 +210,7 @@ static void guest_compare(void)
 	gr.before_ref = before;
 	gr.first_tsc = start;
 	gr.last_tsc = t;
+	guest_snapshot(page, &gr.end_clk, &gr.end_version);
 }
 
 /* One of the references concurrent_update's host writes, untorn. */
@@ -249,7 +230,7 @@ static bool guest_concurrent_valid(const struct pvclock_ref_clock *c)
  * its reference: each read against the continuous clock (the old one, which
  * every zero-remainder reference continues exactly) and the one before.
  */
-static void guest_concurrent(const struct pvti *page)
+static void guest_concurrent(const struct pvclock_ref_pvti *page)
 {
 	struct pvclock_ref_clock c;
 	uint64_t t, now, last = 0, start, n = 0;
@@ -275,57 +256,30 @@ static void guest_concurrent(const struct pvti *page)
 	gr.conc.reads += n;
 }
 
-/* cpu: the vCPU's index; vCPU 1 has a kvmclock page of its own. */
-static void guest_code(uint64_t cpu)
-{
-	for (;;) {
-		uint32_t ops = READ_ONCE(gp.ops);
-		uint32_t id = READ_ONCE(gp.page);
-		const struct pvti *page;
-
-		if (cpu && id == PAGE_KVM)
-			page = (const struct pvti *)gp.cpu1_pvti_gva;
-		else
-			page = (const struct pvti *)gp.pvti_gva[id];
-		if (ops & OP_ENABLE)
-			wrmsr(MSR_KVM_SYSTEM_TIME_NEW,
-			      (cpu ? gp.cpu1_pvti_gpa : gp.kvm_pvti_gpa) |
-			      KVM_MSR_ENABLED);
-		if (ops & OP_UPDATE)
-			guest_force_update();
-		if (ops & OP_TSC)
-			gr.tsc = rdtsc();
-		if (ops & OP_SAVE)
-			guest_snapshot(page, &gr.old_clk, &gr.old_version);
-		if (ops & (OP_JUMP | OP_COMPARE))
-			guest_snapshot(page, &gr.new_clk, &gr.new_version);
-		if (ops & OP_JUMP) {
-			gr.tsc = rdtsc();
-			gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk,
-						 gr.tsc);
-		}
-		if (ops & OP_COMPARE) {
-			guest_compare();
-			guest_snapshot(page, &gr.end_clk, &gr.end_version);
-		}
-		if (ops & OP_CONCURRENT)
-			guest_concurrent(page);
-		GUEST_SYNC(ops);
-	}
-}
-
 /* ---- host: running the guest ---- */
 
 struct test_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vcpu *vcpu1;		/* NULL unless test_vm_add_vcpu1() */
-	struct pvti *host_pvti;
-	const struct pvti *kvm_pvti;
+	struct pvclock_ref_pvti *host_pvti;
+	const struct pvclock_ref_pvti *kvm_pvti;
 	const uint64_t *log;
 };
 
-static void test_vm_create(struct test_vm *t)
+/* A kvmclock page for vCPU cpu, where the guest can find it. */
+static void test_vm_add_kvm_page(struct test_vm *t, unsigned int cpu)
+{
+	vm_vaddr_t gva = vm_vaddr_alloc_page(t->vm);
+
+	gp.kvm_pvti_gva[cpu] = gva;
+	gp.kvm_pvti_gpa[cpu] = addr_gva2gpa(t->vm, gva);
+	if (!cpu)
+		t->kvm_pvti = addr_gva2hva(t->vm, gva);
+}
+
+/* A VM whose vCPU 0 runs guest_code(0). */
+static void test_vm_create(struct test_vm *t, void *guest_code)
 {
 	vm_vaddr_t gva;
 
@@ -333,14 +287,10 @@ static void test_vm_create(struct test_vm *t)
 	t->vm = __vm_create_with_one_vcpu(&t->vcpu, LOG_PAGES + 32, guest_code);
 	vcpu_args_set(t->vcpu, 1, 0);
 	t->vcpu1 = NULL;
+	test_vm_add_kvm_page(t, 0);
 
 	gva = vm_vaddr_alloc_page(t->vm);
-	gp.pvti_gva[PAGE_KVM] = gva;
-	gp.kvm_pvti_gpa = addr_gva2gpa(t->vm, gva);
-	t->kvm_pvti = addr_gva2hva(t->vm, gva);
-
-	gva = vm_vaddr_alloc_page(t->vm);
-	gp.pvti_gva[PAGE_HOST] = gva;
+	gp.host_pvti_gva = gva;
 	t->host_pvti = addr_gva2hva(t->vm, gva);
 	memset(t->host_pvti, 0, sizeof(*t->host_pvti));
 
@@ -349,24 +299,17 @@ static void test_vm_create(struct test_vm *t)
 	gp.log_gva = gva;
 	t->log = addr_gva2hva(t->vm, gva);
 	gp.max_reads = 1;
+	gp.again = false;
 }
 
-/* vCPU 1, running guest_code too, with its own kvmclock page. */
-static void test_vm_add_vcpu1(struct test_vm *t)
+/* vCPU 1, running guest_code(1), with its own kvmclock page. */
+static void test_vm_add_vcpu1(struct test_vm *t, void *guest_code)
 {
-	vm_vaddr_t gva;
-
 	t->vcpu1 = vm_vcpu_add(t->vm, 1, guest_code);
 	vcpu_args_set(t->vcpu1, 1, 1);
-	gva = vm_vaddr_alloc_page(t->vm);
-	gp.cpu1_pvti_gva = gva;
-	gp.cpu1_pvti_gpa = addr_gva2gpa(t->vm, gva);
+	test_vm_add_kvm_page(t, 1);
 }
 
-/*
- * One entry of vcpu doing ops on a page; the guest's report in gr.  Only
- * vCPU 0 may force a master clock update (OP_UPDATE).
- */
 /* Run vcpu until its guest's next GUEST_SYNC(); returns the synced value. */
 static uint64_t vcpu_run_to_sync(struct kvm_vcpu *vcpu)
 {
@@ -391,22 +334,84 @@ static uint64_t vcpu_run_to_sync(struct kvm_vcpu *vcpu)
 	return uc.args[1];
 }
 
-static void guest_run_vcpu(struct test_vm *t, struct kvm_vcpu *vcpu,
-			   uint32_t ops, enum page_id page)
+/*
+ * Run vcpu to its guest's next stage, which must be want: the parameters
+ * go in first, the guest's report (gr) comes back after.
+ */
+static void run_to_stage(struct test_vm *t, struct kvm_vcpu *vcpu,
+			 uint64_t want)
 {
-	TEST_ASSERT(vcpu == t->vcpu || !(ops & OP_UPDATE),
-		    "OP_UPDATE on a vCPU other than 0");
-	gp.ops = ops;
-	gp.page = page;
+	uint64_t stage;
+
 	sync_global_to_guest(t->vm, gp);
-	vcpu_run_to_sync(vcpu);
+	stage = vcpu_run_to_sync(vcpu);
+	TEST_ASSERT(stage == want, "vCPU %u reached stage %lu, not %lu",
+		    vcpu->id, (unsigned long)stage, (unsigned long)want);
 	sync_global_from_guest(t->vm, gr);
 }
 
-/* One entry of vCPU 0. */
-static void guest_run(struct test_vm *t, uint32_t ops, enum page_id page)
+/* The signal that makes a vCPU entry return before the guest runs. */
+#define NO_ENTRY_SIGNAL		SIGUSR1
+
+/*
+ * Entries that stop before the guest.  The signal is blocked in this thread
+ * and pending, and KVM_SET_SIGNAL_MASK unblocks it inside KVM_RUN only: KVM
+ * does the vCPU's pending requests (a clock update writes its pvti), then
+ * sees the signal and returns EINTR instead of entering the guest.
+ */
+static void no_entry_handler(int sig)
 {
-	guest_run_vcpu(t, t->vcpu, ops, page);
+}
+
+static void vcpu_set_run_sigmask(struct kvm_vcpu *vcpu, bool empty)
+{
+	/* len, then the kernel's sigset_t on x86-64 (8 bytes), all clear */
+	uint32_t arg[3] = { sizeof(uint64_t), 0, 0 };
+	struct kvm_signal_mask *mask = empty ? (struct kvm_signal_mask *)arg : NULL;
+
+	static_assert(sizeof(struct kvm_signal_mask) == sizeof(arg[0]));
+	vcpu_ioctl(vcpu, KVM_SET_SIGNAL_MASK, mask);
+}
+
+static void no_entry_arm(struct kvm_vcpu **vcpus, unsigned int nr)
+{
+	struct sigaction sa = { .sa_handler = no_entry_handler };
+	unsigned int i;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, NO_ENTRY_SIGNAL);
+	TEST_ASSERT(!sigaction(NO_ENTRY_SIGNAL, &sa, NULL), "sigaction");
+	TEST_ASSERT(!pthread_sigmask(SIG_BLOCK, &set, NULL), "pthread_sigmask");
+	TEST_ASSERT(!pthread_kill(pthread_self(), NO_ENTRY_SIGNAL), "pthread_kill");
+	for (i = 0; i < nr; i++)
+		vcpu_set_run_sigmask(vcpus[i], true);
+}
+
+/* Take the pending signal back; KVM_RUN enters the guest again. */
+static void no_entry_disarm(struct kvm_vcpu **vcpus, unsigned int nr)
+{
+	struct timespec zero = {};
+	unsigned int i;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, NO_ENTRY_SIGNAL);
+	TEST_ASSERT(sigtimedwait(&set, NULL, &zero) == NO_ENTRY_SIGNAL,
+		    "the no-entry signal was not pending any more");
+	for (i = 0; i < nr; i++)
+		vcpu_set_run_sigmask(vcpus[i], false);
+}
+
+static int no_entry_run(struct kvm_vcpu *vcpu)
+{
+	int r = __vcpu_run(vcpu);
+
+	TEST_ASSERT(r == -1 && errno == EINTR &&
+		    vcpu->run->exit_reason == KVM_EXIT_INTR,
+		    "KVM_RUN with a signal pending: %d (%s), exit reason %u, not EINTR",
+		    r, strerror(errno), vcpu->run->exit_reason);
+	return 0;
 }
 
 /* KVM_GET_TSC_KHZ returns the vCPU's TSC rate, not 0. */
@@ -431,7 +436,7 @@ static void set_compare_budget(struct test_vm *t)
  * Rewrite a pvti the way a hypervisor must while a guest may be reading it:
  * odd version first, the fields, then the next even version.
  */
-static void host_write_pvti(struct pvti *p, const struct pvclock_ref_clock *clk)
+static void host_write_pvti(struct pvclock_ref_pvti *p, const struct pvclock_ref_clock *clk)
 {
 	uint32_t odd = (READ_ONCE(p->version) + 1) | 1;
 
@@ -590,6 +595,23 @@ static bool check_jump(const char *subtest, bool moved)
 
 /* ---- subtest 1: masterclock_update ---- */
 
+enum masterclock_update_stage {
+	MCU_SAVED = 1,		/* kvmclock on, an update forced, its pvti read */
+	MCU_JUMPED,		/* another update, old - new at one TSC read */
+};
+
+static void guest_masterclock_update(void)
+{
+	guest_enable_kvmclock(0);
+	guest_force_update();
+	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(MCU_SAVED);
+	guest_force_update();
+	guest_jump(guest_kvm_page(0));
+	GUEST_SYNC(MCU_JUMPED);
+	GUEST_ASSERT(0);
+}
+
 static void test_masterclock_update(void)
 {
 	uint64_t interval_ns;
@@ -597,12 +619,12 @@ static void test_masterclock_update(void)
 	struct test_vm t;
 
 	require_tsc_clocksource();
-	test_vm_create(&t);
-	guest_run(&t, OP_ENABLE | OP_UPDATE | OP_SAVE, PAGE_KVM);
+	test_vm_create(&t, guest_masterclock_update);
+	run_to_stage(&t, t.vcpu, MCU_SAVED);
 	require_master_clock(&t);
 
 	sleep_ms(opts.interval_ms);
-	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
+	run_to_stage(&t, t.vcpu, MCU_JUMPED);
 
 	print_clock("before", &gr.old_clk);
 	print_clock("after", &gr.new_clk);
@@ -633,6 +655,26 @@ out:
 
 /* ---- subtest 2: set_clock ---- */
 
+enum set_clock_stage {
+	SC_ENABLED = 1,		/* kvmclock on, its pvti read */
+	SC_SAVED,		/* an update forced, its pvti read as old */
+	SC_JUMPED,		/* old - new at one TSC read */
+};
+
+static void guest_set_clock(void)
+{
+	guest_enable_kvmclock(0);
+	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(SC_ENABLED);
+	for (;;) {
+		guest_force_update();
+		guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+		GUEST_SYNC(SC_SAVED);
+		guest_jump(guest_kvm_page(0));
+		GUEST_SYNC(SC_JUMPED);
+	}
+}
+
 /*
  * The guest snapshots a fresh reference, runs on it for a while, then the
  * host does what a VMM does around a pause: KVM_GET_CLOCK and KVM_SET_CLOCK
@@ -642,10 +684,10 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 {
 	const char *name = realtime ? "realtime" : "flags0";
 	struct kvm_clock_data data;
-	uint64_t t0, t1;
+	uint64_t start_ns, end_ns;
 	char buf[96];
 
-	guest_run(t, OP_UPDATE | OP_SAVE, PAGE_KVM);
+	run_to_stage(t, t->vcpu, SC_SAVED);
 	*flags = require_master_clock(t);
 	if (realtime && !(*flags & KVM_CLOCK_REALTIME)) {
 		printf("# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x):\n"
@@ -655,23 +697,23 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	sleep_ms(SET_CLOCK_DELAY_MS);
 
 	memset(&data, 0, sizeof(data));
-	t0 = mono_ns();
+	start_ns = mono_ns();
 	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
 	data.flags &= realtime ? KVM_CLOCK_REALTIME : 0;
 	vm_ioctl(t->vm, KVM_SET_CLOCK, &data);
-	t1 = mono_ns();
+	end_ns = mono_ns();
 
-	guest_run(t, OP_JUMP, PAGE_KVM);
+	run_to_stage(t, t->vcpu, SC_JUMPED);
 	if (!check_jump("set_clock", true))
 		return;
 	printf("# set_clock (%s): old - new = %ld ns (%s), GET+SET took %lu ns\n",
 	       realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
 	       gr.diff, gr.diff > 0 ? "clock jumped back" :
-	       gr.diff < 0 ? "clock jumped forward" : "no jump", t1 - t0);
+	       gr.diff < 0 ? "clock jumped forward" : "no jump", end_ns - start_ns);
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
 	report_metric(buf, gr.diff, "ns");
 	snprintf(buf, sizeof(buf), "set_clock.%s.ioctl_time", name);
-	report_metric(buf, (int64_t)(t1 - t0), "ns");
+	report_metric(buf, (int64_t)(end_ns - start_ns), "ns");
 	if (opts.has_max_set_clock &&
 	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
 	     gr.diff < -(int64_t)opts.max_set_clock_ns))
@@ -685,8 +727,8 @@ static void test_set_clock(void)
 	uint32_t flags;
 
 	require_tsc_clocksource();
-	test_vm_create(&t);
-	guest_run(&t, OP_ENABLE | OP_SAVE, PAGE_KVM);
+	test_vm_create(&t, guest_set_clock);
+	run_to_stage(&t, t.vcpu, SC_ENABLED);
 	require_master_clock(&t);
 	set_clock_once(&t, false, &flags);
 	set_clock_once(&t, true, &flags);
@@ -694,6 +736,29 @@ static void test_set_clock(void)
 }
 
 /* ---- subtest 3: reference_update ---- */
+
+enum reference_update_stage {
+	RU_ENABLED = 1,		/* kvmclock on, KVM's pvti read */
+	RU_TSC,			/* the TSC read for the host's old clock */
+	RU_SAVED,		/* the host page read as old, the TSC again */
+	RU_COMPARED,		/* the host page read as new, many reads */
+};
+
+static void guest_reference_update(void)
+{
+	guest_enable_kvmclock(0);
+	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(RU_ENABLED);
+	for (;;) {
+		gr.tsc = rdtsc();
+		GUEST_SYNC(RU_TSC);
+		guest_snapshot(guest_host_page(), &gr.old_clk, &gr.old_version);
+		gr.tsc = rdtsc();
+		GUEST_SYNC(RU_SAVED);
+		guest_compare(guest_host_page());
+		GUEST_SYNC(RU_COMPARED);
+	}
+}
 
 static void label_rate(char *buf, size_t len, uint32_t khz)
 {
@@ -766,12 +831,12 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 	const char *why;
 	int ret;
 
-	guest_run(t, OP_TSC, PAGE_HOST);
+	run_to_stage(t, t->vcpu, RU_TSC);
 	pvd_old_clock(mul, shift, gr.tsc, &old_clk);
 	host_write_pvti(t->host_pvti, &old_clk);
 
 	/* The TSC the guest reads as it takes the old clock ends the window. */
-	guest_run(t, OP_SAVE | OP_TSC, PAGE_HOST);
+	run_to_stage(t, t->vcpu, RU_SAVED);
 	ret = pvd_move_reference(&old_clk, gr.tsc, pvd_method_width(m, &opts),
 				 m, &choice, &new_clk);
 	if (ret) {
@@ -781,7 +846,7 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 	}
 	host_write_pvti(t->host_pvti, &new_clk);
 
-	guest_run(t, OP_COMPARE, PAGE_HOST);
+	run_to_stage(t, t->vcpu, RU_COMPARED);
 	check_guest_saw(rate, mname, &old_clk, &new_clk);
 	report_cell(rate, m, &old_clk, &choice);
 
@@ -794,7 +859,7 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 		check_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
 			   rate, mname, why, opts.window,
 			   "holds no zero-remainder reference (they recur",
-			   pvd_zero_period_log2(mul, shift));
+			   pvclock_ref_zero_period_log2(mul, shift));
 	else if (why)
 		check_fail("reference_update %s %s: %s", rate, mname, why);
 }
@@ -829,8 +894,8 @@ static void test_reference_update(void)
 	unsigned int i, j;
 	int khz;
 
-	test_vm_create(&t);
-	guest_run(&t, OP_ENABLE | OP_SAVE, PAGE_KVM);
+	test_vm_create(&t, guest_reference_update);
+	run_to_stage(&t, t.vcpu, RU_ENABLED);
 	host_mul = gr.old_clk.mul;
 	host_shift = gr.old_clk.shift;
 	khz = vcpu_tsc_khz(t.vcpu);
@@ -856,7 +921,7 @@ static void test_reference_update(void)
 			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
 		printf("# reference_update %s: mul 0x%08x shift %d,\n"
 		       "# zero-remainder references every 2^%u ticks, exact window %lu\n",
-		       rate, mul, shift, pvd_zero_period_log2(mul, shift),
+		       rate, mul, shift, pvclock_ref_zero_period_log2(mul, shift),
 		       opts.window);
 		for (j = 0; j < ARRAY_SIZE(methods); j++)
 			reference_cell(&t, rate, mul, shift, methods[j]);
@@ -875,18 +940,60 @@ static void test_reference_update(void)
  */
 
 #define NS_FRAC			0x100000000LL	/* 1 ns in 2^-32 ns */
+
+enum set_clock_guest_stage {
+	CG_ENABLED = 1,		/* kvmclock on, on each vCPU */
+	CG_UPDATED,		/* vCPU 0: an update forced, its pvti read as old */
+	CG_VIEW,		/* the vCPU's pvti read as new */
+	CG_SAVED,		/* vCPU 0: its pvti read as old: the saved clock */
+	CG_DRIFTED,		/* vCPU 0: an update, old - new at one TSC read */
+	CG_COMPARED,		/* vCPU 0: its pvti read as new, many reads */
+	CG_STEPPED,		/* vCPU 0: an update, old - new at one TSC read */
+};
+
+/*
+ * vCPU 1 only shows the host its pvti.  vCPU 0's stages, in order: the host
+ * saves the clock after a KVM_SET_CLOCK (UPDATED, VIEW, SAVED), lets it
+ * drift (DRIFTED, again while gp.again), restores it (VIEW), has it read
+ * (COMPARED), then forces the next update (STEPPED) and restores a young
+ * clock (VIEW).
+ */
+static void guest_set_clock_guest(uint64_t cpu)
+{
+	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu);
+
+	guest_enable_kvmclock(cpu);
+	GUEST_SYNC(CG_ENABLED);
+	while (cpu) {
+		guest_snapshot(page, &gr.new_clk, &gr.new_version);
+		GUEST_SYNC(CG_VIEW);
+	}
+	guest_force_update();
+	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(CG_UPDATED);
+	guest_snapshot(page, &gr.new_clk, &gr.new_version);
+	GUEST_SYNC(CG_VIEW);
+	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(CG_SAVED);
+	do {
+		guest_force_update();
+		guest_jump(page);
+		GUEST_SYNC(CG_DRIFTED);
+	} while (READ_ONCE(gp.again));
+	guest_snapshot(page, &gr.new_clk, &gr.new_version);
+	GUEST_SYNC(CG_VIEW);
+	guest_compare(page);
+	GUEST_SYNC(CG_COMPARED);
+	guest_force_update();
+	guest_jump(page);
+	GUEST_SYNC(CG_STEPPED);
+	for (;;) {
+		guest_snapshot(page, &gr.new_clk, &gr.new_version);
+		GUEST_SYNC(CG_VIEW);
+	}
+}
 /* A saved reference this far past the guest's TSC must be refused. */
 #define FUTURE_REF_MS		10000
-
-static void clock_from_pvti(const struct pvclock_vcpu_time_info *p,
-			    struct pvclock_ref_clock *c)
-{
-	c->tsc_timestamp = p->tsc_timestamp;
-	c->system_time = p->system_time;
-	c->mul = p->tsc_to_system_mul;
-	c->shift = p->tsc_shift;
-	c->flags = p->flags;
-}
 
 /* The errors the interface names by name, others as strerror() has them. */
 static const char *errno_name(int e)
@@ -910,12 +1017,12 @@ static const char *errno_name(int e)
 /* KVM_GET_CLOCK_GUEST on a vCPU: 0, or the errno. */
 static int get_clock_guest(struct kvm_vcpu *vcpu, struct pvclock_ref_clock *c)
 {
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 
 	memset(&p, 0, sizeof(p));
 	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p))
 		return errno;
-	clock_from_pvti(&p, c);
+	pvclock_ref_from_pvti(&p, c);
 	return 0;
 }
 
@@ -923,14 +1030,9 @@ static int get_clock_guest(struct kvm_vcpu *vcpu, struct pvclock_ref_clock *c)
 static int set_clock_guest(struct kvm_vcpu *vcpu,
 			   const struct pvclock_ref_clock *c)
 {
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 
-	memset(&p, 0, sizeof(p));
-	p.tsc_timestamp = c->tsc_timestamp;
-	p.system_time = c->system_time;
-	p.tsc_to_system_mul = c->mul;
-	p.tsc_shift = c->shift;
-	p.flags = c->flags;
+	pvclock_ref_to_pvti(c, &p);
 	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &p) ? errno : 0;
 }
 
@@ -969,12 +1071,12 @@ static bool clock_aligned(const struct pvclock_ref_clock *c, uint64_t tsc)
 
 /*
  * The saved clock's exact references (reads with no fraction) recur every
- * 2^pvd_zero_period_log2() ticks from its own reference: the newest one not
+ * 2^pvclock_ref_zero_period_log2() ticks from its own reference: the newest one not
  * after tsc, the closed form KVM_SET_CLOCK_GUEST's exact variant uses.
  */
 static uint64_t clock_zero_period(const struct pvclock_ref_clock *c)
 {
-	return 1ULL << pvd_zero_period_log2(c->mul, c->shift);
+	return 1ULL << pvclock_ref_zero_period_log2(c->mul, c->shift);
 }
 
 static uint64_t clock_exact_ref(const struct pvclock_ref_clock *c, uint64_t tsc)
@@ -1020,14 +1122,14 @@ static bool same_clock(const struct pvclock_ref_clock *a,
 static bool get_clock_guest_checked(struct kvm_vcpu *vcpu,
 				    struct pvclock_ref_clock *c, const char *who)
 {
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 
 	memset(&p, 0xa5, sizeof(p));
 	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p)) {
 		check_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(errno));
 		return false;
 	}
-	clock_from_pvti(&p, c);
+	pvclock_ref_from_pvti(&p, c);
 	if (p.version || p.flags != PVCLOCK_TSC_STABLE_BIT || p.pad0 ||
 	    p.pad[0] || p.pad[1]) {
 		check_fail("%s: KVM_GET_CLOCK_GUEST gave version %u, flags 0x%x, pads %u/%u/%u: %s",
@@ -1114,25 +1216,24 @@ static void check_update_step(const char *who, const struct pvclock_ref_clock *s
 }
 
 /* Both vCPUs' views of their clock: KVM_GET_CLOCK_GUEST, then the guest's. */
-static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *c0,
-			      struct pvclock_ref_clock *c1, const char *when)
+static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *view0,
+			      struct pvclock_ref_clock *view1, const char *when)
 {
-	int r0 = get_clock_guest(t->vcpu, c0), r1 = get_clock_guest(t->vcpu1, c1);
+	int err0 = get_clock_guest(t->vcpu, view0), err1 = get_clock_guest(t->vcpu1, view1);
 
-	if (r0 || r1) {
+	if (err0 || err1) {
 		check_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 %s, vCPU 1 %s", when,
-			   errno_name(r0), errno_name(r1));
+			   errno_name(err0), errno_name(err1));
 		return false;
 	}
-	if (!same_clock(c0, c1))
+	if (!same_clock(view0, view1))
 		check_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 and vCPU 1 differ", when);
-	/* OP_JUMP only snapshots the vCPU's page into gr.new_clk here. */
-	guest_run_vcpu(t, t->vcpu1, OP_JUMP, PAGE_KVM);
-	if (!same_clock(&gr.new_clk, c1))
+	run_to_stage(t, t->vcpu1, CG_VIEW);
+	if (!same_clock(&gr.new_clk, view1))
 		check_fail("%s: vCPU 1's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
 			   when);
-	guest_run(t, OP_JUMP, PAGE_KVM);
-	if (!same_clock(&gr.new_clk, c0))
+	run_to_stage(t, t->vcpu, CG_VIEW);
+	if (!same_clock(&gr.new_clk, view0))
 		check_fail("%s: vCPU 0's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
 			   when);
 	return true;
@@ -1183,27 +1284,16 @@ static bool has_master_clock(struct test_vm *t, char *why, size_t len)
 
 /* KVM_SET_CLOCK_GUEST of a raw pvti: 0, or the errno. */
 static int set_clock_guest_raw(struct kvm_vcpu *vcpu,
-			       const struct pvclock_vcpu_time_info *p)
+			       const struct pvclock_ref_pvti *p)
 {
-	struct pvclock_vcpu_time_info arg = *p;
+	struct pvclock_ref_pvti arg = *p;
 
 	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &arg) ? errno : 0;
 }
 
-static void pvti_from_clock(const struct pvclock_ref_clock *c,
-			    struct pvclock_vcpu_time_info *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->tsc_timestamp = c->tsc_timestamp;
-	p->system_time = c->system_time;
-	p->tsc_to_system_mul = c->mul;
-	p->tsc_shift = c->shift;
-	p->flags = c->flags;
-}
-
 /* One refused (or taken) saved clock: its errno must be want. */
 static void clock_guest_expect(struct kvm_vcpu *vcpu,
-			       const struct pvclock_vcpu_time_info *p,
+			       const struct pvclock_ref_pvti *p,
 			       int want, const char *what)
 {
 	int r = set_clock_guest_raw(vcpu, p);
@@ -1228,12 +1318,12 @@ static void clock_guest_rate_off(struct kvm_vcpu *vcpu,
 				 const struct pvclock_ref_clock *cur, int hz_off)
 {
 	uint64_t hz = scale_rate_hz(cur->mul, cur->shift) + hz_off;
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 	struct pvclock_ref_clock c = *cur;
 	char what[96];
 
 	pvclock_ref_time_scale(NSEC_PER_SEC, hz, &c.shift, &c.mul);
-	pvti_from_clock(&c, &p);
+	pvclock_ref_to_pvti(&c, &p);
 	snprintf(what, sizeof(what), "a saved scale for %lu Hz (%+d Hz)", hz, hz_off);
 	clock_guest_expect(vcpu, &p, hz_off > 1000 || hz_off < -1000 ? ERANGE : 0,
 			   what);
@@ -1244,29 +1334,29 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
 			       int khz)
 {
 	static const int hz_off[] = { 1500, -1500, 500, -500 };
-	struct pvclock_vcpu_time_info p;
+	struct pvclock_ref_pvti p;
 	struct pvclock_ref_clock c;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(hz_off); i++)
 		clock_guest_rate_off(t->vcpu, cur, hz_off[i]);
 
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.pad0 = 1;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "pad0 not zero");
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.pad[1] = 1;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "pad[1] not zero");
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.tsc_to_system_mul = 0;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "mul 0");
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.tsc_shift = 32;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "shift 32");
 	p.tsc_shift = -32;
 	clock_guest_expect(t->vcpu, &p, EINVAL, "shift -32");
 	/* Local: the same rate, but mul not normalised (bit 31 clear). */
-	pvti_from_clock(cur, &p);
+	pvclock_ref_to_pvti(cur, &p);
 	p.tsc_to_system_mul >>= 1;
 	p.tsc_shift++;
 	clock_guest_expect(t->vcpu, &p, EINVAL,
@@ -1276,7 +1366,7 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
 	c = *cur;
 	c.tsc_timestamp = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu) +
 			  (uint64_t)khz * FUTURE_REF_MS;
-	pvti_from_clock(&c, &p);
+	pvclock_ref_to_pvti(&c, &p);
 	clock_guest_expect(t->vcpu, &p, EINVAL, "a saved reference 10 s ahead of the guest's TSC");
 }
 
@@ -1293,7 +1383,7 @@ static void clock_guest_off_host_rate(void)
 	uint64_t khz, want;
 	int r;
 
-	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	vm = vm_create_with_one_vcpu(&vcpu, guest_set_clock_guest);
 	khz = (uint64_t)vcpu_tsc_khz(vcpu);
 	want = khz + khz / 5000;
 	r = __vcpu_ioctl(vcpu, KVM_SET_TSC_KHZ, (void *)(uintptr_t)want);
@@ -1389,41 +1479,42 @@ clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
  * was: T1 = T0, the saved pvti itself.  The clock is saved through vCPU 0
  * and restored at once through vCPU 1.
  */
-static void clock_guest_young(struct test_vm *t, uint64_t off1)
+static void clock_guest_young(struct test_vm *t)
 {
-	struct pvclock_ref_clock c, r0, r1;
-	uint64_t before, after;
-	int r;
+	uint64_t vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
+	struct pvclock_ref_clock young, view0, view1;
+	uint64_t age_before, age_after, period;
+	int err;
 
-	r = get_clock_guest(t->vcpu, &c);
-	if (r) {
-		check_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(r));
+	err = get_clock_guest(t->vcpu, &young);
+	if (err) {
+		check_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(err));
 		return;
 	}
-	before = host_tsc_ordered();
-	r = set_clock_guest(t->vcpu1, &c);
-	after = host_tsc_ordered();
-	if (r) {
-		check_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(r));
+	period = clock_zero_period(&young);
+	age_before = host_tsc_ordered() + vcpu1_offset - young.tsc_timestamp;
+	err = set_clock_guest(t->vcpu1, &young);
+	age_after = host_tsc_ordered() + vcpu1_offset - young.tsc_timestamp;
+	if (err) {
+		check_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(err));
 		return;
 	}
-	if (!clock_guest_views(t, &r0, &r1, "after the young restore"))
+	if (!clock_guest_views(t, &view0, &view1, "after the young restore"))
 		return;
 	printf("# set_clock_guest: a clock saved through vCPU 0 and restored at once through\n"
 	       "# vCPU 1, its reference %lu to %lu ticks old at the ioctl (P %lu): T1 %lu, %s\n",
-	       before + off1 - c.tsc_timestamp, after + off1 - c.tsc_timestamp,
-	       clock_zero_period(&c), r0.tsc_timestamp,
-	       same_clock(&r0, &c) ? "the saved pvti itself (T1 = T0)" :
+	       age_before, age_after, period, view0.tsc_timestamp,
+	       same_clock(&view0, &young) ? "the saved pvti itself (T1 = T0)" :
 	       "not the saved pvti");
-	if (after + off1 - c.tsc_timestamp >= clock_zero_period(&c)) {
+	if (age_after >= period) {
 		printf("# set_clock_guest: note: the young restore took longer than P; %s\n",
 		       "not checked");
 		return;
 	}
-	if (r0.tsc_timestamp != c.tsc_timestamp || !same_clock(&r0, &c))
+	if (!same_clock(&view0, &young))
 		check_fail("exact: a clock younger than P restored with T1 %lu, not T0 %lu%s",
-			   r0.tsc_timestamp, c.tsc_timestamp,
-			   r0.tsc_timestamp == c.tsc_timestamp ? " (another pvti)" : "");
+			   view0.tsc_timestamp, young.tsc_timestamp,
+			   view0.tsc_timestamp == young.tsc_timestamp ? " (another pvti)" : "");
 }
 
 /* What one KVM_SET_CLOCK_GUEST of the current clock costs, from the host. */
@@ -1467,18 +1558,209 @@ static void clock_guest_cost(struct test_vm *t)
 	report_metric("set_clock_guest.ioctl_min", (int64_t)ns[0], "ns");
 }
 
+/*
+ * The clock saved after a KVM_SET_CLOCK, through vCPU 0, as KVM_GET_CLOCK_GUEST
+ * returns it.  False where the subtest ends here (no master clock: both
+ * ioctls' EINVAL checked; or a failed check).
+ */
+static bool clock_guest_save(struct test_vm *t, struct pvclock_ref_clock *saved)
+{
+	struct pvclock_ref_clock view0, view1, want_scale;
+	struct kvm_clock_data data;
+	int khz = vcpu_tsc_khz(t->vcpu);
+	char why[160];
+
+	run_to_stage(t, t->vcpu, CG_ENABLED);
+	run_to_stage(t, t->vcpu1, CG_ENABLED);
+	run_to_stage(t, t->vcpu, CG_UPDATED);
+	if (!has_master_clock(t, why, sizeof(why))) {
+		clock_guest_no_master(t, why);
+		return false;
+	}
+	if (!get_clock_guest_checked(t->vcpu, &view0, "set_clock_guest"))
+		return false;
+	if (!same_clock(&view0, &gr.old_clk))
+		check_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
+	pvclock_ref_time_scale(NSEC_PER_SEC, (uint64_t)khz * 1000,
+			       &want_scale.shift, &want_scale.mul);
+	if (view0.mul != want_scale.mul || view0.shift != want_scale.shift)
+		check_fail("KVM_GET_CLOCK_GUEST's scale is not the one for the vCPU's %d kHz",
+			   khz);
+
+	/*
+	 * KVM_SET_CLOCK leaves each vCPU a clock update to make; the GET must
+	 * make it, and return the pvti the guest then reads.
+	 */
+	memset(&data, 0, sizeof(data));
+	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
+	data.flags = 0;
+	vm_ioctl(t->vm, KVM_SET_CLOCK, &data);
+	if (!clock_guest_views(t, &view0, &view1, "after KVM_SET_CLOCK"))
+		return false;
+	if (view0.tsc_timestamp == gr.old_clk.tsc_timestamp)
+		check_fail("KVM_GET_CLOCK_GUEST after KVM_SET_CLOCK returned the old reference");
+	*saved = view0;
+	run_to_stage(t, t->vcpu, CG_SAVED);
+	print_clock("saved", saved);
+	return true;
+}
+
+/*
+ * exact (and auto): the saved reference is itself an exact one, and the only
+ * one until it is P old; wait until it is, so that the restore has to find
+ * a newer one.
+ */
+static void clock_guest_wait_period(struct test_vm *t,
+				    const struct pvclock_ref_clock *saved)
+{
+	uint64_t khz = (uint64_t)vcpu_tsc_khz(t->vcpu);
+	uint64_t period = clock_zero_period(saved);
+	uint64_t age = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu1) -
+		       saved->tsc_timestamp;
+	uint64_t wait_ms = age < period ? (period - age) / khz + 1 : 0;
+
+	printf("# set_clock_guest: the saved clock's exact references recur every\n"
+	       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
+	       pvclock_ref_zero_period_log2(saved->mul, saved->shift), period / khz,
+	       age / khz, wait_ms);
+	sleep_ms(wait_ms);
+}
+
+/*
+ * The clocks diverge; a master clock update yanks the guest's, and gives the
+ * drift rate.  Where the test waits for P, the rate is measured again over
+ * the whole time since the save: the longer the interval, the smaller its
+ * own error (1 ns over it) in the prediction of the step after the restore.
+ */
+static bool clock_guest_drift(struct test_vm *t, const struct pvclock_ref_clock *saved,
+			      struct drift_rate *rate)
+{
+	bool wait = opts.clock_guest_mode != PVD_CLOCK_GUEST_ROUND_DOWN;
+
+	sleep_ms(opts.interval_ms);
+	gp.again = wait;
+	run_to_stage(t, t->vcpu, CG_DRIFTED);
+	if (!check_jump("set_clock_guest", true))
+		return false;
+	if (wait) {
+		clock_guest_wait_period(t, saved);
+		gp.again = false;
+		run_to_stage(t, t->vcpu, CG_DRIFTED);
+	}
+	if (!clock_ahead(saved, &gr.new_clk, &rate->ahead)) {
+		check_fail("the update before the restore moved the clock by %ld ns",
+			   pvd_clock_diff(saved, &gr.new_clk, gr.tsc));
+		return false;
+	}
+	rate->over_ns = gr.new_clk.system_time - saved->system_time;
+	return true;
+}
+
+static void clock_guest_print_restore(const struct pvclock_ref_clock *saved,
+				      const struct pvclock_ref_clock *restored,
+				      uint64_t lo, uint64_t hi)
+{
+	uint64_t t1 = restored->tsc_timestamp;
+
+	print_clock("restored", restored);
+	printf("# set_clock_guest: restored through vCPU 1; T1 %lu, guest TSC around\n"
+	       "# the ioctl [%lu, %lu] (T1 - start %ld, end - T1 %ld);\n"
+	       "# the saved clock at T1 %lu + 0x%08x/2^32 ns, %lu ticks after its reference%s\n",
+	       t1, lo, hi, (int64_t)(t1 - lo), (int64_t)(hi - t1),
+	       pvclock_ref_read(saved, t1), pvclock_ref_frac(saved, t1),
+	       t1 - saved->tsc_timestamp,
+	       clock_aligned(saved, t1) ? "" : " (unaligned)");
+	report_metric("set_clock_guest.system_time_error",
+		      (int64_t)(restored->system_time - pvclock_ref_read(saved, t1)),
+		      "ns");
+	report_metric("set_clock_guest.t1_from_start", (int64_t)(t1 - lo), "ticks");
+	report_metric("set_clock_guest.t1_after_t0",
+		      (int64_t)(t1 - saved->tsc_timestamp), "ticks");
+}
+
+/*
+ * The saved clock restored through vCPU 1, the host's TSC read on both
+ * sides of the ioctl: [*lo, *hi] in guest TSC.  *restored is the pvti both
+ * vCPUs then have.
+ */
+static bool clock_guest_restore(struct test_vm *t, const struct pvclock_ref_clock *saved,
+				uint64_t *lo, uint64_t *hi,
+				struct pvclock_ref_clock *restored)
+{
+	uint64_t vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
+	uint64_t vcpu0_offset = vcpu_tsc_offset(t->vcpu);
+	struct pvclock_ref_clock view1;
+	uint64_t before, after;
+	int err;
+
+	if (vcpu0_offset != vcpu1_offset)
+		printf("# set_clock_guest: the vCPUs' TSC offsets differ (%lu, %lu)\n",
+		       vcpu0_offset, vcpu1_offset);
+	before = host_tsc_ordered();
+	err = set_clock_guest(t->vcpu1, saved);
+	after = host_tsc_ordered();
+	if (err) {
+		check_fail("KVM_SET_CLOCK_GUEST on vCPU 1 with the saved clock: %s",
+			   errno_name(err));
+		return false;
+	}
+	*lo = before + vcpu1_offset;
+	*hi = after + vcpu1_offset;
+	if (!clock_guest_views(t, restored, &view1, "after KVM_SET_CLOCK_GUEST"))
+		return false;
+	clock_guest_print_restore(saved, restored, *lo, *hi);
+	return true;
+}
+
+/* Every guest read against the saved clock, in the bound of the mode. */
+static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock *saved,
+			      const struct pvclock_ref_clock *restored,
+			      enum pvd_clock_guest_mode mode)
+{
+	const struct pvd_stats *s = &gr.stats;
+	int64_t lo_diff, hi_diff;
+	struct pvd_stats host;
+
+	set_compare_budget(t);
+	run_to_stage(t, t->vcpu, CG_COMPARED);
+	if (!same_clock(&gr.new_clk, restored) || !same_clock(&gr.end_clk, restored))
+		check_fail("the guest read another pvti than the restored one");
+	if (pvclock_ref_diff_range(saved, restored, &lo_diff, &hi_diff)) {
+		check_fail("pvclock_ref_diff_range() refused the saved and restored clocks");
+		return;
+	}
+	if (mode == PVD_CLOCK_GUEST_EXACT)
+		hi_diff = lo_diff;
+	printf("# set_clock_guest: %lu guest reads, %lu differ from the saved clock;\n"
+	       "# saved - restored in [%ld, %ld] ns, the arithmetic allows [%ld, %ld] (%s)\n",
+	       s->reads, s->differ, s->min_diff, s->max_diff, lo_diff, hi_diff,
+	       pvd_clock_guest_mode_name(mode));
+	report_metric("set_clock_guest.reads", (int64_t)s->reads, "reads");
+	report_metric("set_clock_guest.differing", (int64_t)s->differ, "reads");
+	report_metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(s), "ns");
+	if (lo_diff != 0 ||
+	    hi_diff > (clock_aligned(saved, restored->tsc_timestamp) ? 1 : 2))
+		check_fail("the arithmetic allows [%ld, %ld] ns: not the saved clock rounded down",
+			   lo_diff, hi_diff);
+	if (s->min_diff < lo_diff || s->max_diff > hi_diff)
+		check_fail("reads outside [%ld, %ld] ns", lo_diff, hi_diff);
+	if (pvd_stats_max_abs(s) > opts.tolerance_ns)
+		check_fail("a read differs by %lu ns, beyond --tolerance-ns %lu",
+			   pvd_stats_max_abs(s), opts.tolerance_ns);
+	if (gr.before_ref)
+		check_fail("%lu reads before the restored reference", gr.before_ref);
+	host_recompute(t, &host);
+	if (s->reads <= LOG_ENTRIES && !pvd_stats_equal(&host, s))
+		check_fail("the host's arithmetic disagrees with the guest's");
+}
+
 static void test_set_clock_guest(void)
 {
-	struct pvclock_ref_clock saved, p1, r0, r1, c0, c1;
-	uint64_t before, after, off0, off1;
-	int64_t lo_diff, hi_diff;
+	struct pvclock_ref_clock saved, restored, current;
 	enum pvd_clock_guest_mode mode;
-	struct kvm_clock_data data;
 	struct drift_rate rate;
-	struct pvd_stats host;
+	uint64_t lo, hi;
 	struct test_vm t;
-	char why[160];
-	int khz, r;
 
 	/* Without it, "unknown ioctl" and "no master clock" are both EINVAL. */
 	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST)) {
@@ -1489,168 +1771,31 @@ static void test_set_clock_guest(void)
 			   "says the kernel has it");
 		return;
 	}
-	test_vm_create(&t);
-	test_vm_add_vcpu1(&t);
-	guest_run(&t, OP_ENABLE, PAGE_KVM);
-	guest_run_vcpu(&t, t.vcpu1, OP_ENABLE, PAGE_KVM);
-	guest_run(&t, OP_UPDATE | OP_SAVE, PAGE_KVM);
-	khz = vcpu_tsc_khz(t.vcpu);
-	if (!has_master_clock(&t, why, sizeof(why))) {
-		clock_guest_no_master(&t, why);
+	test_vm_create(&t, guest_set_clock_guest);
+	test_vm_add_vcpu1(&t, guest_set_clock_guest);
+	if (!clock_guest_save(&t, &saved) || !clock_guest_drift(&t, &saved, &rate) ||
+	    !clock_guest_restore(&t, &saved, &lo, &hi, &restored))
 		goto out;
-	}
-
-	if (!get_clock_guest_checked(t.vcpu, &c0, "set_clock_guest"))
-		goto out;
-	if (!same_clock(&c0, &gr.old_clk))
-		check_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
-	pvclock_ref_time_scale(NSEC_PER_SEC, (uint64_t)khz * 1000, &c1.shift, &c1.mul);
-	if (c0.mul != c1.mul || c0.shift != c1.shift)
-		check_fail("KVM_GET_CLOCK_GUEST's scale is not the one for the vCPU's %d kHz",
-			   khz);
-
-	/*
-	 * KVM_SET_CLOCK leaves each vCPU a clock update to make; the GET must
-	 * make it, and return the pvti the guest then reads.
-	 */
-	memset(&data, 0, sizeof(data));
-	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
-	data.flags = 0;
-	vm_ioctl(t.vm, KVM_SET_CLOCK, &data);
-	if (!clock_guest_views(&t, &c0, &c1, "after KVM_SET_CLOCK"))
-		goto out;
-	if (c0.tsc_timestamp == gr.old_clk.tsc_timestamp)
-		check_fail("KVM_GET_CLOCK_GUEST after KVM_SET_CLOCK returned the old reference");
-	saved = c0;
-	guest_run(&t, OP_SAVE, PAGE_KVM);
-	print_clock("saved", &saved);
-
-	/* The clocks diverge; a master clock update yanks the guest's. */
-	sleep_ms(opts.interval_ms);
-	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
-	p1 = gr.new_clk;
-	if (!check_jump("set_clock_guest", true) ||
-	    !clock_ahead(&saved, &p1, &rate.ahead))
-		goto out;
-	rate.over_ns = p1.system_time - saved.system_time;
-
-	/* Restore through vCPU 1, the host's TSC read on both sides. */
-	off0 = vcpu_tsc_offset(t.vcpu);
-	off1 = vcpu_tsc_offset(t.vcpu1);
-	if (off0 != off1)
-		printf("# set_clock_guest: the vCPUs' TSC offsets differ (%lu, %lu)\n", off0, off1);
-
-	/*
-	 * exact (and auto): the saved reference is itself an exact one, and
-	 * the only one until it is P old; wait until it is, so that the
-	 * restore has to find a newer one.
-	 */
-	if (opts.clock_guest_mode != PVD_CLOCK_GUEST_ROUND_DOWN) {
-		uint64_t period = clock_zero_period(&saved);
-		uint64_t age = host_tsc_ordered() + off1 - saved.tsc_timestamp;
-		uint64_t wait = age < period ? (period - age) / (uint64_t)khz + 1 : 0;
-
-		printf("# set_clock_guest: the saved clock's exact references recur every\n"
-		       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
-		       pvd_zero_period_log2(saved.mul, saved.shift),
-		       period / (uint64_t)khz, age / (uint64_t)khz, wait);
-		sleep_ms(wait);
-		/*
-		 * Measure the drift again, over the whole time since the save:
-		 * the longer the interval, the smaller the rate's own error
-		 * (1 ns over it) in the prediction below.
-		 */
-		guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
-		p1 = gr.new_clk;
-		if (!clock_ahead(&saved, &p1, &rate.ahead)) {
-			check_fail("the update before the restore moved the clock by %ld ns",
-				   pvd_clock_diff(&saved, &p1, gr.tsc));
-			goto out;
-		}
-		rate.over_ns = p1.system_time - saved.system_time;
-	}
-	before = host_tsc_ordered();
-	r = set_clock_guest(t.vcpu1, &saved);
-	after = host_tsc_ordered();
-	if (r) {
-		check_fail("KVM_SET_CLOCK_GUEST on vCPU 1 with the saved clock: %s",
-			   errno_name(r));
-		goto out;
-	}
-	if (!clock_guest_views(&t, &r0, &r1, "after KVM_SET_CLOCK_GUEST"))
-		goto out;
-	print_clock("restored", &r0);
-	printf("# set_clock_guest: restored through vCPU 1; T1 %lu, guest TSC around\n"
-	       "# the ioctl [%lu, %lu] (T1 - start %ld, end - T1 %ld);\n"
-	       "# the saved clock at T1 %lu + 0x%08x/2^32 ns, %lu ticks after its reference%s\n",
-	       r0.tsc_timestamp, before + off1, after + off1,
-	       (int64_t)(r0.tsc_timestamp - before - off1),
-	       (int64_t)(after + off1 - r0.tsc_timestamp),
-	       pvclock_ref_read(&saved, r0.tsc_timestamp),
-	       pvclock_ref_frac(&saved, r0.tsc_timestamp),
-	       r0.tsc_timestamp - saved.tsc_timestamp,
-	       clock_aligned(&saved, r0.tsc_timestamp) ? "" : " (unaligned)");
-	report_metric("set_clock_guest.system_time_error",
-		      (int64_t)(r0.system_time -
-				pvclock_ref_read(&saved, r0.tsc_timestamp)), "ns");
-	report_metric("set_clock_guest.t1_from_start",
-		      (int64_t)(r0.tsc_timestamp - before - off1), "ticks");
-	report_metric("set_clock_guest.t1_after_t0",
-		      (int64_t)(r0.tsc_timestamp - saved.tsc_timestamp), "ticks");
-	mode = clock_guest_verdict("set_clock_guest", &saved, &r0, before + off1,
-				   after + off1);
+	mode = clock_guest_verdict("set_clock_guest", &saved, &restored, lo, hi);
 	if (mode == PVD_CLOCK_GUEST_AUTO)
 		goto out;
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
-	    before + off1 - saved.tsc_timestamp >= clock_zero_period(&saved) &&
-	    r0.tsc_timestamp == saved.tsc_timestamp)
+	    lo - saved.tsc_timestamp >= clock_zero_period(&saved) &&
+	    restored.tsc_timestamp == saved.tsc_timestamp)
 		check_fail("exact: the saved reference was over P old, yet T1 = T0");
-
-	/* Every guest read against the saved clock. */
-	set_compare_budget(&t);
-	guest_run(&t, OP_COMPARE, PAGE_KVM);
-	if (!same_clock(&gr.new_clk, &r0) || !same_clock(&gr.end_clk, &r0))
-		check_fail("the guest read another pvti than the restored one");
-	if (pvclock_ref_diff_range(&saved, &r0, &lo_diff, &hi_diff)) {
-		check_fail("pvclock_ref_diff_range() refused the saved and restored clocks");
-		goto out;
-	}
-	if (mode == PVD_CLOCK_GUEST_EXACT)
-		hi_diff = lo_diff;
-	printf("# set_clock_guest: %lu guest reads, %lu differ from the saved clock;\n"
-	       "# saved - restored in [%ld, %ld] ns, the arithmetic allows [%ld, %ld] (%s)\n",
-	       gr.stats.reads, gr.stats.differ, gr.stats.min_diff, gr.stats.max_diff,
-	       lo_diff, hi_diff, pvd_clock_guest_mode_name(mode));
-	report_metric("set_clock_guest.reads", (int64_t)gr.stats.reads, "reads");
-	report_metric("set_clock_guest.differing", (int64_t)gr.stats.differ, "reads");
-	report_metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(&gr.stats),
-		      "ns");
-	if (lo_diff != 0 || hi_diff > (clock_aligned(&saved, r0.tsc_timestamp) ? 1 : 2))
-		check_fail("the arithmetic allows [%ld, %ld] ns: not the saved clock rounded down",
-			   lo_diff, hi_diff);
-	if (gr.stats.min_diff < lo_diff || gr.stats.max_diff > hi_diff)
-		check_fail("reads outside [%ld, %ld] ns", lo_diff, hi_diff);
-	if (pvd_stats_max_abs(&gr.stats) > opts.tolerance_ns)
-		check_fail("a read differs by %lu ns, beyond --tolerance-ns %lu",
-			   pvd_stats_max_abs(&gr.stats), opts.tolerance_ns);
-	if (gr.before_ref)
-		check_fail("%lu reads before the restored reference", gr.before_ref);
-	host_recompute(&t, &host);
-	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
-		check_fail("the host's arithmetic disagrees with the guest's");
+	clock_guest_reads(&t, &saved, &restored, mode);
 
 	/*
 	 * The host side: the next master clock update moves the clock by the
 	 * drift since T1, whichever reference the pvti names.  A
 	 * kvmclock_offset for another point than T1 shows here.
 	 */
-	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
-	check_update_step("set_clock_guest", &saved, &gr.new_clk, before + off1,
-			  after + off1, &rate, 0);
-
+	run_to_stage(&t, t.vcpu, CG_STEPPED);
+	current = gr.new_clk;
+	check_update_step("set_clock_guest", &saved, &current, lo, hi, &rate, 0);
 	if (mode == PVD_CLOCK_GUEST_EXACT)
-		clock_guest_young(&t, off1);
-	clock_guest_errors(&t, &gr.new_clk, khz);
+		clock_guest_young(&t);
+	clock_guest_errors(&t, &current, vcpu_tsc_khz(t.vcpu));
 	clock_guest_cost(&t);
 	clock_guest_off_host_rate();
 out:
@@ -1659,10 +1804,35 @@ out:
 
 /* ---- subtest 5: stock_restore ---- */
 
+enum stock_restore_stage {
+	SR_SAVED = 1,		/* kvmclock on, an update forced, pvti as old */
+	SR_JUMPED,		/* another update, old - new at one TSC read */
+	SR_NAIVE_READ,		/* after the naive restore: many reads */
+	SR_RESTORED_READ,	/* after pvclock_restore(): many reads */
+};
+
+static void guest_stock_restore(void)
+{
+	const struct pvclock_ref_pvti *page = guest_kvm_page(0);
+
+	guest_enable_kvmclock(0);
+	guest_force_update();
+	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(SR_SAVED);
+	guest_force_update();
+	guest_jump(page);
+	GUEST_SYNC(SR_JUMPED);
+	guest_compare(page);
+	GUEST_SYNC(SR_NAIVE_READ);
+	guest_compare(page);
+	GUEST_SYNC(SR_RESTORED_READ);
+	GUEST_ASSERT(0);
+}
+
+/* An entry that ends before the guest: KVM writes the pvti and returns. */
 static int restore_enter(void *ctx)
 {
-	guest_run(ctx, 0, PAGE_KVM);
-	return 0;
+	return no_entry_run(((struct test_vm *)ctx)->vcpu);
 }
 
 static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
@@ -1670,7 +1840,7 @@ static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 	uint32_t version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
-	return pvti_try_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
+	return pvclock_ref_pvti_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
 	       pvclock_ref_clock_valid(clk) ? 0 : -ENODATA;
 }
 
@@ -1705,18 +1875,74 @@ static void restore_reads(struct test_vm *t, const char *how)
 			   how);
 }
 
+static void restore_report(const struct pvclock_ref_clock *saved,
+			   const struct pvclock_restore_result *res)
+{
+	int k = saved->shift < 0 ? -saved->shift : 0;
+	bool aligned = !((res->clk.tsc_timestamp - saved->tsc_timestamp) &
+			 ((1ULL << k) - 1));
+
+	printf("# stock_restore: %s after %u attempts in %lu us;\n"
+	       "# TSC offset %s (%lu allowed); KVM_SET_CLOCK's gap %ld ps\n"
+	       "# (median; seen %ld to %ld ps), system_time error %ld ps;\n"
+	       "# reference %s, saved - restored within [%ld, %ld] ns at every later read\n",
+	       pvclock_restore_strerror(res->status), res->attempts,
+	       res->elapsed_ns / 1000, res->offset_count == 1 ? "exact" : "a range",
+	       res->offset_count, frac_ps(res->bias), frac_ps(res->bias_min),
+	       frac_ps(res->bias_max), frac_ps(res->error),
+	       aligned ? "aligned" : "unaligned", res->lo, res->hi);
+	report_metric("stock_restore.attempts", res->attempts, "attempts");
+	report_metric("stock_restore.time", (int64_t)res->elapsed_ns, "ns");
+	report_metric("stock_restore.bias", frac_ps(res->bias), "ps");
+	report_metric("stock_restore.bias_spread",
+		      frac_ps(res->bias_max - res->bias_min), "ps");
+	report_metric("stock_restore.error", frac_ps(res->error), "ps");
+	report_metric("stock_restore.bound",
+		      res->hi > -res->lo ? res->hi : -res->lo, "ns");
+}
+
+/*
+ * pvclock_restore() of the saved clock.  Its vCPU entries end before the
+ * guest (a signal pending), so that the guest reads nothing until the
+ * restore is done.  False when it made no attempt at all.
+ */
+static bool restore_with_library(struct test_vm *t,
+				 const struct pvclock_ref_clock *saved,
+				 struct pvclock_restore_result *res)
+{
+	struct pvclock_restore_ops ops = {
+		.enter = restore_enter,
+		.read_pvti = restore_read_pvti,
+		.ctx = t,
+		.vm_fd = t->vm->fd,
+	};
+
+	no_entry_arm(&t->vcpu, 1);
+	pvclock_restore(&ops, saved, opts.restore_tolerance_ns,
+			(unsigned int)opts.restore_attempts,
+			opts.restore_ms * NSEC_PER_MSEC, res);
+	no_entry_disarm(&t->vcpu, 1);
+	restore_report(saved, res);
+	if (res->status == PVCLOCK_RESTORE_OK)
+		return true;
+	check_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
+		   pvclock_restore_strerror(res->status), res->attempts,
+		   (uint64_t)(res->elapsed_ns / NSEC_PER_MSEC),
+		   opts.restore_tolerance_ns);
+	return res->attempts;
+}
+
 static void test_stock_restore(void)
 {
 	struct pvclock_restore_result res;
 	struct kvm_clock_data data;
 	struct pvclock_ref_clock saved;
-	struct pvclock_restore_ops ops = {};
 	struct test_vm t;
 	uint32_t flags;
 
 	require_tsc_clocksource();
-	test_vm_create(&t);
-	guest_run(&t, OP_ENABLE | OP_UPDATE | OP_SAVE, PAGE_KVM);
+	test_vm_create(&t, guest_stock_restore);
+	run_to_stage(&t, t.vcpu, SR_SAVED);
 	/* What a VMM saves today, for the naive restore. */
 	memset(&data, 0, sizeof(data));
 	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
@@ -1730,7 +1956,7 @@ static void test_stock_restore(void)
 
 	/* The clocks diverge; a master clock update yanks the guest's. */
 	sleep_ms(opts.interval_ms);
-	guest_run(&t, OP_UPDATE | OP_JUMP, PAGE_KVM);
+	run_to_stage(&t, t.vcpu, SR_JUMPED);
 	if (!check_jump("stock_restore", true))
 		goto out;
 	printf("# stock_restore: after %lu ms a master clock update moved the clock\n"
@@ -1740,45 +1966,12 @@ static void test_stock_restore(void)
 	/* Naive: KVM_SET_CLOCK with the data saved, realtime added. */
 	data.flags &= KVM_CLOCK_REALTIME;
 	vm_ioctl(t.vm, KVM_SET_CLOCK, &data);
-	guest_run(&t, OP_COMPARE, PAGE_KVM);
+	run_to_stage(&t, t.vcpu, SR_NAIVE_READ);
 	restore_reads(&t, "naive");
 
-	ops.enter = restore_enter;
-	ops.read_pvti = restore_read_pvti;
-	ops.ctx = &t;
-	ops.vm_fd = t.vm->fd;
-	pvclock_restore(&ops, &saved, opts.restore_tolerance_ns,
-			(unsigned int)opts.restore_attempts,
-			opts.restore_ms * NSEC_PER_MSEC, &res);
-	printf("# stock_restore: %s after %u attempts in %lu us;\n"
-	       "# TSC offset %s (%lu allowed); KVM_SET_CLOCK's gap %ld ps\n"
-	       "# (median; seen %ld to %ld ps), system_time error %ld ps;\n"
-	       "# reference %s, saved - restored within [%ld, %ld] ns at every later read\n",
-	       pvclock_restore_strerror(res.status), res.attempts,
-	       res.elapsed_ns / 1000, res.offset_count == 1 ? "exact" : "a range",
-	       res.offset_count, frac_ps(res.bias), frac_ps(res.bias_min),
-	       frac_ps(res.bias_max), frac_ps(res.error),
-	       (res.clk.tsc_timestamp - saved.tsc_timestamp) &
-	       ((1ULL << (saved.shift < 0 ? -saved.shift : 0)) - 1) ?
-	       "unaligned" : "aligned", res.lo, res.hi);
-	report_metric("stock_restore.attempts", res.attempts, "attempts");
-	report_metric("stock_restore.time", (int64_t)res.elapsed_ns, "ns");
-	report_metric("stock_restore.bias", frac_ps(res.bias), "ps");
-	report_metric("stock_restore.bias_spread",
-		      frac_ps(res.bias_max - res.bias_min), "ps");
-	report_metric("stock_restore.error", frac_ps(res.error), "ps");
-	report_metric("stock_restore.bound",
-		      res.hi > -res.lo ? res.hi : -res.lo, "ns");
-	if (res.status != PVCLOCK_RESTORE_OK) {
-		check_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
-			   pvclock_restore_strerror(res.status), res.attempts,
-			   (uint64_t)(res.elapsed_ns / NSEC_PER_MSEC),
-			   opts.restore_tolerance_ns);
-		if (!res.attempts)
-			goto out;
-	}
-
-	guest_run(&t, OP_COMPARE, PAGE_KVM);
+	if (!restore_with_library(&t, &saved, &res))
+		goto out;
+	run_to_stage(&t, t.vcpu, SR_RESTORED_READ);
 	restore_reads(&t, "restored");
 	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
 		check_fail("stock_restore: %s",
@@ -1809,8 +2002,28 @@ out:
 #define CONCURRENT_MIN_RATE	100
 #define CONCURRENT_MAX_ROUNDS	5
 
+enum concurrent_update_stage {
+	CU_ENABLED = 1,		/* kvmclock on, KVM's pvti as old, the TSC */
+	CU_SAVED,		/* the host page read as old */
+	CU_READ,		/* one round of reads while the host updates */
+};
+
+static void guest_concurrent_update(void)
+{
+	guest_enable_kvmclock(0);
+	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	gr.tsc = rdtsc();
+	GUEST_SYNC(CU_ENABLED);
+	guest_snapshot(guest_host_page(), &gr.old_clk, &gr.old_version);
+	GUEST_SYNC(CU_SAVED);
+	for (;;) {
+		guest_concurrent(guest_host_page());
+		GUEST_SYNC(CU_READ);
+	}
+}
+
 struct updater {
-	struct pvti *page;
+	struct pvclock_ref_pvti *page;
 	struct pvclock_ref_clock clk[CONCURRENT_REFS];
 	unsigned int nr;
 	uint64_t updates;
@@ -1841,15 +2054,15 @@ static void test_concurrent_update(void)
 	struct test_vm t;
 	int khz;
 
-	test_vm_create(&t);
-	guest_run(&t, OP_ENABLE | OP_SAVE | OP_TSC, PAGE_KVM);
+	test_vm_create(&t, guest_concurrent_update);
+	run_to_stage(&t, t.vcpu, CU_ENABLED);
 	khz = vcpu_tsc_khz(t.vcpu);
 	if (!pvclock_ref_clock_valid(&gr.old_clk))
 		subtest_skip("KVM gave the guest no valid pvclock");
 
 	/* KVM's scale; the old reference 2^40 ticks and more back. */
 	pvd_old_clock(gr.old_clk.mul, gr.old_clk.shift, gr.tsc, &old_clk);
-	log2 = pvd_zero_period_log2(old_clk.mul, old_clk.shift);
+	log2 = pvclock_ref_zero_period_log2(old_clk.mul, old_clk.shift);
 	period = 1ULL << log2;
 	age = gr.tsc - old_clk.tsc_timestamp;
 	memset(&u, 0, sizeof(u));
@@ -1866,7 +2079,7 @@ static void test_concurrent_update(void)
 				   i);
 	}
 	host_write_pvti(t.host_pvti, &old_clk);
-	guest_run(&t, OP_SAVE, PAGE_HOST);
+	run_to_stage(&t, t.vcpu, CU_SAVED);
 	if (!pvd_clock_equal(&gr.old_clk, &old_clk))
 		check_fail("concurrent_update: the guest read another pvclock than the host wrote");
 	gp.budget_ticks = (uint64_t)khz * opts.duration_ms;
@@ -1874,7 +2087,7 @@ static void test_concurrent_update(void)
 
 	TEST_ASSERT_EQ(pthread_create(&thread, NULL, updater_fn, &u), 0);
 	do {
-		guest_run(&t, OP_CONCURRENT, PAGE_HOST);
+		run_to_stage(&t, t.vcpu, CU_READ);
 		rounds++;
 	} while (READ_ONCE(u.updates) * 1000 <
 		 CONCURRENT_MIN_RATE * opts.duration_ms * rounds &&
@@ -1947,8 +2160,6 @@ static void test_concurrent_update(void)
  * small against the 2 ns bound.
  */
 #define MIGRATE_UPDATE_MAX_NS	(1000 * NSEC_PER_MSEC)
-/* The signal that makes a vCPU entry return before the guest runs. */
-#define NO_ENTRY_SIGNAL		SIGUSR1
 
 enum migrate_stage {
 	MIGRATE_CLOCK_ON = 1,	/* A: the vCPU pointed kvmclock at its page */
@@ -2005,7 +2216,7 @@ static void migrate_guest_reads(struct migrate_report *r)
 /* VM A: kvmclock on, then (vCPU 0) forced updates on the host's demand. */
 static void migrate_guest_source(uint64_t cpu)
 {
-	const struct pvti *pvti = (const struct pvti *)mgp.pvti_gva[cpu];
+	const struct pvclock_ref_pvti *pvti = (const struct pvclock_ref_pvti *)mgp.pvti_gva[cpu];
 	uint32_t version;
 
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, mgp.pvti_gpa[cpu] | KVM_MSR_ENABLED);
@@ -2026,7 +2237,7 @@ static void migrate_guest_source(uint64_t cpu)
 static void migrate_guest_dest(uint64_t cpu)
 {
 	struct migrate_report *r = &mgr[cpu];
-	const struct pvti *pvti = (const struct pvti *)mgp.pvti_gva[cpu];
+	const struct pvclock_ref_pvti *pvti = (const struct pvclock_ref_pvti *)mgp.pvti_gva[cpu];
 	uint32_t version;
 
 	WRITE_ONCE(r->entries, r->entries + 1);
@@ -2044,7 +2255,7 @@ static void migrate_guest_dest(uint64_t cpu)
 struct migrate_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu[MIGRATE_VCPUS];
-	const struct pvti *pvti[MIGRATE_VCPUS];
+	const struct pvclock_ref_pvti *pvti[MIGRATE_VCPUS];
 };
 
 /* What the VMM carries from A to B. */
@@ -2113,64 +2324,6 @@ static void migrate_set_vcpus(struct migrate_vm *b, const struct migrate_state *
 			     s->kvmclock_msr[i]);
 }
 
-/*
- * Entries that stop before the guest.  The signal is blocked in this thread
- * and pending, and KVM_SET_SIGNAL_MASK unblocks it inside KVM_RUN only: KVM
- * does the vCPU's pending requests (a clock update writes its pvti), then
- * sees the signal and returns EINTR instead of entering the guest.
- */
-static void no_entry_handler(int sig)
-{
-}
-
-static void vcpu_set_run_sigmask(struct kvm_vcpu *vcpu, bool empty)
-{
-	/* len, then the kernel's sigset_t on x86-64 (8 bytes), all clear */
-	uint32_t arg[3] = { sizeof(uint64_t), 0, 0 };
-	struct kvm_signal_mask *mask = empty ? (struct kvm_signal_mask *)arg : NULL;
-
-	static_assert(sizeof(struct kvm_signal_mask) == sizeof(arg[0]));
-	vcpu_ioctl(vcpu, KVM_SET_SIGNAL_MASK, mask);
-}
-
-static void no_entry_arm(void)
-{
-	struct sigaction sa = { .sa_handler = no_entry_handler };
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, NO_ENTRY_SIGNAL);
-	TEST_ASSERT(!sigaction(NO_ENTRY_SIGNAL, &sa, NULL), "sigaction");
-	TEST_ASSERT(!pthread_sigmask(SIG_BLOCK, &set, NULL), "pthread_sigmask");
-	TEST_ASSERT(!pthread_kill(pthread_self(), NO_ENTRY_SIGNAL), "pthread_kill");
-}
-
-/* Take the pending signal back; KVM_RUN enters the guest again. */
-static void no_entry_disarm(struct migrate_vm *b)
-{
-	struct timespec zero = {};
-	unsigned int i;
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, NO_ENTRY_SIGNAL);
-	TEST_ASSERT(sigtimedwait(&set, NULL, &zero) == NO_ENTRY_SIGNAL,
-		    "the no-entry signal was not pending any more");
-	for (i = 0; i < MIGRATE_VCPUS; i++)
-		vcpu_set_run_sigmask(b->vcpu[i], false);
-}
-
-static int no_entry_run(struct kvm_vcpu *vcpu)
-{
-	int r = __vcpu_run(vcpu);
-
-	TEST_ASSERT(r == -1 && errno == EINTR &&
-		    vcpu->run->exit_reason == KVM_EXIT_INTR,
-		    "KVM_RUN with a signal pending: %d (%s), exit reason %u, not EINTR",
-		    r, strerror(errno), vcpu->run->exit_reason);
-	return 0;
-}
-
 struct migrate_restore_ctx {
 	struct migrate_vm *b;
 };
@@ -2182,10 +2335,10 @@ static int migrate_restore_enter(void *ctx)
 
 static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
-	const struct pvti *p = ((struct migrate_restore_ctx *)ctx)->b->pvti[0];
+	const struct pvclock_ref_pvti *p = ((struct migrate_restore_ctx *)ctx)->b->pvti[0];
 	uint32_t version;
 
-	return pvti_try_read(p, clk, &version) && pvclock_ref_clock_valid(clk) ?
+	return pvclock_ref_pvti_read(p, clk, &version) && pvclock_ref_clock_valid(clk) ?
 	       0 : -ENODATA;
 }
 
@@ -2407,15 +2560,13 @@ static void migrate_stock(struct migrate_vm *b, const char *name,
 	char buf[96];
 
 	migrate_set_vcpus(b, s);
-	no_entry_arm();
-	for (i = 0; i < MIGRATE_VCPUS; i++) {
-		vcpu_set_run_sigmask(b->vcpu[i], true);
+	no_entry_arm(b->vcpu, MIGRATE_VCPUS);
+	for (i = 0; i < MIGRATE_VCPUS; i++)
 		no_entry_run(b->vcpu[i]);
-	}
 	pvclock_restore(&ops, &s->clock, opts.restore_tolerance_ns,
 			(unsigned int)opts.restore_attempts,
 			opts.restore_ms * NSEC_PER_MSEC, &res);
-	no_entry_disarm(b);
+	no_entry_disarm(b->vcpu, MIGRATE_VCPUS);
 	printf("# migrate %s: pvclock_restore(): %s after %u attempts in %lu us,\n"
 	       "# saved - restored within [%ld, %ld] ns at every later read\n",
 	       name, pvclock_restore_strerror(res.status), res.attempts,
@@ -2600,17 +2751,37 @@ static const struct subtest subtests[] = {
 
 static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
 
-/* Generous: the kselftest runner's own timeout is the usual backstop. */
+/*
+ * Each subtest's watchdog, in seconds: generous, since the kselftest
+ * runner's own timeout is the usual backstop.  It allows for the slowest
+ * setup seen (KVM emulating every guest instruction, under QEMU's software
+ * emulation), every sleep a subtest may make, and its reads.
+ */
+/* VM creation, the fixed sleeps and waits for a zero period, at worst. */
+#define WATCHDOG_BASE_S			60
+/* The most --interval-ms sleeps one subtest makes (set_clock_guest's). */
+#define WATCHDOG_INTERVALS		3
+/* Guest reads a second where KVM emulates them, the slowest seen. */
+#define WATCHDOG_SLOW_READS_PER_S	5000
+/* One comparison of 0.2 s (the default read budget), with room. */
+#define WATCHDOG_COMPARISON_S		3
+/* reference_update's comparisons per rate (naive, scan, exact). */
+#define WATCHDOG_METHODS		3
+/* alarm() takes an unsigned int; a day is beyond any real run. */
+#define WATCHDOG_MAX_S			86400
+
 static unsigned int watchdog_seconds(void)
 {
-	uint64_t s = 60 + 3 * opts.interval_ms / 1000 +
+	uint64_t comparisons = opts.nr_freqs * WATCHDOG_METHODS;
+	uint64_t s = WATCHDOG_BASE_S +
+		     WATCHDOG_INTERVALS * opts.interval_ms / 1000 +
 		     opts.restore_ms / 1000 + opts.duration_ms / 1000;
 
 	if (opts.reads)
-		s += opts.reads * opts.nr_freqs * 3 / 5000;
+		s += opts.reads * comparisons / WATCHDOG_SLOW_READS_PER_S;
 	else
-		s += opts.nr_freqs * 3;
-	return s > 86400 ? 86400 : (unsigned int)s;
+		s += comparisons * WATCHDOG_COMPARISON_S;
+	return s > WATCHDOG_MAX_S ? WATCHDOG_MAX_S : (unsigned int)s;
 }
 
 static void run_subtest(const struct subtest *st)

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The KVM selftest x86_64/pvclock_drift_test against a kernel tree.
+#
+#   make selftest            build against Debian's linux-source-6.12, fetched
+#                            and cached under $(BUILD)/trees on first use
+#   make selftest KVER=6.1   the same with linux-source-6.1
+#   make selftest KSRC=dir   against a tree of your own (make headers is run
+#                            in it when usr/include is missing)
+#   make run [RUN_ARGS=...]  build, then run the test on this machine's KVM
+#   make install KSRC=dir    add the test to dir's KVM selftests
+#   make uninstall KSRC=dir  take it out again
+#   make selftest-ci         what CI checks: both Debian trees, install into a
+#                            fresh copy, its own build and runner, uninstall,
+#                            and subtests 1-3 passing on this machine's KVM
+#
+# The tree is only read: objects go to $(BUILD)/kvm-*.  Its selftest library
+# is compiled with -mgeneral-regs-only here, because guest code (library and
+# test) may be run by KVM's instruction emulator, which has no SSE.
+
+PVC_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+KVER ?= 6.12
+KTREES := $(abspath $(BUILD))/trees
+RUN_ARGS ?=
+
+ifeq ($(strip $(KSRC)),)
+KTREE := $(KTREES)/linux-$(KVER)
+KOUT := $(abspath $(BUILD))/kvm-$(KVER)
+KTREE_CMD := $(PVC_ROOT)/scripts/get-tree.sh $(KVER) $(KTREES)
+else
+KTREE := $(abspath $(KSRC))
+KOUT := $(abspath $(BUILD))/kvm-ksrc$(subst /,_,$(KTREE))
+KTREE_CMD := $(PVC_ROOT)/scripts/get-tree.sh --headers $(KTREE)
+endif
+
+# The default tree's binary, and that of a tree given by KSRC, is also left
+# at $(BUILD)/pvclock_drift_test; another KVER keeps its own in $(KOUT).
+ifeq ($(strip $(KSRC))$(KVER),6.12)
+SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
+else ifneq ($(strip $(KSRC)),)
+SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
+else
+SELFTEST_COPY :=
+endif
+SELFTEST_BIN := $(KOUT)/pvclock_drift_test
+
+# Static, so that the same binary runs in the VM runner's initramfs, which
+# has no C library (-static reaches the link through the tree's CFLAGS).
+# Empty the tree's own test lists (one name stays, so that its Makefile's
+# mkdir has an operand; nothing builds it): only the library and this test
+# are compiled.  Both the x86_64/ and the x86/ (6.14+) names are given.
+KSELFTEST_VARS := \
+	PVCLOCK_SRC=$(PVC_ROOT) OUTPUT=$(KOUT) \
+	TEST_GEN_PROGS_x86_64=x86_64/kvm_clock_test \
+	TEST_GEN_PROGS_x86=x86/kvm_clock_test \
+	TEST_GEN_PROGS_COMMON= \
+	TEST_PROGS_x86_64= TEST_PROGS_x86= \
+	TEST_GEN_PROGS_EXTENDED_x86_64= TEST_GEN_PROGS_EXTENDED_x86= \
+	EXTRA_CFLAGS="-mgeneral-regs-only -static $(EXTRA_CFLAGS)"
+
+.PHONY: selftest run install uninstall selftest-clean selftest-ci
+
+#: make selftest [KSRC=dir|KVER=6.1]  build build/pvclock_drift_test against a tree
+selftest:
+	@$(KTREE_CMD) >/dev/null
+	@mkdir -p $(KOUT)
+	$(MAKE) -C $(KTREE)/tools/testing/selftests/kvm \
+		-f $(PVC_ROOT)/scripts/kvm-standalone.mk \
+		$(KSELFTEST_VARS) pvclock-drift-test
+	@if [ -n "$(SELFTEST_COPY)" ]; then \
+		cmp -s $(SELFTEST_BIN) $(SELFTEST_COPY) || \
+			cp $(SELFTEST_BIN) $(SELFTEST_COPY); \
+	fi
+	@echo "selftest: $(or $(SELFTEST_COPY),$(SELFTEST_BIN)) (built against $(KTREE))"
+
+#: make run [RUN_ARGS=...]  build and run the selftest on this machine
+run: selftest
+	$(SELFTEST_BIN) $(RUN_ARGS)
+
+#: make install KSRC=dir    add the test to a tree's KVM selftests
+#: make uninstall KSRC=dir  take it out again
+install uninstall:
+	@if [ -z "$(strip $(KSRC))" ]; then \
+		echo "make $@: KSRC=/path/to/linux is required" >&2; exit 1; \
+	fi
+	@$(PVC_ROOT)/scripts/install.sh $@ $(KTREE) $(PVC_ROOT)
+
+#: make selftest-clean  remove one tree's selftest build
+selftest-clean:
+	rm -rf $(KOUT) $(SELFTEST_COPY)
+
+#: make selftest-ci   what CI checks of the selftest (both trees, install, VMs)
+selftest-ci:
+	@BUILD=$(BUILD) $(PVC_ROOT)/scripts/selftest-ci.sh
