@@ -72,6 +72,7 @@ static inline const char *pvd_clock_guest_mode_name(enum pvd_clock_guest_mode m)
 static const char *const pvd_subtest_names[] = {
 	"masterclock_update", "set_clock", "reference_update",
 	"set_clock_guest", "stock_restore", "concurrent_update", "migrate",
+	"vcpu_hotplug",
 };
 
 #define PVD_NR_SUBTESTS		PVD_ARRAY_SIZE(pvd_subtest_names)

@@ -2732,6 +2732,155 @@ static void test_migrate(void)
 	kvm_vm_free(a.vm);
 }
 
+/* ---- subtest 8: vcpu_hotplug ---- */
+
+/*
+ * Adding a vCPU to a running VM must leave its KVM clock alone: with the
+ * master clock on and the new vCPU's TSC matched, there is nothing for a
+ * master clock update to change.  Before v6.8 ("KVM: x86: Don't
+ * unnecessarily force masterclock update on vCPU hotplug"), every TSC sync
+ * requested one while the master clock was on, so each hotplug moved the
+ * reference and stepped every guest's clock by its drift.  vCPU 0's guest
+ * reads its clock while the host adds a vCPU, runs it, and adds another.
+ */
+
+#define HOTPLUG_VCPUS		3
+/* How long vCPU 0 reads before, between and after the hotplugs. */
+#define HOTPLUG_SETTLE_MS	100
+
+enum vcpu_hotplug_stage {
+	HP_ENABLED = 1,		/* kvmclock on, the pvti read as old */
+	HP_READ,		/* vCPU 0: reads until the host says stop */
+};
+
+struct hotplug_report {
+	uint64_t reads;
+	uint64_t differ;	/* reads where the pvti's clock is not old's */
+	uint64_t moves;		/* times the pvti's reference changed */
+	int64_t first_step;	/* old - new at the first such read, ns */
+	struct pvclock_ref_clock moved;	/* the first other pvti seen */
+};
+
+static struct hotplug_report hpr;
+static bool hotplug_stop;
+/* Each added vCPU's first pvti; vCPU 0's is gr.old_clk. */
+static struct pvclock_ref_clock hotplug_first[HOTPLUG_VCPUS];
+
+/*
+ * vCPU 0: every read against the clock of before the hotplugs (gr.old_clk)
+ * at the same TSC, until the host sets hotplug_stop.  The new vCPUs only
+ * turn kvmclock on and show their first pvti.
+ */
+static void guest_vcpu_hotplug(uint64_t cpu)
+{
+	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu ? 1 : 0);
+	struct pvclock_ref_clock now, last;
+	uint32_t version;
+	int64_t step;
+	uint64_t tsc;
+
+	guest_enable_kvmclock(cpu ? 1 : 0);
+	if (cpu) {
+		guest_snapshot(page, &hotplug_first[cpu], &version);
+		GUEST_SYNC(HP_ENABLED);
+		GUEST_ASSERT(0);
+	}
+	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	last = gr.old_clk;
+	GUEST_SYNC(HP_ENABLED);
+	while (!READ_ONCE(hotplug_stop)) {
+		guest_snapshot(page, &now, &version);
+		tsc = rdtsc();
+		step = pvd_clock_diff(&gr.old_clk, &now, tsc);
+		if (step)
+			hpr.differ++;
+		if (!pvd_clock_equal(&now, &last) && !hpr.moves++) {
+			hpr.first_step = step;
+			hpr.moved = now;
+		}
+		last = now;
+		hpr.reads++;
+	}
+	GUEST_SYNC(HP_READ);
+	GUEST_ASSERT(0);
+}
+
+static void *hotplug_reader(void *arg)
+{
+	struct test_vm *t = arg;
+
+	run_to_stage(t, t->vcpu, HP_READ);
+	return NULL;
+}
+
+/* Add vCPU id to the running VM, run it, and compare its pvti with old. */
+static void hotplug_add(struct test_vm *t, unsigned int id,
+			const struct pvclock_ref_clock *old)
+{
+	struct kvm_vcpu *vcpu = vm_vcpu_add(t->vm, id, guest_vcpu_hotplug);
+	uint64_t stage;
+
+	vcpu_args_set(vcpu, 1, id);
+	stage = vcpu_run_to_sync(vcpu);
+	TEST_ASSERT(stage == HP_ENABLED, "vCPU %u reached stage %lu", id,
+		    (unsigned long)stage);
+	sync_global_from_guest(t->vm, hotplug_first);
+	print_clock("added vCPU's first pvti", &hotplug_first[id]);
+	if (!same_clock(&hotplug_first[id], old))
+		check_fail("vcpu_hotplug: vCPU %u's first pvti is not vCPU 0's", id);
+	sleep_ms(HOTPLUG_SETTLE_MS);
+}
+
+static void test_vcpu_hotplug(void)
+{
+	struct pvclock_ref_clock old;
+	pthread_t reader;
+	struct test_vm t;
+	unsigned int id;
+
+	require_tsc_clocksource();
+	test_vm_create(&t, guest_vcpu_hotplug);
+	/* One kvmclock page for all added vCPUs: only their first read counts. */
+	test_vm_add_kvm_page(&t, 1);
+	run_to_stage(&t, t.vcpu, HP_ENABLED);
+	require_master_clock(&t);
+	old = gr.old_clk;
+	print_clock("before", &old);
+
+	hotplug_stop = false;
+	sync_global_to_guest(t.vm, hotplug_stop);
+	TEST_ASSERT_EQ(pthread_create(&reader, NULL, hotplug_reader, &t), 0);
+	sleep_ms(HOTPLUG_SETTLE_MS);
+	for (id = 1; id < HOTPLUG_VCPUS; id++)
+		hotplug_add(&t, id, &old);
+	hotplug_stop = true;
+	sync_global_to_guest(t.vm, hotplug_stop);
+	pthread_join(reader, NULL);
+	sync_global_from_guest(t.vm, hpr);
+
+	printf("# vcpu_hotplug: %u vCPUs added while vCPU 0 read its clock %lu times:\n"
+	       "# %lu reads differ from the clock before, the reference moved %lu times\n",
+	       HOTPLUG_VCPUS - 1, hpr.reads, hpr.differ, hpr.moves);
+	report_metric("vcpu_hotplug.reads", (int64_t)hpr.reads, "reads");
+	report_metric("vcpu_hotplug.differing", (int64_t)hpr.differ, "reads");
+	report_metric("vcpu_hotplug.moves", (int64_t)hpr.moves, "moves");
+	if (hpr.moves) {
+		print_clock("moved", &hpr.moved);
+		printf("# vcpu_hotplug: the reference moved: a step of %ld ns (old - new)\n",
+		       hpr.first_step);
+		report_metric("vcpu_hotplug.step", hpr.first_step, "ns");
+		check_fail("vcpu_hotplug: %s, a step of %ld ns",
+			   "adding a vCPU moved the clock's reference",
+			   hpr.first_step);
+	}
+	if (hpr.differ)
+		check_fail("vcpu_hotplug: %lu reads differ from the clock before the hotplug",
+			   hpr.differ);
+	if (!hpr.reads)
+		check_fail("vcpu_hotplug: vCPU 0 made no read");
+	kvm_vm_free(t.vm);
+}
+
 /* ---- running the subtests ---- */
 
 struct subtest {
@@ -2747,6 +2896,7 @@ static const struct subtest subtests[] = {
 	{ "stock_restore", test_stock_restore },
 	{ "concurrent_update", test_concurrent_update },
 	{ "migrate", test_migrate },
+	{ "vcpu_hotplug", test_vcpu_hotplug },
 };
 
 static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
