@@ -239,7 +239,7 @@ else
 	expect_good --freq-khz host,0x3D0900 --max-drift-ppb 0 --reads 010 -h
 	# --list: every subtest's name, one a line, and nothing run
 	names=$("$prog" --list 2>/dev/null | grep -E '^[a-z_]+$' | tr '\n' ' ')
-	if [ "$names" = "masterclock_update set_clock reference_update set_clock_guest stock_restore concurrent_update migrate " ]; then
+	if [ "$names" = "masterclock_update set_clock reference_update set_clock_guest stock_restore concurrent_update migrate vcpu_hotplug " ]; then
 		ok "--list names the subtests"
 	else
 		not_ok "--list names the subtests: '$names'"

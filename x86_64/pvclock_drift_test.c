@@ -954,7 +954,8 @@ enum set_clock_guest_stage {
 /*
  * vCPU 1 only shows the host its pvti.  vCPU 0's stages, in order: the host
  * saves the clock after a KVM_SET_CLOCK (UPDATED, VIEW, SAVED), lets it
- * drift (DRIFTED, again while gp.again), restores it (VIEW), has it read
+ * drift (DRIFTED, once more each time it resumes the vCPU with gp.again
+ * set), restores it (VIEW), has it read
  * (COMPARED), then forces the next update (STEPPED) and restores a young
  * clock (VIEW).
  */
@@ -979,6 +980,7 @@ static void guest_set_clock_guest(uint64_t cpu)
 		guest_force_update();
 		guest_jump(page);
 		GUEST_SYNC(CG_DRIFTED);
+		/* The host sets it before it runs the vCPU on. */
 	} while (READ_ONCE(gp.again));
 	guest_snapshot(page, &gr.new_clk, &gr.new_version);
 	GUEST_SYNC(CG_VIEW);
@@ -1638,14 +1640,14 @@ static bool clock_guest_drift(struct test_vm *t, const struct pvclock_ref_clock 
 	bool wait = opts.clock_guest_mode != PVD_CLOCK_GUEST_ROUND_DOWN;
 
 	sleep_ms(opts.interval_ms);
-	gp.again = wait;
 	run_to_stage(t, t->vcpu, CG_DRIFTED);
 	if (!check_jump("set_clock_guest", true))
 		return false;
 	if (wait) {
 		clock_guest_wait_period(t, saved);
-		gp.again = false;
+		gp.again = true;
 		run_to_stage(t, t->vcpu, CG_DRIFTED);
+		gp.again = false;
 	}
 	if (!clock_ahead(saved, &gr.new_clk, &rate->ahead)) {
 		check_fail("the update before the restore moved the clock by %ld ns",
