@@ -11,14 +11,8 @@
 
 set -uo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tests/tap.sh
-. "$root/tests/tap.sh"
-build=${BUILD:-build}
-case $build in
-/*) ;;
-*) build=$root/$build ;;
-esac
+. "$(dirname "$0")/../tests/tap.sh"	# root, build: scripts/lib.sh
 seconds=${1:-60}
 clang=${CLANG:-clang}
 out=$build/fuzz

@@ -26,55 +26,34 @@
 set -uo pipefail
 
 me=bisect-demo
-root=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in
-/*) ;;
-*) BUILD=$root/$BUILD ;;
-esac
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# A bad command line: one line, exit 2.
+usage_hint=" (see --help)"
 
 seed=
 drift=5000000
 threshold=2000000
-test_bin=$BUILD/pvclock_drift_test
+test_bin=$build/pvclock_drift_test
 jobs=2
 ncommits=8
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
-
-usage()
-{
-	sed -n '4,5s/^# \{0,1\}//p; /^#	--seed/,/^#	--jobs/s/^# \{0,1\}//p' "$0"
-	exit 0
-}
-
-# A bad command line: one line, exit 2.
-bad()
-{
-	echo "$me: $* (see --help)" >&2
-	exit 2
-}
 
 number()
 {
 	case $2 in
-	'' | *[!0-9]*) bad "$1: '$2' is not a number" ;;
+	'' | *[!0-9]*) usage_error "$1: '$2' is not a number" ;;
 	esac
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--seed)		[ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; seed=$2; shift 2 ;;
-	--drift-ppb)	[ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; drift=$2; shift 2 ;;
-	--threshold-ppb) [ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; threshold=$2; shift 2 ;;
-	--test)		[ $# -ge 2 ] || bad "$1 needs a value"; test_bin=$2; shift 2 ;;
-	--jobs)		[ $# -ge 2 ] || bad "$1 needs a value"; number "$1" "$2"; jobs=$2; shift 2 ;;
-	-h | --help)	usage ;;
-	*)		bad "unknown argument '$1'" ;;
+	--seed)		[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; seed=$2; shift 2 ;;
+	--drift-ppb)	[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; drift=$2; shift 2 ;;
+	--threshold-ppb) [ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; threshold=$2; shift 2 ;;
+	--test)		[ $# -ge 2 ] || usage_error "$1 needs a value"; test_bin=$2; shift 2 ;;
+	--jobs)		[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; jobs=$2; shift 2 ;;
+	-h | --help)	usage_text 4,5 '/^#	--seed/,/^#	--jobs/'; exit 0 ;;
+	*)		usage_error "unknown argument '$1'" ;;
 	esac
 done
 [ "$jobs" -gt 0 ] || die "--jobs must be at least 1"
@@ -102,7 +81,7 @@ say()
 
 say "seed $seed (SEED=$seed repeats this run), regression $drift ppb, threshold $threshold ppb"
 
-demo=$BUILD/bisect-demo
+demo=$build/bisect-demo
 src=$demo/src
 obj=$demo/obj
 mkdir -p "$demo"
@@ -117,30 +96,12 @@ git_q()
 
 # Debian's source, unpacked once into a repository of the demo's own.
 kver=6.12
-deb=$(find "$BUILD/trees/debs" -maxdepth 1 -name "linux-source-${kver}_*_all.deb" 2>/dev/null |
-	sort -V | tail -n 1)
-if [ -z "$deb" ]; then
-	"$root/scripts/get-tree.sh" "$kver" "$BUILD/trees" >/dev/null ||
-		die "cannot fetch linux-source-$kver"
-	deb=$(find "$BUILD/trees/debs" -maxdepth 1 -name "linux-source-${kver}_*_all.deb" |
-		sort -V | tail -n 1)
-	[ -n "$deb" ] || die "no linux-source-$kver .deb in $BUILD/trees/debs"
-fi
+deb=$(linux_source_deb "$kver" "$build/trees/debs") || exit 1
 source_id=$(basename "$deb" .deb)
 if [ "$(cat "$src/.git/bisect-demo-source" 2>/dev/null)" != "$source_id" ]; then
 	say "unpacking $source_id into $src"
-	rm -rf "$src" "$src.tmp" "$obj"
-	mkdir -p "$src.tmp/deb"
-	dpkg-deb -x "$deb" "$src.tmp/deb" || die "dpkg-deb failed"
-	tarball=$(find "$src.tmp/deb/usr/src" -maxdepth 1 -name "linux-source-$kver.tar.*" | head -n 1)
-	[ -n "$tarball" ] || die "$deb holds no linux-source-$kver tarball"
-	tar -xf "$tarball" -C "$src.tmp" || die "tar failed"
-	mv "$src.tmp/linux-source-$kver" "$src"
-	rm -rf "$src.tmp"
-	git_q init -q
-	git_q add -A -f
-	git_q commit -q -m "Debian $source_id"
-	git_q tag base
+	rm -rf "$obj"
+	linux_source_repo "$deb" "$kver" "$src" bisect-demo
 	echo "$source_id" >"$src/.git/bisect-demo-source"
 fi
 
@@ -151,11 +112,8 @@ git_q clean -q -f -d
 git_q branch -q -D demo >/dev/null 2>&1 || true
 git_q checkout -q -b demo base || die "cannot make the demo branch"
 
-kmake()
-{
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-		nice -n 10 make -C "$src" O="$obj" ARCH=x86_64 "$@"
-}
+# kmake: the demo's source, built into its O= folder.
+kmake_args=(-C "$src" O="$obj")
 
 # The project kernel's configuration (tinyconfig, kernel/config merged on
 # top: KVM as modules, installed in $obj/modinst for the VM runner, which
@@ -167,8 +125,7 @@ mkdir -p "$obj"
 if [ "$(cat "$obj/.demo-config" 2>/dev/null)" != "$config_key" ]; then
 	say "configuring $obj"
 	{ kmake tinyconfig &&
-	  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-		"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$fragment" &&
+	  no_make_env "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$fragment" &&
 	  kmake olddefconfig; } >"$obj/build.log" 2>&1 || die "configuring failed (see $obj/build.log)"
 	grep -qx 'CONFIG_KVM=m' "$obj/.config" || die "the config has no modular KVM"
 	echo "$config_key" >"$obj/.demo-config"

@@ -18,29 +18,29 @@
 set -uo pipefail
 
 me=bisect-kernel-step.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 SKIP=125
 ABORT=255
 obj=
 jobs=2
 
-usage()
-{
-	echo "$me: $*" >&2
-	sed -n '4,5s/^# \{0,1\}//p' "$0" >&2
-	exit "$ABORT"
-}
+# A bad command line: the message and the usage above, exit 255 (git
+# bisect stops).
+usage_exit=$ABORT
+usage_lines=4,5
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--obj)
-		[ $# -ge 2 ] || usage "--obj needs a folder"
+		[ $# -ge 2 ] || usage_error "--obj needs a folder"
 		obj=$2
 		shift 2
 		;;
 	--jobs)
-		[ $# -ge 2 ] || usage "--jobs needs a number"
+		[ $# -ge 2 ] || usage_error "--jobs needs a number"
 		case $2 in
-		'' | *[!0-9]* | 0*) usage "--jobs: '$2' is not a positive number" ;;
+		'' | *[!0-9]* | 0*) usage_error "--jobs: '$2' is not a positive number" ;;
 		esac
 		jobs=$2
 		shift 2
@@ -50,22 +50,18 @@ while [ $# -gt 0 ]; do
 		break
 		;;
 	*)
-		usage "unknown argument '$1'"
+		usage_error "unknown argument '$1'"
 		;;
 	esac
 done
-[ -n "$obj" ] || usage "no --obj"
-[ $# -gt 0 ] || usage "no command after --"
-[ -f "$obj/.config" ] || usage "$obj/.config is missing: configure the build first"
+[ -n "$obj" ] || usage_error "no --obj"
+[ $# -gt 0 ] || usage_error "no command after --"
+[ -f "$obj/.config" ] || usage_error "$obj/.config is missing: configure the build first"
 
-commit=$(git log -1 --format='%h %s' 2>/dev/null) || usage "not in a git repository"
+commit=$(git log -1 --format='%h %s' 2>/dev/null) || usage_error "not in a git repository"
 
-# No MAKEFLAGS of a calling make: its jobserver and variables are not ours.
-kmake()
-{
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-		nice -n 10 make O="$obj" ARCH=x86_64 "$@"
-}
+# kmake: the tree in the current folder, built into DIR.
+kmake_args=(O="$obj")
 
 start=$(date +%s)
 targets=(bzImage)

@@ -47,7 +47,8 @@
 set -uo pipefail
 
 me=bisect-run.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 USAGE_EXIT=255
 GOOD=0
 BAD=1
@@ -58,16 +59,13 @@ KSFT_SKIP=4
 VM_NO_RESULT=125
 VM_USAGE=2
 
-usage_error()
-{
-	echo "$me: $* (bisection aborted: exit $USAGE_EXIT)" >&2
-	exit "$USAGE_EXIT"
-}
+usage_exit=$USAGE_EXIT
+usage_hint=" (bisection aborted: exit $USAGE_EXIT)"
 
-test_bin=${PVCLOCK_TEST:-$root/build/pvclock_drift_test}
+test_bin=${PVCLOCK_TEST:-$build/pvclock_drift_test}
 kernel=
 modules=
-log=$root/build/bisect/bisect.log
+log=$build/bisect/bisect.log
 timeout=600
 only=()
 no_threshold=0
@@ -130,7 +128,7 @@ while [ $# -gt 0 ]; do
 		if [ $# != 1 ] || [ ${#targs[@]} != 0 ]; then
 			usage_error "$1 is allowed only on its own"
 		fi
-		sed -n '4,/^$/s/^# \{0,1\}//p' "$0"
+		usage_text '4,/^$/'
 		exit 0
 		;;
 	--)

@@ -30,13 +30,11 @@
 
 set -euo pipefail
 
-me=build-kernel.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in
-/*) ;;
-*) BUILD=$root/$BUILD ;;
-esac
+me="build-kernel.sh"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+note_prefix='# kernel: '
+usage_lines=4,15
 
 kver=6.12
 variant=exact
@@ -45,32 +43,16 @@ make_flags=
 jobs=${KERNEL_JOBS:-2}
 verbose=0
 
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
-
-note()
-{
-	echo "# kernel: $*" >&2
-}
-
-usage()
-{
-	sed -n '4,15s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
-
+# A bad command line, or --help: the usage above on stderr, exit 2.
 while [ $# -gt 0 ]; do
 	case $1 in
-	--variant)	[ $# -ge 2 ] || usage; variant=$2; shift 2 ;;
-	--config-extra)	[ $# -ge 2 ] || usage; config_extra=$2; shift 2 ;;
-	--make-flags)	[ $# -ge 2 ] || usage; make_flags=$2; shift 2 ;;
-	--jobs)		[ $# -ge 2 ] || usage; jobs=$2; shift 2 ;;
+	--variant)	[ $# -ge 2 ] || usage_error; variant=$2; shift 2 ;;
+	--config-extra)	[ $# -ge 2 ] || usage_error; config_extra=$2; shift 2 ;;
+	--make-flags)	[ $# -ge 2 ] || usage_error; make_flags=$2; shift 2 ;;
+	--jobs)		[ $# -ge 2 ] || usage_error; jobs=$2; shift 2 ;;
 	--verbose)	verbose=1; shift ;;
-	-h | --help)	usage ;;
-	*)		echo "$me: unknown argument '$1'" >&2; usage ;;
+	-h | --help)	usage_error ;;
+	*)		usage_error "unknown argument '$1'" ;;
 	esac
 done
 
@@ -121,20 +103,8 @@ for item in $config_extra; do
 	esac
 done
 
-# Debian's source package, fetched (and its tree cached) by get-tree.sh.
-debs=$BUILD/trees/debs
-find_deb()
-{
-	find "$debs" -maxdepth 1 -name "linux-source-${kver}_*_all.deb" 2>/dev/null |
-		sort -V | tail -n 1
-}
-deb=$(find_deb)
-if [ -z "$deb" ]; then
-	note "fetching linux-source-$kver"
-	"$root/scripts/get-tree.sh" "$kver" "$BUILD/trees" >/dev/null
-	deb=$(find_deb)
-	[ -n "$deb" ] || die "no linux-source-$kver .deb in $debs"
-fi
+# Debian's source package, in get-tree.sh's cache.
+deb=$(linux_source_deb "$kver" "$build/trees/debs")
 source_id=$(basename "$deb" .deb)
 
 hash_of()
@@ -156,7 +126,7 @@ key=$( {
 	} | hash_of)
 patch_key=$(cat /dev/null "${patches[@]}" | hash_of)
 
-kdir=$BUILD/kernel
+kdir=$build/kernel
 image_dir=$kdir/images/$variant-$key
 image=$image_dir/bzImage
 if [ -f "$image" ]; then
@@ -186,18 +156,7 @@ git_q()
 if [ ! -f "$src/.git/pvclock-source" ] ||
    [ "$(cat "$src/.git/pvclock-source")" != "$source_id" ]; then
 	note "unpacking $source_id into $src"
-	rm -rf "$src" "$src.tmp"
-	mkdir -p "$src.tmp/deb"
-	dpkg-deb -x "$deb" "$src.tmp/deb"
-	tarball=$(find "$src.tmp/deb/usr/src" -maxdepth 1 -name "linux-source-$kver.tar.*" | head -n 1)
-	[ -n "$tarball" ] || die "$deb holds no linux-source-$kver tarball"
-	tar -xf "$tarball" -C "$src.tmp"
-	mv "$src.tmp/linux-source-$kver" "$src"
-	rm -rf "$src.tmp"
-	git_q init -q
-	git_q add -A -f
-	git_q commit -q -m "Debian $source_id"
-	git_q tag base
+	linux_source_repo "$deb" "$kver" "$src" build-kernel
 	rm -rf "$obj"
 	echo "$source_id" >"$src/.git/pvclock-source"
 fi
@@ -218,14 +177,8 @@ if [ "$applied" != "$patch_key" ]; then
 	echo "$patch_key" >"$src/.git/pvclock-applied"
 fi
 
-# No MAKEFLAGS from a calling make: its variables (WERROR=1, VARIANT, ...)
-# and jobserver are not the kernel's.
-kmake()
-{
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-		nice -n 10 make -C "$src" O="$obj" ARCH=x86_64 LOCALVERSION="-pvclock-$variant" \
-		"$@"
-}
+# kmake: the source's make, into the O= folder, the variant in the release.
+kmake_args=(-C "$src" O="$obj" LOCALVERSION="-pvclock-$variant")
 
 log=$obj/build.log
 mkdir -p "$obj"
@@ -244,8 +197,7 @@ run_logged()
 start=$(date +%s)
 note "configuring $obj"
 run_logged kmake tinyconfig || die "tinyconfig failed (see $log)"
-run_logged env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
+run_logged no_make_env "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
 	"$fragment" "$extra_frag" || die "merge_config.sh failed (see $log)"
 run_logged kmake olddefconfig || die "olddefconfig failed (see $log)"
 

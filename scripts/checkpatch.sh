@@ -15,18 +15,10 @@
 set -uo pipefail
 
 me=checkpatch.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-build}
-case $build in
-/*) ;;
-*) build=$root/$build ;;
-esac
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 2
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# Exit 2 when it cannot check; 1 when a file has findings.
+die_exit=2
 
 tree=${1:-}
 if [ -z "$tree" ]; then
@@ -42,24 +34,23 @@ mapfile -t files < <(git ls-files -- '*.c' '*.h')
 [ ${#files[@]} -gt 0 ] || die "no tracked .c or .h files"
 mapfile -t patches < <(git ls-files -- 'kernel/patches/*.patch')
 
-# One TAP line for file $1, with checkpatch's findings $2 (none: ok).
+# One TAP line for file $1, with checkpatch's findings $2 (none: ok), a
+# "# " line each.
 report()
 {
+	local findings
+
 	if [ -z "$2" ]; then
-		echo "ok $n $1"
+		ok "$1"
 	else
-		bad=$((bad + 1))
-		echo "not ok $n $1"
-		printf '%s\n' "$2" | sed 's/^/# /'
+		mapfile -t findings <<<"$2"
+		not_ok "$1" "${findings[@]}"
 	fi
 }
 
 echo "TAP version 13"
 echo "1..$((${#files[@]} + ${#patches[@]}))"
-n=0
-bad=0
 for f in "${files[@]}"; do
-	n=$((n + 1))
 	out=$(perl "$cp" --no-tree --terse --show-types --no-summary \
 		-f "$f" 2>&1
 	      git diff --no-index /dev/null "$f" |
@@ -73,7 +64,6 @@ for f in "${files[@]}"; do
 	report "$f" "$issues"
 done
 for f in "${patches[@]}"; do
-	n=$((n + 1))
 	# checkpatch.pl finds its tree from its own path.  The absolute path:
 	# given as kernel/..., 6.12's checkpatch.pl reports trailing
 	# whitespace on the patch's blank context lines.
@@ -81,5 +71,5 @@ for f in "${patches[@]}"; do
 		grep -E ': (ERROR|WARNING|CHECK):' || true)
 	report "$f" "$issues"
 done
-echo "# checkpatch: $((n - bad)) of $n files clean (0 errors, 0 warnings)"
-[ "$bad" = 0 ]
+echo "# checkpatch: $((n - failed)) of $n files clean (0 errors, 0 warnings)"
+[ "$failed" = 0 ]

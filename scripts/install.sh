@@ -24,14 +24,10 @@ me=install.sh
 BEGIN_MARK='# >>> pvclock_drift_test: added by pvclock_ref make install'
 END_MARK='# <<< pvclock_drift_test'
 MANIFEST=.pvclock_drift_test.files
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/kvm-tree.sh
 . "$(dirname "$0")/kvm-tree.sh"
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
 
 # "destination source" of each installed file (destination relative to the
 # kvm dir).
@@ -159,7 +155,7 @@ main()
 	kvm_detect_layout "$2"
 	case $1 in
 	install)
-		do_install "${3:-$(cd "$(dirname "$0")/.." && pwd)}"
+		do_install "${3:-$root}"
 		;;
 	uninstall)
 		do_uninstall

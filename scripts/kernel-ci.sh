@@ -31,27 +31,13 @@
 
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$root"
-case ${BUILD:-build} in
-/*)	build=$BUILD ;;
-*)	build=$root/${BUILD:-build} ;;
-esac
 logs=$build/kernel-ci
-n=0
-
-# TAP lines, so that tests/run.sh counts them; a failure ends the run.
-fail()
-{
-	echo "not ok $((n + 1)) - $*"
-	exit 1
-}
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n - $*"
-}
+# TAP lines "ok N - text" (ok, fail), so that tests/run.sh counts them; a
+# failure ends the run.
+tap_sep='- '
 
 # $1: log; the rest: subtests that must have run and passed, no skip.
 must_pass()

@@ -19,13 +19,9 @@
 set -euo pipefail
 
 me=kernel-patch.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in
-/*) ;;
-*) BUILD=$root/$BUILD ;;
-esac
-out=${1:-$BUILD/kernel-patch}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+out=${1:-$build/kernel-patch}
 case $out in
 /*) ;;
 *) out=$PWD/$out ;;
@@ -33,12 +29,6 @@ esac
 variant=exact
 cover=$root/kernel/rfc-cover.txt
 patch_dir=$root/kernel/patches
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
 
 name=$(git -C "$root" config user.name || true)
 email=$(git -C "$root" config user.email || true)
@@ -56,7 +46,7 @@ done
 count=${#patches[@]}
 [ "$count" = 3 ] || die "variant $variant should list three patches, not $count"
 
-tree=$("$root/scripts/get-tree.sh" 6.12 "$BUILD/trees")
+tree=$("$root/scripts/get-tree.sh" 6.12 "$build/trees")
 [ -x "$tree/scripts/checkpatch.pl" ] || die "$tree has no scripts/checkpatch.pl"
 
 work=$(mktemp -d)
@@ -105,15 +95,7 @@ letter=$out/0000-cover-letter.patch
 sed '1{/^# SPDX-License-Identifier:/d}' "$cover" >"$work/cover"
 subject=$(sed -n '1p' "$work/cover")
 sed -n '3,$p' "$work/cover" >"$work/blurb"
-awk -v subject="$subject" -v blurb="$work/blurb" '
-	/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
-	/^\*\*\* BLURB HERE \*\*\*$/ {
-		while ((getline line < blurb) > 0)
-			print line
-		next
-	}
-	{ print }' "$letter" >"$work/letter"
-mv "$work/letter" "$letter"
+cover_letter "$letter" "$subject" "$work/blurb"
 
 # 1/3 is the stand-in: say so in its subject and below its message.
 first=$(ls "$out"/0001-*.patch)

@@ -23,21 +23,11 @@
 set -euo pipefail
 
 me=make-patch.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-build}
-case $build in
-/*) ;;
-*) build=$root/$build ;;
-esac
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 KVM=tools/testing/selftests/kvm
 # shellcheck source=scripts/kvm-tree.sh
 . "$root/scripts/kvm-tree.sh"
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 	die "usage: $me KSRC [OUTDIR]"
@@ -109,13 +99,6 @@ mkdir -p "$out"
 cover=$(find "$out" -name '0000-cover-letter.patch')
 subject=$(head -n 1 "$work/src/scripts/series/cover.txt")
 tail -n +3 "$work/src/scripts/series/cover.txt" >"$work/blurb"
-awk -v subject="$subject" -v blurb="$work/blurb" '
-	/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
-	/^\*\*\* BLURB HERE \*\*\*$/ {
-		while ((getline line < blurb) > 0)
-			print line
-		next
-	}
-	{ print }' "$cover" >"$work/cover" && cat "$work/cover" >"$cover"
+cover_letter "$cover" "$subject" "$work/blurb"
 echo "$me: project $head, $n patches against $base in $out" >&2
 find "$out" -name '*.patch' | sort

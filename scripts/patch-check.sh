@@ -19,15 +19,9 @@
 
 set -uo pipefail
 
-me=patch-check.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=tests/tap.sh
-. "$root/tests/tap.sh"
-build=${BUILD:-build}
-case $build in
-/*) ;;
-*) build=$root/$build ;;
-esac
+me="patch-check.sh"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 export BUILD=$build
 KVM=tools/testing/selftests/kvm
 logs=$build/patch-check
@@ -208,7 +202,7 @@ check_tree()
 echo "TAP version 13"
 for ver in "${@:-6.12}"; do
 	case ${ver%-x86} in
-	*[!0-9.]* | '') echo "$me: '$ver' is not a version such as 6.12 or 6.12-x86" >&2; exit 2 ;;
+	*[!0-9.]* | '') usage_error "'$ver' is not a version such as 6.12 or 6.12-x86" ;;
 	esac
 	check_tree "$ver"
 done

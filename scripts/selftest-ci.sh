@@ -29,33 +29,19 @@
 
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$root"
-case ${BUILD:-build} in
-/*)	build=$BUILD ;;
-*)	build=$root/${BUILD:-build} ;;
-esac
 logs=$build/selftest-ci
 scratch=$build/selftest-ci/scratch
 must_run="masterclock_update set_clock reference_update"
-passed=0
+# TAP lines "ok N - text" (ok, fail), so that tests/run.sh counts them; a
+# failure ends the run.
+tap_sep='- '
 
 say()
 {
 	echo "selftest-ci: $*"
-}
-
-# TAP lines, so that tests/run.sh counts them; a failure ends the run.
-fail()
-{
-	echo "not ok $((passed + 1)) - $*"
-	exit 1
-}
-
-ok()
-{
-	passed=$((passed + 1))
-	echo "ok $passed - $*"
 }
 
 kvm_usable()
@@ -207,5 +193,5 @@ run_binary "$build/kvm-6.1/pvclock_drift_test" "$logs/run-6.1.log"
 for kernel in debian-6.12 debian-6.1; do
 	run_in_vm "$kernel" "$logs/vm-$kernel.log"
 done
-echo "1..$passed"
-say "$passed passed, 0 failed"
+echo "1..$n"
+say "$n passed, 0 failed"

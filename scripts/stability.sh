@@ -15,60 +15,56 @@
 set -uo pipefail
 
 me=stability.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
-test_bin=${PVCLOCK_TEST:-$root/build/pvclock_drift_test}
-out=$root/build/stability
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+test_bin=${PVCLOCK_TEST:-$build/pvclock_drift_test}
+out=$build/stability
 kernel=
 
-die()
-{
-	echo "$me: $*" >&2
-	exit 2
-}
-
+# Every error is the command line's: usage_error, exit 2.
 while [ $# -gt 0 ]; do
 	case $1 in
 	--test)
-		[ $# -ge 2 ] || die "--test needs a value"
+		[ $# -ge 2 ] || usage_error "--test needs a value"
 		test_bin=$2
 		shift 2
 		;;
 	--out)
-		[ $# -ge 2 ] || die "--out needs a value"
+		[ $# -ge 2 ] || usage_error "--out needs a value"
 		out=$2
 		shift 2
 		;;
 	--kernel)
-		[ $# -ge 2 ] || die "--kernel needs a value"
+		[ $# -ge 2 ] || usage_error "--kernel needs a value"
 		kernel=$2
 		shift 2
 		;;
-	-*) die "unknown option '$1'" ;;
+	-*) usage_error "unknown option '$1'" ;;
 	*) break ;;
 	esac
 done
 runs=${1:-}
 case $runs in
-'' | *[!0-9]* | 0*) die "RUNS must be a positive number, not '$runs'" ;;
+'' | *[!0-9]* | 0*) usage_error "RUNS must be a positive number, not '$runs'" ;;
 esac
 shift
 if [ $# -gt 0 ]; then
-	[ "$1" = -- ] || die "unexpected argument '$1' (test options go after --)"
+	[ "$1" = -- ] || usage_error "unexpected argument '$1' (test options go after --)"
 	shift
 fi
-[ -x "$test_bin" ] || die "$test_bin: not an executable (make selftest first)"
+[ -x "$test_bin" ] || usage_error "$test_bin: not an executable (make selftest first)"
 err=$("$test_bin" "$@" --help 2>&1 >/dev/null) ||
-	die "the test rejects its options: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+	usage_error "the test rejects its options: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
 
 rm -rf "$out"
-mkdir -p "$out" || die "cannot create $out"
+mkdir -p "$out" || usage_error "cannot create $out"
 pass=0 fail=0 skip=0 other=0
 failed_runs=()
 start=$(date +%s)
 for ((i = 1; i <= runs; i++)); do
 	log=$out/run-$i.log
 	if [ -n "$kernel" ]; then
-		BUILD=$root/build "$root/vm/vm-run.sh" --kernel "$kernel" -- \
+		BUILD=$build "$root/vm/vm-run.sh" --kernel "$kernel" -- \
 			"$test_bin" "$@" >"$log" 2>&1
 	else
 		"$test_bin" "$@" >"$log" 2>&1

@@ -13,12 +13,8 @@
 set -euo pipefail
 
 me=synth-tree.sh
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [ $# -eq 2 ] || die "usage: $me SRC DST"
 src=$1

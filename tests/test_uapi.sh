@@ -20,14 +20,8 @@
 set -uo pipefail
 
 me=test_uapi.sh
-root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tests/tap.sh
-. "$root/tests/tap.sh"
-build=${BUILD:-build}
-case $build in
-/*) ;;
-*) build=$root/$build ;;
-esac
+. "$(dirname "$0")/tap.sh"	# root, build: scripts/lib.sh
 cc=${CC:-gcc}
 
 work=$(mktemp -d)

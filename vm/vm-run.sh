@@ -46,15 +46,14 @@
 set -uo pipefail
 
 me=vm-run.sh
-root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-build=${BUILD:-$root/build}
-case $build in
-/*) ;;
-*) build=$root/$build ;;
-esac
+# scripts/vm-run.sh is a link to this file: the library beside the real one.
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$(readlink -f "$0")")/../scripts/lib.sh"
 vmdir=$build/vm
 NO_RESULT=125
 USAGE=2
+usage_exit=$USAGE
+note_prefix='# vm: '
 
 kernel=debian-6.12
 moddir=
@@ -66,21 +65,10 @@ smp=1
 prog=()
 fetch_only=0
 
-usage_error()
-{
-	echo "$me: $*" >&2
-	exit "$USAGE"
-}
-
 no_result()
 {
 	echo "$me: no result: $*" >&2
 	exit "$NO_RESULT"
-}
-
-note()
-{
-	echo "# vm: $*" >&2
 }
 
 need_value()
@@ -120,7 +108,7 @@ parse_args()
 		--boot-timeout) need_value "$@"; positive "$@"; boot_timeout=$2; shift 2 ;;
 		--fetch) fetch_only=1; shift ;;
 		--help | -h)
-			sed -n '4,/^$/s/^# \{0,1\}//p' "$0"
+			usage_text '4,/^$/'
 			exit 0
 			;;
 		--)
@@ -149,24 +137,22 @@ fetch_debian_kernel()
 	local series=$1 pkg dest tmp deb
 
 	pkg=$(debian_package "$series")
-	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
-		note "no $series cloud kernel in the package lists; running apt-get update"
-		apt-get update -qq >&2 || true
+	if [ -z "$pkg" ] &&
+	   apt_update "no $series cloud kernel in the package lists"; then
 		pkg=$(debian_package "$series")
 	fi
 	if [ -z "$pkg" ]; then
 		# Offline: the newest one already cached will do.
-		pkg=$(find "$vmdir/kernels" -maxdepth 1 -name "linux-image-$series.[0-9]*" \
-			-printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+		pkg=$(newest "$vmdir/kernels" "linux-image-$series.[0-9]*")
+		pkg=${pkg##*/}
 		[ -n "$pkg" ] || usage_error "no Debian $series cloud kernel package found (apt-get update?)"
 	fi
 	dest=$vmdir/kernels/$pkg
 	if [ ! -f "$dest/.ok" ]; then
 		note "fetching $pkg"
 		tmp=$(mktemp -d "$vmdir/kernels/.fetch.XXXXXX") || exit 1
-		(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
-			usage_error "apt-get download $pkg failed"
-		deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n 1)
+		deb_download "$pkg" "$tmp" || usage_error "apt-get download $pkg failed"
+		deb=$(newest "$tmp" '*.deb')
 		dpkg-deb -x "$deb" "$tmp/x" || usage_error "dpkg-deb -x $deb failed"
 		rm -rf "$dest"
 		mkdir -p "$dest"

@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# lib.sh: what the scripts of scripts/ and vm/ (and, through tests/tap.sh,
+# the shell tests) share; source it, do not run it.  Sourcing it defines
+# the functions below and the variables root, build, me, kmake_args and the
+# KTAP counters n and failed, and does nothing else.
+#
+# What a script sets to shape the functions (kmake_args after sourcing,
+# which empties it; the others before or after):
+#
+#   me           its name, the "ME: " of its messages (default: its file's
+#                name, ${0##*/})
+#   die_exit     die's exit code (default 1)
+#   usage_exit   usage_error's exit code (default 2)
+#   usage_hint   text after a usage error's message, e.g. " (see --help)"
+#   usage_lines  usage_text ranges of the script's header that a usage error
+#                prints after its message (default: none)
+#   note_prefix  note's prefix (default "ME: ")
+#   kmake_args   an array, kmake's arguments before the caller's (-C, O=,
+#                LOCALVERSION=, ...)
+#   tap_sep      what stands between a KTAP result's number and its text:
+#                "- " for "ok N - text" (default: nothing, "ok N text")
+
+me=${me:-${0##*/}}
+kmake_args=()
+
+# ---- The repository and its build folder ----
+
+# root: the repository, the folder above this file's (scripts/vm-run.sh is a
+# link to vm/vm-run.sh, which sources this file by its real path).  build:
+# the build folder, $BUILD (default build), relative to root unless
+# absolute.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck disable=SC2034 # for the scripts that source this file
+case ${BUILD:-build} in
+/*) build=$BUILD ;;
+*) build=$root/${BUILD:-build} ;;
+esac
+
+# ---- Errors and usage ----
+
+# die MESSAGE...: "ME: MESSAGE" on stderr, then exit $die_exit (default 1).
+die()
+{
+	echo "$me: $*" >&2
+	exit "${die_exit:-1}"
+}
+
+# usage_text RANGE...: the lines RANGE (sed addresses: 4,15 or 4,/^$/) of
+# the script's header comment, without their leading "# ", on stdout.
+usage_text()
+{
+	local range script=
+
+	for range in "$@"; do
+		script="$script${range}s/^# \{0,1\}//p;"
+	done
+	sed -n "$script" "$0"
+}
+
+# usage_error [MESSAGE...]: a bad command line.  "ME: MESSAGE$usage_hint"
+# on stderr (no line without a MESSAGE), then the header lines of
+# $usage_lines if set, then exit $usage_exit (default 2).
+usage_error()
+{
+	[ $# = 0 ] || echo "$me: $*${usage_hint-}" >&2
+	# shellcheck disable=SC2086 # a list of ranges
+	[ -z "${usage_lines-}" ] || usage_text $usage_lines >&2
+	exit "${usage_exit:-2}"
+}
+
+# note MESSAGE...: a progress line on stderr, "${note_prefix}MESSAGE".
+note()
+{
+	echo "${note_prefix-$me: }$*" >&2
+}
+
+# ---- The kernel's make ----
+
+# no_make_env COMMAND...: COMMAND without the variables of a calling make
+# (MAKEFLAGS, MFLAGS, MAKELEVEL, MAKEOVERRIDES): its variables (WERROR=1,
+# VARIANT, ...) and its jobserver are not the kernel's.
+no_make_env()
+{
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES "$@"
+}
+
+# kmake ARGS...: make ${kmake_args[@]} ARCH=x86_64 ARGS, niced, without a
+# calling make's variables (no_make_env).
+kmake()
+{
+	no_make_env nice -n 10 make "${kmake_args[@]}" ARCH=x86_64 "$@"
+}
+
+# ---- Debian packages ----
+
+# newest DIR GLOB: the path of the newest (sort -V) entry of DIR whose name
+# matches GLOB; nothing when there is none, or no DIR.
+newest()
+{
+	find "$1" -maxdepth 1 -name "$2" 2>/dev/null | sort -V | tail -n 1
+}
+
+# apt_update WHY...: as root, note "WHY; running apt-get update", run it and
+# succeed; as anyone else fail, and the package lists stay as they are.
+apt_update()
+{
+	[ "$(id -u)" = 0 ] || return 1
+	note "$*; running apt-get update"
+	apt-get update -qq >&2 || true
+}
+
+# deb_download PACKAGE DIR: apt-get download PACKAGE's .deb into DIR, its
+# output on stderr.
+deb_download()
+{
+	# apt drops to the _apt user unless told otherwise; it could not
+	# write into a root-owned cache folder.
+	(cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1" >&2)
+}
+
+# linux_source_deb VERSION CACHE: the newest .deb of Debian's
+# linux-source-VERSION in the folder CACHE, downloaded into it when there is
+# none (after an apt-get update, as root, if the package lists lack it).
+linux_source_deb()
+{
+	local pkg="linux-source-$1" cache=$2 deb
+
+	mkdir -p "$cache" || die "cannot create $cache"
+	deb=$(newest "$cache" "${pkg}_*_all.deb")
+	if [ -n "$deb" ]; then
+		echo "$deb"
+		return 0
+	fi
+	if ! apt-cache show "$pkg" >/dev/null 2>&1; then
+		# Lists may simply never have been fetched on a fresh machine.
+		apt_update "$pkg not in the package lists" || true
+		apt-cache show "$pkg" >/dev/null 2>&1 ||
+			die "package $pkg is not in the package list (run 'apt-get update' as root, or pass KSRC=/path/to/linux)"
+	fi
+	note "downloading $pkg"
+	deb_download "$pkg" "$cache" ||
+		die "apt-get download $pkg failed (network or package list unavailable; pass KSRC=/path/to/linux instead)"
+	deb=$(newest "$cache" "${pkg}_*_all.deb")
+	[ -n "$deb" ] || die "apt-get download left no ${pkg}_*_all.deb in $cache"
+	echo "$deb"
+}
+
+# linux_source_unpack DEB VERSION DIR: DIR/linux-source-VERSION becomes the
+# tree of DEB, Debian's linux-source-VERSION package (DIR/deb is scratch).
+linux_source_unpack()
+{
+	local deb=$1 ver=$2 dir=$3 tarball
+
+	mkdir -p "$dir/deb" || die "cannot create $dir/deb"
+	dpkg-deb -x "$deb" "$dir/deb" || die "dpkg-deb -x $deb failed"
+	tarball=$(find "$dir/deb/usr/src" -maxdepth 1 -name "linux-source-$ver.tar.*" | head -n 1)
+	[ -n "$tarball" ] || die "$deb holds no linux-source-$ver tarball"
+	tar -xf "$tarball" -C "$dir" || die "cannot unpack $tarball"
+	rm -rf "$dir/deb"
+	[ -d "$dir/linux-source-$ver" ] || die "$tarball has no linux-source-$ver/"
+}
+
+# linux_source_repo DEB VERSION SRC NAME: SRC becomes a git repository of
+# the tree of DEB (linux_source_unpack), one commit "Debian <DEB's name>" by
+# NAME, tagged base.  SRC.tmp is scratch; what SRC held is gone.
+linux_source_repo()
+{
+	local deb=$1 ver=$2 src=$3 git
+
+	git=(git -C "$src" -c user.name="$4" -c user.email="$4@localhost")
+	rm -rf "$src" "$src.tmp"
+	linux_source_unpack "$deb" "$ver" "$src.tmp"
+	mv "$src.tmp/linux-source-$ver" "$src" || die "cannot move the tree to $src"
+	rm -rf "$src.tmp"
+	if ! { "${git[@]}" init -q && "${git[@]}" add -A -f &&
+	       "${git[@]}" commit -q -m "Debian $(basename "$deb" .deb)" &&
+	       "${git[@]}" tag base; }; then
+		die "cannot make a git repository of $src"
+	fi
+}
+
+# ---- Patch series ----
+
+# cover_letter FILE SUBJECT BLURB: git format-patch's cover letter FILE
+# filled in, in place: SUBJECT for "*** SUBJECT HERE ***", the lines of the
+# file BLURB for the line "*** BLURB HERE ***".
+cover_letter()
+{
+	local tmp rc=0
+
+	tmp=$(mktemp) || return 1
+	if ! awk -v subject="$2" -v blurb="$3" '
+		/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
+		/^\*\*\* BLURB HERE \*\*\*$/ {
+			while ((getline line < blurb) > 0)
+				print line
+			next
+		}
+		{ print }' "$1" >"$tmp" || ! cat "$tmp" >"$1"; then
+		rc=1
+	fi
+	rm -f "$tmp"
+	return "$rc"
+}
+
+# ---- KTAP results ----
+
+# The results so far, and how many of them failed.
+n=0
+failed=0
+
+# ok TEXT: a passing result, "ok N TEXT".
+ok()
+{
+	n=$((n + 1))
+	echo "ok $n ${tap_sep-}$*"
+}
+
+# not_ok TEXT [LINE...]: a failing result, "not ok N TEXT", then a "# LINE"
+# diagnostic for each LINE.
+not_ok()
+{
+	local line
+
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n ${tap_sep-}$1"
+	shift
+	for line in "$@"; do
+		echo "# $line"
+	done
+}
+
+# fail TEXT: a failing result that ends the run (exit 1).
+fail()
+{
+	not_ok "$*"
+	exit 1
+}
