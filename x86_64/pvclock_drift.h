@@ -100,10 +100,6 @@ struct pvd_opts {
 #define PVD_MIN_FREQ_KHZ	1000ULL		/* 1 MHz */
 #define PVD_MAX_FREQ_KHZ	100000000ULL	/* 100 GHz */
 
-
-
-
-
 /* Does this run include subtest i (an index of pvd_subtest_names)? */
 static inline bool pvd_selected(const struct pvd_opts *o, unsigned int i)
 {
@@ -127,9 +123,6 @@ void pvd_default_opts(struct pvd_opts *o);
  */
 enum pvd_args_result pvd_parse_args(int argc, char **argv, struct pvd_opts *o,
 				    char *err, size_t errlen);
-
-
-
 
 /* What the guest sees over its reads: old minus new clock, in ns. */
 struct pvd_stats {

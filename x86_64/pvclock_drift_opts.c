@@ -41,8 +41,7 @@ void pvd_default_opts(struct pvd_opts *o)
  * the character stop.  NULL with the value in *out, or why not.
  */
 static const char *pvd_parse_num(const char *s, char stop,
-					uint64_t min, uint64_t max,
-					uint64_t *out)
+				 uint64_t min, uint64_t max, uint64_t *out)
 {
 	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 	unsigned long long v;
@@ -67,7 +66,7 @@ static const char *pvd_parse_num(const char *s, char stop,
  * KVM gives this host's guests.  The entry that failed is in *bad.
  */
 static const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
-					  unsigned int *bad)
+				   unsigned int *bad)
 {
 	const char *why = NULL;
 	unsigned int n;
@@ -98,7 +97,7 @@ static const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
  * failed is in *bad.
  */
 static const char *pvd_parse_only(const char *s, struct pvd_opts *o,
-					 unsigned int *bad)
+				  unsigned int *bad)
 {
 	unsigned int n, i;
 	size_t len;

@@ -130,7 +130,6 @@ static struct pvd_opts opts;
 
 /* ---- guest ---- */
 
-
 /* A consistent copy of a pvti that its writer may be rewriting. */
 static void guest_snapshot(const struct pvclock_ref_pvti *p, struct pvclock_ref_clock *clk,
 			   uint32_t *version)
@@ -994,6 +993,7 @@ static void guest_set_clock_guest(uint64_t cpu)
 		GUEST_SYNC(CG_VIEW);
 	}
 }
+
 /* A saved reference this far past the guest's TSC must be refused. */
 #define FUTURE_REF_MS		10000
 
