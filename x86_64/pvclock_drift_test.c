@@ -89,6 +89,17 @@ static_assert(offsetof(struct pvclock_ref_pvti, flags) ==
 	      offsetof(struct pvclock_vcpu_time_info, flags));
 
 /*
+ * How long a guest comparison reads: --reads exactly, or for budget_ticks
+ * and at least min_reads.
+ */
+struct read_budget {
+	uint64_t budget_ticks;
+	uint64_t min_reads;
+	uint64_t max_reads;
+	bool fixed_reads;
+};
+
+/*
  * What the host tells the guest.  Each vCPU has a kvmclock page of its own
  * (KVM's pvti for that vCPU); host_pvti is a page only the host writes.
  */
@@ -97,10 +108,8 @@ struct guest_params {
 	uint64_t kvm_pvti_gva[2];
 	uint64_t host_pvti_gva;
 	uint64_t log_gva;
-	uint64_t budget_ticks;
-	uint64_t min_reads;
-	uint64_t max_reads;
-	bool fixed_reads;
+	struct read_budget reads;
+	uint64_t budget_ticks;	/* concurrent_update's reading time */
 	uint64_t zero_period;	/* ticks between zero-remainder references */
 	bool again;		/* set_clock_guest: measure the drift once more */
 };
@@ -178,12 +187,13 @@ static void guest_jump(const struct pvclock_ref_pvti *page)
 	gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
 }
 
-static bool guest_compare_done(uint64_t n, uint64_t t, uint64_t start)
+static bool guest_reads_done(const struct read_budget *b, uint64_t n,
+			     uint64_t t, uint64_t start)
 {
-	if (n >= gp.max_reads)
+	if (n >= b->max_reads)
 		return true;
-	return !gp.fixed_reads && n >= gp.min_reads &&
-	       t - start >= gp.budget_ticks;
+	return !b->fixed_reads && n >= b->min_reads &&
+	       t - start >= b->budget_ticks;
 }
 
 /* Old against a new snapshot of page at each of many real TSC reads. */
@@ -204,7 +214,7 @@ static void guest_compare(const struct pvclock_ref_pvti *page)
 		if (n < LOG_ENTRIES)
 			log[n] = t;
 		n++;
-	} while (!guest_compare_done(n, t, start));
+	} while (!guest_reads_done(&gp.reads, n, t, start));
 	gr.stats = s;
 	gr.before_ref = before;
 	gr.first_tsc = start;
@@ -297,7 +307,7 @@ static void test_vm_create(struct test_vm *t, void *guest_code)
 			     KVM_UTIL_MIN_VADDR);
 	gp.log_gva = gva;
 	t->log = addr_gva2hva(t->vm, gva);
-	gp.max_reads = 1;
+	gp.reads.max_reads = 1;
 	gp.again = false;
 }
 
@@ -423,12 +433,17 @@ static int vcpu_tsc_khz(struct kvm_vcpu *vcpu)
 }
 
 /* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
+static void set_read_budget(struct read_budget *b, uint64_t khz)
+{
+	b->budget_ticks = khz * COMPARE_MS;
+	b->fixed_reads = opts.reads != 0;
+	b->min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
+	b->max_reads = opts.reads ? opts.reads : UINT64_MAX;
+}
+
 static void set_compare_budget(struct test_vm *t)
 {
-	gp.budget_ticks = (uint64_t)vcpu_tsc_khz(t->vcpu) * COMPARE_MS;
-	gp.fixed_reads = opts.reads != 0;
-	gp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
-	gp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+	set_read_budget(&gp.reads, (uint64_t)vcpu_tsc_khz(t->vcpu));
 }
 
 /*
@@ -452,15 +467,20 @@ static void host_write_pvti(struct pvclock_ref_pvti *p, const struct pvclock_ref
 	WRITE_ONCE(p->version, odd + 1);
 }
 
-static void sleep_ms(uint64_t ms)
+static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (ms % 1000) * NSEC_PER_MSEC,
+		.tv_sec = ns / 1000000000ULL,
+		.tv_nsec = ns % 1000000000ULL,
 	};
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	sleep_ns(ms * NSEC_PER_MSEC);
 }
 
 static uint64_t mono_ns(void)
@@ -2174,10 +2194,7 @@ struct migrate_params {
 	uint64_t pvti_gpa[MIGRATE_VCPUS];
 	uint64_t pvti_gva[MIGRATE_VCPUS];
 	struct pvclock_ref_clock saved;	/* B compares every read with it */
-	uint64_t budget_ticks;
-	uint64_t min_reads;
-	uint64_t max_reads;
-	bool fixed_reads;
+	struct read_budget reads;
 };
 
 struct migrate_report {
@@ -2192,14 +2209,6 @@ struct migrate_report {
 static struct migrate_params mgp;
 static struct migrate_report mgr[MIGRATE_VCPUS];
 
-static bool migrate_reads_done(uint64_t n, uint64_t t, uint64_t start)
-{
-	if (n >= mgp.max_reads)
-		return true;
-	return !mgp.fixed_reads && n >= mgp.min_reads &&
-	       t - start >= mgp.budget_ticks;
-}
-
 /* The saved clock against the vCPU's first pvti, at real TSC reads. */
 static void migrate_guest_reads(struct migrate_report *r)
 {
@@ -2212,7 +2221,7 @@ static void migrate_guest_reads(struct migrate_report *r)
 		if ((int64_t)(t - r->first.tsc_timestamp) < 0)
 			r->before_ref++;
 		n++;
-	} while (!migrate_reads_done(n, t, start));
+	} while (!guest_reads_done(&mgp.reads, n, t, start));
 }
 
 /* VM A: kvmclock on, then (vCPU 0) forced updates on the host's demand. */
@@ -2347,14 +2356,7 @@ static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 /* Sleep for ticks of a TSC running at khz. */
 static void sleep_ticks(uint64_t ticks, uint64_t khz)
 {
-	uint64_t ns = (uint64_t)((__uint128_t)ticks * 1000000 / khz);
-	struct timespec ts = {
-		.tv_sec = ns / 1000000000ULL,
-		.tv_nsec = ns % 1000000000ULL,
-	};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	sleep_ns((uint64_t)((__uint128_t)ticks * 1000000 / khz));
 }
 
 /* A's clock ahead of the host's, in ppb, from two forced updates. */
@@ -2468,9 +2470,9 @@ static void migrate_check_reads(const char *name, unsigned int cpu,
 	report_metric(buf, (int64_t)r->stats.differ, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.max_diff", name, cpu);
 	report_metric(buf, (int64_t)pvd_stats_max_abs(&r->stats), "ns");
-	if (r->stats.reads < mgp.min_reads)
+	if (r->stats.reads < mgp.reads.min_reads)
 		check_fail("migrate %s: vCPU %u made %lu reads, not %lu",
-			   name, cpu, r->stats.reads, mgp.min_reads);
+			   name, cpu, r->stats.reads, mgp.reads.min_reads);
 	if (r->stats.min_diff < lo || r->stats.max_diff > hi)
 		check_fail("migrate %s: vCPU %u: reads outside [%ld, %ld] ns",
 			   name, cpu, lo, hi);
@@ -2724,10 +2726,7 @@ static void test_migrate(void)
 		printf("# migrate: no KVM_CAP_CLOCK_GUEST: the guest's pvti saved, restored by\n"
 		       "# pvclock_restore() with entries that end before the guest\n");
 	khz = (uint64_t)vcpu_tsc_khz(a.vcpu[0]);
-	mgp.budget_ticks = khz * COMPARE_MS;
-	mgp.fixed_reads = opts.reads != 0;
-	mgp.min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
-	mgp.max_reads = opts.reads ? opts.reads : UINT64_MAX;
+	set_read_budget(&mgp.reads, khz);
 	if (migrate_measure_drift(&a, &rate) &&
 	    migrate_young(&a, has_ioctl, &s, &rate))
 		migrate_old(&s, has_ioctl, khz, &rate);
