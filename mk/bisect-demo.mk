@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# A drift regression bisected end to end (scripts/bisect-demo.sh).  Not in
-# CI: it builds and boots several kernels (the first run a clean build).
+# A KVM clock regression bisected end to end (scripts/bisect-demo.sh).  Not
+# in CI: it builds and boots several kernels (the first run a clean build).
 #
-#   make bisect-demo [SEED=N] [DRIFT=PPB] [THRESHOLD=PPB]
+#   make bisect-demo [SEED=N] [DRIFT=PPB [THRESHOLD=PPB]]
 #                   a throwaway history of 8 KVM commits on Debian's 6.12
-#                   in $(BUILD)/bisect-demo, one (placed by SEED) making
-#                   kvmclock DRIFT ppb fast (5000000); both ends checked
-#                   against masterclock_update --max-drift-ppb THRESHOLD
-#                   (2000000), then git bisect run, each step built
-#                   incrementally and booted; exit 0 only when the
-#                   injected commit is named
+#                   in $(BUILD)/bisect-demo, one (placed by SEED) bringing
+#                   back a regression: by default the master clock update
+#                   at every TSC sync from before v6.8 (found by
+#                   vcpu_hotplug), with DRIFT a kvmclock DRIFT ppb fast
+#                   (found by masterclock_update --max-drift-ppb THRESHOLD,
+#                   default DRIFT/2).  Both ends are checked, then git
+#                   bisect run builds and boots each step; exit 0 only
+#                   when the injected commit is named
 
 SEED ?=
 DRIFT ?=
@@ -18,8 +20,8 @@ THRESHOLD ?=
 
 .PHONY: bisect-demo
 
-#: make bisect-demo [SEED=N] [DRIFT=PPB] [THRESHOLD=PPB]  a drift regression
-#:                    injected into KVM, bisected by building and booting kernels
+#: make bisect-demo [SEED=N] [DRIFT=PPB [THRESHOLD=PPB]]  a KVM clock
+#:                    regression injected, bisected by building and booting kernels
 bisect-demo: selftest
 	@BUILD=$(BUILD) scripts/bisect-demo.sh --test $(BUILD)/pvclock_drift_test \
 		$(if $(strip $(SEED)),--seed '$(SEED)') \

@@ -1,25 +1,34 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# bisect-demo.sh [--seed N] [--drift-ppb N] [--threshold-ppb N] [--test PATH]
+# bisect-demo.sh [--seed N] [--drift-ppb N [--threshold-ppb N]] [--test PATH]
 #		 [--jobs N]
-#	A drift regression bisected end to end.  On a git history of its own
-#	on top of Debian's 6.12 source (in $BUILD/bisect-demo; the cached
+#	A KVM clock regression bisected end to end.  On a git history of its
+#	own on top of Debian's 6.12 source (in $BUILD/bisect-demo; the cached
 #	tree is only read) it makes 8 small commits to KVM: 7 harmless ones
 #	that still change compiled code, and one, placed by the seed (3rd to
-#	6th, so at least two on each side), that computes the guest's
-#	TSC-to-ns scale for a TSC rate --drift-ppb low: kvmclock then runs
-#	that much fast.  It builds and boots both ends (good must pass, bad
-#	must fail masterclock_update's --max-drift-ppb --threshold-ppb), then
-#	runs `git bisect run scripts/bisect-kernel-step.sh ... --
-#	scripts/bisect-run.sh --kernel ...`: each step built incrementally in
-#	one O= folder and booted by the VM runner.  Exit 0 only when git
-#	bisect names the injected commit.
+#	6th, so at least two on each side), that brings a regression back:
+#
+#	  default         the condition from before v6.8: every TSC sync
+#	                  (a vCPU created, a TSC written) requests a master
+#	                  clock update while the master clock is on or could
+#	                  be turned on.  Found by vcpu_hotplug: no threshold
+#	  --drift-ppb N   the guest's TSC-to-ns scale computed for a TSC rate
+#	                  N ppb low, so kvmclock runs N ppb fast.  Found by
+#	                  masterclock_update --max-drift-ppb THRESHOLD
+#
+#	It builds and boots both ends (the good one must pass, the bad one
+#	must fail), then runs `git bisect run scripts/bisect-kernel-step.sh
+#	... -- scripts/bisect-run.sh --kernel ...`: each step built
+#	incrementally in one O= folder, KVM as modules, and booted by the VM
+#	runner.  Exit 0 only when git bisect names the injected commit.
 #
 #	--seed N           where the bad commit goes (default: a new one,
 #	                   printed; the same seed repeats the run)
-#	--drift-ppb N      the regression (default 5000000: 0.5 %)
-#	--threshold-ppb N  --max-drift-ppb of every run (default 2000000)
+#	--drift-ppb N      a scale error of N ppb instead of the hotplug
+#	                   regression (1 to 99999999)
+#	--threshold-ppb N  with --drift-ppb: masterclock_update's
+#	                   --max-drift-ppb (default N/2)
 #	--test PATH        the static test (default build/pvclock_drift_test)
 #	--jobs N           make -j (default 2)
 
@@ -32,8 +41,8 @@ me=bisect-demo
 usage_hint=" (see --help)"
 
 seed=
-drift=5000000
-threshold=2000000
+drift=
+threshold=
 test_bin=$build/pvclock_drift_test
 jobs=2
 ncommits=8
@@ -43,6 +52,8 @@ number()
 	case $2 in
 	'' | *[!0-9]*) usage_error "$1: '$2' is not a number" ;;
 	esac
+	# Bash's arithmetic is 64-bit: no more than 18 digits.
+	[ ${#2} -le 18 ] || usage_error "$1: '$2' is too large"
 }
 
 while [ $# -gt 0 ]; do
@@ -52,12 +63,22 @@ while [ $# -gt 0 ]; do
 	--threshold-ppb) [ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; threshold=$2; shift 2 ;;
 	--test)		[ $# -ge 2 ] || usage_error "$1 needs a value"; test_bin=$2; shift 2 ;;
 	--jobs)		[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; jobs=$2; shift 2 ;;
-	-h | --help)	usage_text 4,5 '/^#	--seed/,/^#	--jobs/'; exit 0 ;;
+	-h | --help)	usage_text '4,/^$/'; exit 0 ;;
 	*)		usage_error "unknown argument '$1'" ;;
 	esac
 done
-[ "$jobs" -gt 0 ] || die "--jobs must be at least 1"
-[ "$drift" -lt 100000000 ] || die "--drift-ppb must be below 100000000 (10 %)"
+[ "$jobs" -gt 0 ] || usage_error "--jobs must be at least 1"
+if [ -n "$drift" ]; then
+	drift=$((10#$drift))
+	if [ "$drift" -lt 1 ] || [ "$drift" -ge 100000000 ]; then
+		usage_error "--drift-ppb must be 1 to 99999999 (below 10 %)"
+	fi
+	[ -n "$threshold" ] || threshold=$((drift / 2))
+	threshold=$((10#$threshold))
+	[ "$threshold" -gt 0 ] || usage_error "--threshold-ppb must be at least 1"
+elif [ -n "$threshold" ]; then
+	usage_error "--threshold-ppb goes with --drift-ppb: the hotplug regression has no threshold"
+fi
 case $test_bin in
 /*) ;;
 *) test_bin=$PWD/$test_bin ;;
@@ -79,7 +100,11 @@ say()
 	echo "$me: $*"
 }
 
-say "seed $seed (SEED=$seed repeats this run), regression $drift ppb, threshold $threshold ppb"
+if [ -n "$drift" ]; then
+	say "seed $seed (SEED=$seed repeats this run), regression: kvmclock $drift ppb fast, threshold $threshold ppb"
+else
+	say "seed $seed (SEED=$seed repeats this run), regression: a master clock update at every TSC sync (before v6.8)"
+fi
 
 demo=$build/bisect-demo
 src=$demo/src
@@ -155,21 +180,41 @@ arch/x86/kvm/cpuid.c|	if (cpuid->nent < vcpu->arch.cpuid_nent)|	if (WARN_ON_ONCE
 arch/x86/kvm/i8259.c|		pr_pic_unimpl("non byte write\n");|		pr_pic_unimpl("non-byte write of %d bytes\n", len);|KVM: x86: Say how wide a non-byte PIC write was
 EOF
 )
-bad_old='		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,'
-bad_new="		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,"
-bad_subject="KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
+# The regression, FILE|OLD|NEW|SUBJECT as above, <NL> in OLD too.
+if [ -n "$drift" ]; then
+	bad="arch/x86/kvm/x86.c|\
+		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,|\
+		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,|\
+KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
+	test_args=(--only masterclock_update --max-drift-ppb "$threshold")
+else
+	# Whenever the master clock is on, or could be turned on (the host's
+	# clocksource is TSC and every vCPU's TSC matches), a TSC sync asks
+	# for a master clock update, new generation or not.
+	bad=$(cat <<'EOF'
+arch/x86/kvm/x86.c|	 * Request a masterclock update if the masterclock needs to be toggled<NL>	 * on/off, or when starting a new generation and the masterclock is<NL>	 * enabled (compute_guest_tsc() requires the masterclock snapshot to be<NL>	 * taken _after_ the new generation is created).<NL>	 */<NL>	if ((ka->use_master_clock && new_generation) ||<NL>	    (ka->use_master_clock != use_master_clock))|	 * Request a masterclock update at every TSC sync while the masterclock<NL>	 * is in use or can be turned on, so that its snapshot is always taken<NL>	 * after the sync.<NL>	 */<NL>	if (ka->use_master_clock || use_master_clock)|KVM: x86: Update the masterclock at every TSC sync it may use
+EOF
+)
+	test_args=(--only vcpu_hotplug --no-threshold)
+fi
 
-# Replace the one line OLD of FILE by NEW (<NL> in NEW starts a new line).
+# Replace the text OLD of FILE, found exactly once, by NEW (<NL> in either
+# stands for a line break; OLD is whole lines).
 edit()
 {
-	local file=$src/$1 old=$2 new=$3 n
-	n=$(grep -cxF -- "$old" "$file")
-	[ "$n" = 1 ] || die "$1: '$old' found $n times, not once"
-	OLD=$old NEW=$new awk '
-		BEGIN { new = ENVIRON["NEW"]; gsub(/<NL>/, "\n", new) }
-		$0 == ENVIRON["OLD"] { print new; next }
-		{ print }' "$file" >"$file.tmp" || die "cannot edit $1"
-	mv "$file.tmp" "$file" || die "cannot edit $1"
+	local file=$src/$1
+
+	OLD=$2 NEW=$3 perl -0777 -i -ne '
+		my ($old, $new) = map { (my $t = $_) =~ s/<NL>/\n/g; "$t\n" }
+				  @ENV{qw(OLD NEW)};
+		my $n = () = /^\Q$old\E/mg;
+		if ($n != 1) {
+			print;
+			print STDERR "found $n times, not once\n";
+			exit 1;
+		}
+		s/^\Q$old\E/$new/m;
+		print;' "$file" || die "$1: cannot edit (the text to replace: '${2%%<NL>*}')"
 }
 
 commit_all()
@@ -180,8 +225,7 @@ commit_all()
 log=$demo/bisect.log
 : >"$log"
 test_args=(--test "$test_bin" --log "$log" --modules "$obj/modinst/lib/modules"
-	   --only masterclock_update
-	   --max-drift-ppb "$threshold")
+	   "${test_args[@]}")
 
 end_check()
 {
@@ -205,8 +249,9 @@ bad_at=$((3 + seed % (ncommits - 4)))
 g=0
 for ((i = 1; i <= ncommits; i++)); do
 	if [ "$i" = "$bad_at" ]; then
-		edit arch/x86/kvm/x86.c "$bad_old" "$bad_new"
-		commit_all "$bad_subject"
+		IFS='|' read -r file old new subject <<<"$bad"
+		edit "$file" "$old" "$new"
+		commit_all "$subject"
 		injected=$(git_q log -1 --format='%h %s')
 	else
 		IFS='|' read -r file old new subject < <(sed -n "$((g + 1))p" <<<"$goods")
@@ -226,7 +271,11 @@ bad_ok=0
 end_check bad "$demo/bad.bzImage" 1 && bad_ok=1
 if [ $good_ok = 0 ] || [ $bad_ok = 0 ]; then
 	[ $good_ok = 1 ] || say "the good end does not pass"
-	[ $bad_ok = 1 ] || say "the bad end does not fail: a regression of $drift ppb is below what --max-drift-ppb $threshold sees"
+	if [ $bad_ok = 0 ] && [ -n "$drift" ]; then
+		say "the bad end does not fail: a regression of $drift ppb is below what --max-drift-ppb $threshold sees"
+	elif [ $bad_ok = 0 ]; then
+		say "the bad end does not fail: vcpu_hotplug saw no master clock update"
+	fi
 	say "the ends do not differ as they must: no bisection, no commit named ($(elapsed))"
 	exit 1
 fi
@@ -239,7 +288,7 @@ bisect_start=$(date +%s)
 	"$root/scripts/bisect-run.sh" --kernel "$obj/arch/x86/boot/bzImage" "${test_args[@]}") \
 	>"$run_out" 2>&1
 rc=$?
-grep -E '^bisect-step: |^bisect-run\.sh: |^# metric masterclock_update\.drift' "$run_out" | sed 's/^/  /'
+grep -E '^bisect-step: |^bisect-run\.sh: |^# metric masterclock_update\.drift|^# vcpu_hotplug: the reference moved' "$run_out" | sed 's/^/  /'
 say "git bisect run: $(grep -c '^bisect-step: ' "$run_out") steps in $(($(date +%s) - bisect_start)) s, exit $rc"
 found_sha=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$run_out" | head -n 1)
 git_q bisect log >"$demo/bisect-git.log" 2>/dev/null
