@@ -180,21 +180,30 @@ arch/x86/kvm/cpuid.c|	if (cpuid->nent < vcpu->arch.cpuid_nent)|	if (WARN_ON_ONCE
 arch/x86/kvm/i8259.c|		pr_pic_unimpl("non byte write\n");|		pr_pic_unimpl("non-byte write of %d bytes\n", len);|KVM: x86: Say how wide a non-byte PIC write was
 EOF
 )
-# The regression, FILE|OLD|NEW|SUBJECT as above, <NL> in OLD too.
+# The regression: bad_old of x86.c replaced by bad_new, with <NL> as above
+# (in its own variables: the code has "||").
 if [ -n "$drift" ]; then
-	bad="arch/x86/kvm/x86.c|\
-		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,|\
-		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,|\
-KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
+	bad_old='		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,'
+	bad_new="		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,"
+	bad_subject="KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
 	test_args=(--only masterclock_update --max-drift-ppb "$threshold")
 else
 	# Whenever the master clock is on, or could be turned on (the host's
 	# clocksource is TSC and every vCPU's TSC matches), a TSC sync asks
 	# for a master clock update, new generation or not.
-	bad=$(cat <<'EOF'
-arch/x86/kvm/x86.c|	 * Request a masterclock update if the masterclock needs to be toggled<NL>	 * on/off, or when starting a new generation and the masterclock is<NL>	 * enabled (compute_guest_tsc() requires the masterclock snapshot to be<NL>	 * taken _after_ the new generation is created).<NL>	 */<NL>	if ((ka->use_master_clock && new_generation) ||<NL>	    (ka->use_master_clock != use_master_clock))|	 * Request a masterclock update at every TSC sync while the masterclock<NL>	 * is in use or can be turned on, so that its snapshot is always taken<NL>	 * after the sync.<NL>	 */<NL>	if (ka->use_master_clock || use_master_clock)|KVM: x86: Update the masterclock at every TSC sync it may use
-EOF
-)
+	bad_old='	 * Request a masterclock update if the masterclock needs to be toggled<NL>'
+	bad_old+='	 * on/off, or when starting a new generation and the masterclock is<NL>'
+	bad_old+='	 * enabled (compute_guest_tsc() requires the masterclock snapshot to be<NL>'
+	bad_old+='	 * taken _after_ the new generation is created).<NL>'
+	bad_old+='	 */<NL>'
+	bad_old+='	if ((ka->use_master_clock && new_generation) ||<NL>'
+	bad_old+='	    (ka->use_master_clock != use_master_clock))'
+	bad_new='	 * Request a masterclock update at every TSC sync while the masterclock<NL>'
+	bad_new+='	 * is in use or can be turned on, so that its snapshot is always taken<NL>'
+	bad_new+='	 * after the sync.<NL>'
+	bad_new+='	 */<NL>'
+	bad_new+='	if (ka->use_master_clock || use_master_clock)'
+	bad_subject="KVM: x86: Update the masterclock at every TSC sync it may use"
 	test_args=(--only vcpu_hotplug --no-threshold)
 fi
 
@@ -249,9 +258,8 @@ bad_at=$((3 + seed % (ncommits - 4)))
 g=0
 for ((i = 1; i <= ncommits; i++)); do
 	if [ "$i" = "$bad_at" ]; then
-		IFS='|' read -r file old new subject <<<"$bad"
-		edit "$file" "$old" "$new"
-		commit_all "$subject"
+		edit arch/x86/kvm/x86.c "$bad_old" "$bad_new"
+		commit_all "$bad_subject"
 		injected=$(git_q log -1 --format='%h %s')
 	else
 		IFS='|' read -r file old new subject < <(sed -n "$((g + 1))p" <<<"$goods")
