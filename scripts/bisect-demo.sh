@@ -236,13 +236,16 @@ log=$demo/bisect.log
 test_args=(--test "$test_bin" --log "$log" --modules "$obj/modinst/lib/modules"
 	   "${test_args[@]}")
 
+# end_check NAME IMAGE WANT: boot IMAGE, run the test, exit 0 when
+# bisect-run.sh says WANT; its output is kept in end_out.
+end_out=
 end_check()
 {
-	local name=$1 image=$2 want=$3 start rc out
+	local name=$1 image=$2 want=$3 start rc
 	start=$(date +%s)
-	out=$(cd "$src" && "$root/scripts/bisect-run.sh" --kernel "$image" "${test_args[@]}" 2>&1)
+	end_out=$(cd "$src" && "$root/scripts/bisect-run.sh" --kernel "$image" "${test_args[@]}" 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | sed 's/^/  /'
+	printf '%s\n' "$end_out" | sed 's/^/  /'
 	say "$name end: exit $rc, wanted $want ($(($(date +%s) - start)) s)"
 	[ "$rc" = "$want" ]
 }
@@ -277,7 +280,13 @@ cp "$obj/arch/x86/boot/bzImage" "$demo/bad.bzImage"
 
 bad_ok=0
 end_check bad "$demo/bad.bzImage" 1 && bad_ok=1
-if [ $good_ok = 0 ] || [ $bad_ok = 0 ]; then
+# The hotplug regression's failure is a moved reference, with its step.
+if [ $bad_ok = 1 ] && [ -z "$drift" ] &&
+   ! grep -q '^# vcpu_hotplug: the reference moved: a step of' <<<"$end_out"; then
+	say "the bad end failed, but not with a moved reference"
+	bad_ok=2
+fi
+if [ $good_ok = 0 ] || [ $bad_ok != 1 ]; then
 	[ $good_ok = 1 ] || say "the good end does not pass"
 	if [ $bad_ok = 0 ] && [ -n "$drift" ]; then
 		say "the bad end does not fail: a regression of $drift ppb is below what --max-drift-ppb $threshold sees"
