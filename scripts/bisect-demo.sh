@@ -73,7 +73,8 @@ if [ -n "$drift" ]; then
 	if [ "$drift" -lt 1 ] || [ "$drift" -ge 100000000 ]; then
 		usage_error "--drift-ppb must be 1 to 99999999 (below 10 %)"
 	fi
-	[ -n "$threshold" ] || threshold=$((drift / 2))
+	# Half the regression, at least 1 ppb.
+	[ -n "$threshold" ] || threshold=$(((drift + 1) / 2))
 	threshold=$((10#$threshold))
 	[ "$threshold" -gt 0 ] || usage_error "--threshold-ppb must be at least 1"
 elif [ -n "$threshold" ]; then

@@ -36,7 +36,8 @@ while [ $# -gt 0 ]; do
 	--help) echo "Usage: fake"; exit 0 ;;
 	--list)
 		printf '%s\n' masterclock_update set_clock reference_update \
-			set_clock_guest stock_restore concurrent_update migrate
+			set_clock_guest stock_restore concurrent_update migrate \
+			vcpu_hotplug
 		exit 0 ;;
 	--only) shift 2 ;;
 	--max-drift-ppb=* | --max-set-clock-ns=* | --tolerance-ns=*)
@@ -126,6 +127,15 @@ FAKE_RC=0 FAKE_TAP='ok 1 set_clock' step 125 "--only a subtest not run" \
 	"${T[@]}" --only masterclock_update "${th[@]}"
 FAKE_RC=segv FAKE_TAP=$tap step 125 "--only, then a crash" "${T[@]}" \
 	--only masterclock_update "${th[@]}"
+moved='# vcpu_hotplug: the reference moved: a step of 5 ns (old - new)'
+out=$(FAKE_RC=1 FAKE_TAP="$moved;not ok 1 vcpu_hotplug" "$helper" --log "$tmp/log" \
+	"${T[@]}" --only vcpu_hotplug --no-threshold 2>&1)
+rc=$?
+if [ "$rc" = 1 ] && grep -qxF "$moved" <<<"$out"; then
+	ok "a moved reference is bad, and its step is printed"
+else
+	not_ok "a moved reference is bad, and its step is printed (exit $rc)" "$out"
+fi
 FAKE_RC=0 step 0 "--check starts the test only" "${T[@]}" --check "${th[@]}"
 if [ ! -e "$FAKE_COUNT.real" ]; then
 	ok "--check does not run the test"
@@ -158,6 +168,37 @@ usage_error "a test whose --help fails" --test "$tmp/broken" "${th[@]}"
 usage_error "--help among the test options" "${T[@]}" "${th[@]}" --help
 usage_error "--help after --" "${T[@]}" -- "${th[@]}" --help
 usage_error "an unwritable log" "${T[@]}" --log /proc/nope/log "${th[@]}"
+
+# bisect-demo's command line: each mistake is one line and exit 2, before
+# anything is built or written.
+demo=$root/scripts/bisect-demo.sh
+demo_usage_error()
+{
+	local name=$1 rc out
+	shift
+	out=$(BUILD=$tmp/demo-build "$demo" --test "$fake" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+	   [ ! -e "$tmp/demo-build" ]; then
+		ok "bisect-demo: $name -> 2"
+	else
+		not_ok "bisect-demo: $name -> $rc" "$out"
+	fi
+}
+demo_usage_error "a threshold without --drift-ppb" --threshold-ppb 200
+demo_usage_error "--drift-ppb 0" --drift-ppb 0
+demo_usage_error "--drift-ppb of 10 %" --drift-ppb 100000000
+demo_usage_error "--drift-ppb 4e2" --drift-ppb 4e2
+demo_usage_error "--drift-ppb without a value" --drift-ppb
+demo_usage_error "--threshold-ppb 0" --drift-ppb 400 --threshold-ppb 0
+demo_usage_error "a seed beyond 64 bits" --seed 99999999999999999999
+demo_usage_error "--jobs 0" --jobs 0
+demo_usage_error "an unknown argument" --drift 400
+if "$demo" --help | grep -q -- '--drift-ppb N'; then
+	ok "bisect-demo: --help names --drift-ppb"
+else
+	not_ok "bisect-demo: --help names --drift-ppb"
+fi
 
 if [ -n "$real" ] && [ -x "$real" ]; then
 	R=(--test "$real")
