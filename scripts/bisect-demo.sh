@@ -47,8 +47,10 @@ test_bin=$build/pvclock_drift_test
 jobs=2
 ncommits=8
 
+# number OPTION VALUE: VALUE is a decimal number bash can hold.
 number()
 {
+	[ $# -ge 2 ] || usage_error "$1 needs a value"
 	case $2 in
 	'' | *[!0-9]*) usage_error "$1: '$2' is not a number" ;;
 	esac
@@ -58,11 +60,11 @@ number()
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--seed)		[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; seed=$2; shift 2 ;;
-	--drift-ppb)	[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; drift=$2; shift 2 ;;
-	--threshold-ppb) [ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; threshold=$2; shift 2 ;;
+	--seed)		number "$@"; seed=$2; shift 2 ;;
+	--drift-ppb)	number "$@"; drift=$2; shift 2 ;;
+	--threshold-ppb) number "$@"; threshold=$2; shift 2 ;;
 	--test)		[ $# -ge 2 ] || usage_error "$1 needs a value"; test_bin=$2; shift 2 ;;
-	--jobs)		[ $# -ge 2 ] || usage_error "$1 needs a value"; number "$1" "$2"; jobs=$2; shift 2 ;;
+	--jobs)		number "$@"; jobs=$2; shift 2 ;;
 	-h | --help)	usage_text '4,/^$/'; exit 0 ;;
 	*)		usage_error "unknown argument '$1'" ;;
 	esac
@@ -73,10 +75,14 @@ if [ -n "$drift" ]; then
 	if [ "$drift" -lt 1 ] || [ "$drift" -ge 100000000 ]; then
 		usage_error "--drift-ppb must be 1 to 99999999 (below 10 %)"
 	fi
-	# Half the regression, at least 1 ppb.
+	# Halfway between a good clock and a bad one: the good clock's own
+	# spread stays below it as long as it is below half the regression.
 	[ -n "$threshold" ] || threshold=$(((drift + 1) / 2))
 	threshold=$((10#$threshold))
-	[ "$threshold" -gt 0 ] || usage_error "--threshold-ppb must be at least 1"
+	# The test's own range: beyond it, each boot would be a usage error.
+	if [ "$threshold" -lt 1 ] || [ "$threshold" -gt 1000000000 ]; then
+		usage_error "--threshold-ppb must be 1 to 1000000000"
+	fi
 elif [ -n "$threshold" ]; then
 	usage_error "--threshold-ppb goes with --drift-ppb: the hotplug regression has no threshold"
 fi
@@ -92,9 +98,10 @@ fi
 seed=$((10#$seed))
 
 t0=$(date +%s)
+# elapsed [START]: the seconds since START (default: the demo's start).
 elapsed()
 {
-	echo "$(($(date +%s) - t0)) s"
+	echo "$(($(date +%s) - ${1:-$t0})) s"
 }
 say()
 {
@@ -102,10 +109,11 @@ say()
 }
 
 if [ -n "$drift" ]; then
-	say "seed $seed (SEED=$seed repeats this run), regression: kvmclock $drift ppb fast, threshold $threshold ppb"
+	regression="kvmclock $drift ppb fast, threshold $threshold ppb"
 else
-	say "seed $seed (SEED=$seed repeats this run), regression: a master clock update at every TSC sync (before v6.8)"
+	regression="a master clock update at every TSC sync (before v6.8)"
 fi
+say "seed $seed (SEED=$seed repeats this run), regression: $regression"
 
 demo=$build/bisect-demo
 src=$demo/src
@@ -114,10 +122,12 @@ mkdir -p "$demo"
 exec 9>"$demo/.lock"
 flock -n 9 || die "another bisect-demo runs in $demo"
 
+# No automatic gc: it would slow the steps down, in a repository that is
+# thrown away commit by commit anyway.
 git_q()
 {
 	git -C "$src" -c user.name=bisect-demo -c user.email=bisect-demo@localhost \
-		-c advice.detachedHead=false "$@"
+		-c advice.detachedHead=false -c gc.auto=0 "$@"
 }
 
 # Debian's source, unpacked once into a repository of the demo's own.
@@ -165,7 +175,7 @@ build_here()
 	  rm -rf "$obj/modinst" &&
 	  kmake INSTALL_MOD_PATH="$obj/modinst" modules_install; } >>"$obj/build.log" 2>&1 ||
 		die "building $what failed (see $obj/build.log)"
-	say "built $what in $(($(date +%s) - start)) s"
+	say "built $what in $(elapsed "$start")"
 }
 
 # The commits.  Each good one changes KVM's compiled code without touching
@@ -214,6 +224,7 @@ edit()
 {
 	local file=$src/$1
 
+	[ -f "$file" ] || die "$1: no such file in $src"
 	OLD=$2 NEW=$3 perl -0777 -i -ne '
 		my ($old, $new) = map { (my $t = $_) =~ s/<NL>/\n/g; "$t\n" }
 				  @ENV{qw(OLD NEW)};
@@ -238,17 +249,19 @@ test_args=(--test "$test_bin" --log "$log" --modules "$obj/modinst/lib/modules"
 	   "${test_args[@]}")
 
 # end_check NAME IMAGE WANT: boot IMAGE, run the test, exit 0 when
-# bisect-run.sh says WANT; its output is kept in end_out.
+# bisect-run.sh says WANT; its output is kept in end_out, its exit code in
+# end_rc.
 end_out=
+end_rc=
 end_check()
 {
-	local name=$1 image=$2 want=$3 start rc
+	local name=$1 image=$2 want=$3 start
 	start=$(date +%s)
 	end_out=$(cd "$src" && "$root/scripts/bisect-run.sh" --kernel "$image" "${test_args[@]}" 2>&1)
-	rc=$?
+	end_rc=$?
 	printf '%s\n' "$end_out" | sed 's/^/  /'
-	say "$name end: exit $rc, wanted $want ($(($(date +%s) - start)) s)"
-	[ "$rc" = "$want" ]
+	say "$name end: exit $end_rc, wanted $want ($(elapsed "$start"))"
+	[ "$end_rc" = "$want" ]
 }
 
 # The base, built first: after the first run only what the last run's
@@ -264,6 +277,7 @@ for ((i = 1; i <= ncommits; i++)); do
 	if [ "$i" = "$bad_at" ]; then
 		edit arch/x86/kvm/x86.c "$bad_old" "$bad_new"
 		commit_all "$bad_subject"
+		injected_sha=$(git_q rev-parse HEAD)
 		injected=$(git_q log -1 --format='%h %s')
 	else
 		IFS='|' read -r file old new subject < <(sed -n "$((g + 1))p" <<<"$goods")
@@ -289,10 +303,12 @@ if [ $bad_ok = 1 ] && [ -z "$drift" ] &&
 fi
 if [ $good_ok = 0 ] || [ $bad_ok != 1 ]; then
 	[ $good_ok = 1 ] || say "the good end does not pass"
-	if [ $bad_ok = 0 ] && [ -n "$drift" ]; then
+	if [ $bad_ok = 0 ] && [ "$end_rc" != 0 ]; then
+		say "the bad end could not be tested (exit $end_rc)"
+	elif [ $bad_ok = 0 ] && [ -n "$drift" ]; then
 		say "the bad end does not fail: a regression of $drift ppb is below what --max-drift-ppb $threshold sees"
 	elif [ $bad_ok = 0 ]; then
-		say "the bad end does not fail: vcpu_hotplug saw no master clock update"
+		say "the bad end does not fail: vcpu_hotplug saw the reference stay put"
 	fi
 	say "the ends do not differ as they must: no bisection, no commit named ($(elapsed))"
 	exit 1
@@ -307,7 +323,7 @@ bisect_start=$(date +%s)
 	>"$run_out" 2>&1
 rc=$?
 grep -E '^bisect-step: |^bisect-run\.sh: |^# metric masterclock_update\.drift|^# vcpu_hotplug: the reference moved' "$run_out" | sed 's/^/  /'
-say "git bisect run: $(grep -c '^bisect-step: ' "$run_out") steps in $(($(date +%s) - bisect_start)) s, exit $rc"
+say "git bisect run: $(grep -c '^bisect-step: ' "$run_out") steps in $(elapsed "$bisect_start"), exit $rc"
 found_sha=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$run_out" | head -n 1)
 git_q bisect log >"$demo/bisect-git.log" 2>/dev/null
 git_q bisect reset >/dev/null 2>&1
@@ -319,7 +335,7 @@ fi
 found=$(git_q log -1 --format='%h %s' "$found_sha")
 say "injected $injected"
 say "found $found"
-if [ "${found%% *}" != "${injected%% *}" ]; then
+if [ "$found_sha" != "$injected_sha" ]; then
 	say "MISMATCH: git bisect named another commit ($(elapsed))"
 	exit 1
 fi

@@ -191,6 +191,7 @@ demo_usage_error "--drift-ppb of 10 %" --drift-ppb 100000000
 demo_usage_error "--drift-ppb 4e2" --drift-ppb 4e2
 demo_usage_error "--drift-ppb without a value" --drift-ppb
 demo_usage_error "--threshold-ppb 0" --drift-ppb 400 --threshold-ppb 0
+demo_usage_error "a threshold the test refuses" --drift-ppb 400 --threshold-ppb 1000000001
 demo_usage_error "a seed beyond 64 bits" --seed 99999999999999999999
 demo_usage_error "--jobs 0" --jobs 0
 demo_usage_error "an unknown argument" --drift 400
