@@ -99,6 +99,12 @@ struct read_budget {
 	bool fixed_reads;
 };
 
+/* What a guest's run of reads found: old - new at each TSC read. */
+struct read_run {
+	struct pvd_stats stats;
+	uint64_t before_ref;	/* reads at a TSC before new's reference */
+};
+
 /*
  * What the host tells the guest.  Each vCPU has a kvmclock page of its own
  * (KVM's pvti for that vCPU); host_pvti is a page only the host writes.
@@ -120,9 +126,7 @@ struct guest_report {
 	uint64_t retries;	/* snapshots retried for an odd or moved version */
 	uint64_t tsc;
 	int64_t diff;
-	uint64_t first_tsc, last_tsc;
-	uint64_t before_ref;	/* reads at a TSC before the new reference */
-	struct pvd_stats stats;
+	struct read_run run;	/* guest_compare()'s reads */
 	/* the page after the comparison, and its version */
 	struct pvclock_ref_clock end_clk;
 	uint32_t end_version;
@@ -196,29 +200,40 @@ static bool guest_reads_done(const struct read_budget *b, uint64_t n,
 	       t - start >= b->budget_ticks;
 }
 
-/* Old against a new snapshot of page at each of many real TSC reads. */
-static void guest_compare(const struct pvclock_ref_pvti *page)
+/*
+ * old_clk - new_clk at each of many real TSC reads, until budget is spent.
+ * Each read's TSC goes to log while it has room, so that the host can
+ * recompute the stats; a NULL log keeps none.  The stats live in locals
+ * until the end: the loop's pace is the precision's budget.
+ */
+static void guest_read_run(const struct pvclock_ref_clock *old_clk,
+			   const struct pvclock_ref_clock *new_clk,
+			   const struct read_budget *budget, uint64_t *log,
+			   struct read_run *run)
 {
-	uint64_t *log = (uint64_t *)gp.log_gva;
+	uint64_t n = 0, t, start = rdtsc(), before = 0;
 	struct pvd_stats s;
-	uint64_t n = 0, t, start, before = 0;
 
-	guest_snapshot(page, &gr.new_clk, &gr.new_version);
 	pvd_stats_init(&s);
-	start = rdtsc();
 	do {
 		t = rdtsc();
-		pvd_stats_add(&s, pvd_clock_diff(&gr.old_clk, &gr.new_clk, t));
-		if ((int64_t)(t - gr.new_clk.tsc_timestamp) < 0)
+		pvd_stats_add(&s, pvd_clock_diff(old_clk, new_clk, t));
+		if ((int64_t)(t - new_clk->tsc_timestamp) < 0)
 			before++;
-		if (n < LOG_ENTRIES)
+		if (log && n < LOG_ENTRIES)
 			log[n] = t;
 		n++;
-	} while (!guest_reads_done(&gp.reads, n, t, start));
-	gr.stats = s;
-	gr.before_ref = before;
-	gr.first_tsc = start;
-	gr.last_tsc = t;
+	} while (!guest_reads_done(budget, n, t, start));
+	run->stats = s;
+	run->before_ref = before;
+}
+
+/* Old against a new snapshot of page, logged for the host. */
+static void guest_compare(const struct pvclock_ref_pvti *page)
+{
+	guest_snapshot(page, &gr.new_clk, &gr.new_version);
+	guest_read_run(&gr.old_clk, &gr.new_clk, &gp.reads,
+		       (uint64_t *)gp.log_gva, &gr.run);
 	guest_snapshot(page, &gr.end_clk, &gr.end_version);
 }
 
@@ -790,7 +805,7 @@ static void label_rate(char *buf, size_t len, uint32_t khz)
 /* Recompute the guest's figures from its logged TSC values. */
 static void host_recompute(const struct test_vm *t, struct pvd_stats *s)
 {
-	uint64_t n = gr.stats.reads < LOG_ENTRIES ? gr.stats.reads : LOG_ENTRIES;
+	uint64_t n = gr.run.stats.reads < LOG_ENTRIES ? gr.run.stats.reads : LOG_ENTRIES;
 	uint64_t i;
 
 	pvd_stats_init(s);
@@ -803,7 +818,7 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 			const struct pvclock_ref_clock *old_clk,
 			const struct pvclock_ref_choice *c)
 {
-	const struct pvd_stats *s = &gr.stats;
+	const struct pvd_stats *s = &gr.run.stats;
 	uint64_t bp = pvd_basis_points(s->differ, s->reads);
 	const char *mname = pvd_method_name(m);
 	char buf[128];
@@ -834,9 +849,9 @@ static void check_guest_saw(const char *rate, const char *mname,
 	    !pvd_clock_equal(&gr.new_clk, new_clk))
 		check_fail("reference_update %s %s: %s", rate, mname,
 			   "the guest read another pvclock than the host wrote");
-	if (gr.before_ref)
+	if (gr.run.before_ref)
 		check_fail("reference_update %s %s: %lu reads before the new reference",
-			   rate, mname, gr.before_ref);
+			   rate, mname, gr.run.before_ref);
 }
 
 /* One rate and method: old clock, guest's TSC, new reference, reads. */
@@ -870,10 +885,10 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
 	report_cell(rate, m, &old_clk, &choice);
 
 	host_recompute(t, &host);
-	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
+	if (gr.run.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.run.stats))
 		check_fail("reference_update %s %s: %s", rate, mname,
 			   "the host's arithmetic disagrees with the guest's");
-	why = pvd_method_verdict(m, &gr.stats);
+	why = pvd_method_verdict(m, &gr.run.stats);
 	if (why && m == PVCLOCK_REF_EXACT && choice.remainder)
 		check_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
 			   rate, mname, why, opts.window,
@@ -1739,7 +1754,7 @@ static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock 
 			      const struct pvclock_ref_clock *restored,
 			      enum pvd_clock_guest_mode mode)
 {
-	const struct pvd_stats *s = &gr.stats;
+	const struct pvd_stats *s = &gr.run.stats;
 	int64_t lo_diff, hi_diff;
 	struct pvd_stats host;
 
@@ -1769,8 +1784,8 @@ static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock 
 	if (pvd_stats_max_abs(s) > opts.tolerance_ns)
 		check_fail("a read differs by %lu ns, beyond --tolerance-ns %lu",
 			   pvd_stats_max_abs(s), opts.tolerance_ns);
-	if (gr.before_ref)
-		check_fail("%lu reads before the restored reference", gr.before_ref);
+	if (gr.run.before_ref)
+		check_fail("%lu reads before the restored reference", gr.run.before_ref);
 	host_recompute(t, &host);
 	if (s->reads <= LOG_ENTRIES && !pvd_stats_equal(&host, s))
 		check_fail("the host's arithmetic disagrees with the guest's");
@@ -1873,21 +1888,21 @@ static void restore_reads(struct test_vm *t, const char *how)
 	char buf[96];
 
 	printf("# stock_restore %s: %lu guest reads, %lu differ from the saved clock,\n"
-	       "# saved - new in [%ld, %ld] ns\n", how, gr.stats.reads,
-	       gr.stats.differ, gr.stats.min_diff, gr.stats.max_diff);
+	       "# saved - new in [%ld, %ld] ns\n", how, gr.run.stats.reads,
+	       gr.run.stats.differ, gr.run.stats.min_diff, gr.run.stats.max_diff);
 	snprintf(buf, sizeof(buf), "stock_restore.%s.min_diff", how);
-	report_metric(buf, gr.stats.min_diff, "ns");
+	report_metric(buf, gr.run.stats.min_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_diff", how);
-	report_metric(buf, gr.stats.max_diff, "ns");
+	report_metric(buf, gr.run.stats.max_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_abs", how);
-	report_metric(buf, (int64_t)pvd_stats_max_abs(&gr.stats), "ns");
+	report_metric(buf, (int64_t)pvd_stats_max_abs(&gr.run.stats), "ns");
 	host_recompute(t, &host);
-	if (gr.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.stats))
+	if (gr.run.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.run.stats))
 		check_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
 			   how);
-	if (gr.before_ref)
+	if (gr.run.before_ref)
 		check_fail("stock_restore %s: %lu reads before the new reference",
-			   how, gr.before_ref);
+			   how, gr.run.before_ref);
 	/*
 	 * KVM may rewrite the page (a guest kvmclock MSR write schedules one
 	 * 100 ms later) but, without a new master clock, with the same fields.
@@ -1998,11 +2013,11 @@ static void test_stock_restore(void)
 	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
 		check_fail("stock_restore: %s",
 			   "the guest read another pvti than the one the routine verified");
-	if (gr.stats.min_diff < res.lo || gr.stats.max_diff > res.hi)
+	if (gr.run.stats.min_diff < res.lo || gr.run.stats.max_diff > res.hi)
 		check_fail("stock_restore: reads outside the range the arithmetic allows");
-	if (pvd_stats_max_abs(&gr.stats) > opts.restore_tolerance_ns)
+	if (pvd_stats_max_abs(&gr.run.stats) > opts.restore_tolerance_ns)
 		check_fail("stock_restore: a read differs by %lu ns, %s %lu",
-			   pvd_stats_max_abs(&gr.stats),
+			   pvd_stats_max_abs(&gr.run.stats),
 			   "beyond --restore-tolerance-ns",
 			   opts.restore_tolerance_ns);
 out:
@@ -2202,27 +2217,11 @@ struct migrate_report {
 	struct pvclock_ref_clock first;	/* the pvti at the first entry */
 	struct pvclock_ref_clock last;	/* the pvti after the reads */
 	struct pvclock_ref_clock stepped;	/* after a forced update */
-	struct pvd_stats stats;	/* saved - first at each read */
-	uint64_t before_ref;	/* reads at a TSC before first's reference */
+	struct read_run run;	/* saved - first at each read */
 };
 
 static struct migrate_params mgp;
 static struct migrate_report mgr[MIGRATE_VCPUS];
-
-/* The saved clock against the vCPU's first pvti, at real TSC reads. */
-static void migrate_guest_reads(struct migrate_report *r)
-{
-	uint64_t n = 0, t, start = rdtsc();
-
-	pvd_stats_init(&r->stats);
-	do {
-		t = rdtsc();
-		pvd_stats_add(&r->stats, pvd_clock_diff(&mgp.saved, &r->first, t));
-		if ((int64_t)(t - r->first.tsc_timestamp) < 0)
-			r->before_ref++;
-		n++;
-	} while (!guest_reads_done(&mgp.reads, n, t, start));
-}
 
 /* VM A: kvmclock on, then (vCPU 0) forced updates on the host's demand. */
 static void migrate_guest_source(uint64_t cpu)
@@ -2253,7 +2252,8 @@ static void migrate_guest_dest(uint64_t cpu)
 
 	WRITE_ONCE(r->entries, r->entries + 1);
 	guest_snapshot(pvti, &r->first, &version);
-	migrate_guest_reads(r);
+	/* No log: two vCPUs read at once, and the host checks their range. */
+	guest_read_run(&mgp.saved, &r->first, &mgp.reads, NULL, &r->run);
 	guest_snapshot(pvti, &r->last, &version);
 	GUEST_SYNC(MIGRATE_READ);
 	GUEST_ASSERT(!cpu);
@@ -2462,26 +2462,26 @@ static void migrate_check_reads(const char *name, unsigned int cpu,
 
 	printf("# migrate %s: vCPU %u: %lu reads, %lu differ from the saved clock,\n"
 	       "# saved - restored in [%ld, %ld] ns, allowed [%ld, %ld]\n",
-	       name, cpu, r->stats.reads, r->stats.differ, r->stats.min_diff,
-	       r->stats.max_diff, lo, hi);
+	       name, cpu, r->run.stats.reads, r->run.stats.differ, r->run.stats.min_diff,
+	       r->run.stats.max_diff, lo, hi);
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.reads", name, cpu);
-	report_metric(buf, (int64_t)r->stats.reads, "reads");
+	report_metric(buf, (int64_t)r->run.stats.reads, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.differing", name, cpu);
-	report_metric(buf, (int64_t)r->stats.differ, "reads");
+	report_metric(buf, (int64_t)r->run.stats.differ, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.max_diff", name, cpu);
-	report_metric(buf, (int64_t)pvd_stats_max_abs(&r->stats), "ns");
-	if (r->stats.reads < mgp.reads.min_reads)
+	report_metric(buf, (int64_t)pvd_stats_max_abs(&r->run.stats), "ns");
+	if (r->run.stats.reads < mgp.reads.min_reads)
 		check_fail("migrate %s: vCPU %u made %lu reads, not %lu",
-			   name, cpu, r->stats.reads, mgp.reads.min_reads);
-	if (r->stats.min_diff < lo || r->stats.max_diff > hi)
+			   name, cpu, r->run.stats.reads, mgp.reads.min_reads);
+	if (r->run.stats.min_diff < lo || r->run.stats.max_diff > hi)
 		check_fail("migrate %s: vCPU %u: reads outside [%ld, %ld] ns",
 			   name, cpu, lo, hi);
-	if (pvd_stats_max_abs(&r->stats) > tolerance)
+	if (pvd_stats_max_abs(&r->run.stats) > tolerance)
 		check_fail("migrate %s: vCPU %u: a read differs by %lu ns, beyond %lu",
-			   name, cpu, pvd_stats_max_abs(&r->stats), tolerance);
-	if (r->before_ref)
+			   name, cpu, pvd_stats_max_abs(&r->run.stats), tolerance);
+	if (r->run.before_ref)
 		check_fail("migrate %s: vCPU %u: %lu reads before the reference",
-			   name, cpu, r->before_ref);
+			   name, cpu, r->run.before_ref);
 	if (!same_clock(&r->last, &r->first))
 		check_fail("migrate %s: vCPU %u's pvti changed during the reads",
 			   name, cpu);
