@@ -171,10 +171,7 @@ build_here()
 {
 	local what=$1 start
 	start=$(date +%s)
-	{ kmake -j"$jobs" bzImage modules &&
-	  rm -rf "$obj/modinst" &&
-	  kmake INSTALL_MOD_PATH="$obj/modinst" modules_install; } >>"$obj/build.log" 2>&1 ||
-		die "building $what failed (see $obj/build.log)"
+	kmake_step "$obj" "$jobs" || die "building $what failed (see $obj/build.log)"
 	say "built $what in $(elapsed "$start")"
 }
 

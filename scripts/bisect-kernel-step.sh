@@ -64,12 +64,7 @@ commit=$(git log -1 --format='%h %s' 2>/dev/null) || usage_error "not in a git r
 kmake_args=(O="$obj")
 
 start=$(date +%s)
-targets=(bzImage)
-grep -qx 'CONFIG_MODULES=y' "$obj/.config" && targets+=(modules)
-if ! kmake olddefconfig >>"$obj/build.log" 2>&1 ||
-   ! kmake -j"$jobs" "${targets[@]}" >>"$obj/build.log" 2>&1 ||
-   ! { [ "${#targets[@]}" = 1 ] || { rm -rf "$obj/modinst" &&
-	kmake INSTALL_MOD_PATH="$obj/modinst" modules_install >>"$obj/build.log" 2>&1; }; }; then
+if ! kmake olddefconfig >>"$obj/build.log" 2>&1 || ! kmake_step "$obj" "$jobs"; then
 	echo "bisect-step: $commit: skip (the build failed, see $obj/build.log; build $(($(date +%s) - start)) s)"
 	exit "$SKIP"
 fi

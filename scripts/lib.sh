@@ -93,6 +93,22 @@ kmake()
 	no_make_env nice -n 10 make "${kmake_args[@]}" ARCH=x86_64 "$@"
 }
 
+# kmake_step OBJ JOBS: one bisection step's kernel, the O= folder OBJ that
+# kmake_args builds into: the bzImage and, when the config has modules,
+# the modules, installed afresh in OBJ/modinst (the VM runner's --modules
+# OBJ/modinst/lib/modules), so that no module of another commit is loaded.
+# Make's output goes to OBJ/build.log.
+kmake_step()
+{
+	local obj=$1 jobs=$2 targets=(bzImage)
+
+	grep -qx 'CONFIG_MODULES=y' "$obj/.config" && targets+=(modules)
+	kmake -j"$jobs" "${targets[@]}" >>"$obj/build.log" 2>&1 || return 1
+	[ "${#targets[@]}" = 1 ] && return 0
+	rm -rf "$obj/modinst" &&
+		kmake INSTALL_MOD_PATH="$obj/modinst" modules_install >>"$obj/build.log" 2>&1
+}
+
 # ---- Debian packages ----
 
 # newest DIR GLOB: the path of the newest (sort -V) entry of DIR whose name

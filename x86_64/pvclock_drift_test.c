@@ -202,14 +202,14 @@ static bool guest_reads_done(const struct read_budget *b, uint64_t n,
 
 /*
  * old_clk - new_clk at each of many real TSC reads, until budget is spent.
- * Each read's TSC goes to log while it has room, so that the host can
- * recompute the stats; a NULL log keeps none.  The stats live in locals
- * until the end: the loop's pace is the precision's budget.
+ * The first log_len reads' TSC values go to log, so that the host can
+ * recompute the stats (log_len 0: none).  The stats live in locals until
+ * the end: the loop's pace is the precision's budget.
  */
 static void guest_read_run(const struct pvclock_ref_clock *old_clk,
 			   const struct pvclock_ref_clock *new_clk,
 			   const struct read_budget *budget, uint64_t *log,
-			   struct read_run *run)
+			   uint64_t log_len, struct read_run *run)
 {
 	uint64_t n = 0, t, start = rdtsc(), before = 0;
 	struct pvd_stats s;
@@ -220,7 +220,7 @@ static void guest_read_run(const struct pvclock_ref_clock *old_clk,
 		pvd_stats_add(&s, pvd_clock_diff(old_clk, new_clk, t));
 		if ((int64_t)(t - new_clk->tsc_timestamp) < 0)
 			before++;
-		if (log && n < LOG_ENTRIES)
+		if (n < log_len)
 			log[n] = t;
 		n++;
 	} while (!guest_reads_done(budget, n, t, start));
@@ -233,7 +233,7 @@ static void guest_compare(const struct pvclock_ref_pvti *page)
 {
 	guest_snapshot(page, &gr.new_clk, &gr.new_version);
 	guest_read_run(&gr.old_clk, &gr.new_clk, &gp.reads,
-		       (uint64_t *)gp.log_gva, &gr.run);
+		       (uint64_t *)gp.log_gva, LOG_ENTRIES, &gr.run);
 	guest_snapshot(page, &gr.end_clk, &gr.end_version);
 }
 
@@ -2253,7 +2253,7 @@ static void migrate_guest_dest(uint64_t cpu)
 	WRITE_ONCE(r->entries, r->entries + 1);
 	guest_snapshot(pvti, &r->first, &version);
 	/* No log: two vCPUs read at once, and the host checks their range. */
-	guest_read_run(&mgp.saved, &r->first, &mgp.reads, NULL, &r->run);
+	guest_read_run(&mgp.saved, &r->first, &mgp.reads, NULL, 0, &r->run);
 	guest_snapshot(pvti, &r->last, &version);
 	GUEST_SYNC(MIGRATE_READ);
 	GUEST_ASSERT(!cpu);
