@@ -111,6 +111,14 @@ kmake_step()
 
 # ---- Debian packages ----
 
+# The kernels and trees come through a project-local apt configuration
+# under $build/apt: the machine's own sources (read, never changed) plus
+# Debian's newer suites, which carry today's upstream (trixie-backports has
+# 7.3, sid 7.2), with package lists of its own.  Nothing is installed from
+# it: packages are only downloaded and unpacked into build/.
+. "$root/mk/versions.conf"
+aptdir=$build/apt
+
 # newest DIR GLOB: the path of the newest (sort -V) entry of DIR whose name
 # matches GLOB; nothing when there is none, or no DIR.
 newest()
@@ -118,27 +126,110 @@ newest()
 	find "$1" -maxdepth 1 -name "$2" 2>/dev/null | sort -V | tail -n 1
 }
 
-# apt_update WHY...: as root, note "WHY; running apt-get update", run it and
-# succeed; as anyone else fail, and the package lists stay as they are.
-apt_update()
+# debian_mirror: the URI of the Debian archive that the machine's own apt
+# configuration uses for its release (one-line or deb822 sources).
+debian_mirror()
 {
-	[ "$(id -u)" = 0 ] || return 1
-	note "$*; running apt-get update"
-	apt-get update -qq >&2 || true
+	local codename
+
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || return 1
+	{
+		awk -v c="$codename" '$1 == "deb" && $3 == c { print $2 }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+		awk -v c="$codename" '
+			/^[ \t]*$/ { if (ok && uri) print uri; ok = 0; uri = ""; next }
+			tolower($1) == "uris:" { uri = $2 }
+			tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == c) ok = 1 }
+			END { if (ok && uri) print uri }' \
+			/etc/apt/sources.list.d/*.sources 2>/dev/null
+	} | head -n 1
 }
 
-# deb_download PACKAGE DIR: apt-get download PACKAGE's .deb into DIR, its
-# output on stderr.
+# papt_setup: $aptdir holds the sources list of the newer suites, from the
+# machine's own Debian mirror.  Fails with a message when there is none.
+papt_setup()
+{
+	local mirror
+
+	[ -f "$aptdir/sources.list" ] && return 0
+	mirror=$(debian_mirror)
+	if [ -z "$mirror" ]; then
+		note "no Debian archive for this release in /etc/apt: cannot reach ${NEW_SUITES//,/ }"
+		return 1
+	fi
+	mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" ||
+		die "cannot create $aptdir"
+	: >"$aptdir/status"
+	# shellcheck disable=SC2046 # a mirror and a suite a line
+	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+		$(for s in ${NEW_SUITES//,/ }; do echo "$mirror" "$s"; done) \
+		>"$aptdir/sources.list.tmp" && mv "$aptdir/sources.list.tmp" "$aptdir/sources.list"
+}
+
+# papt COMMAND ARGS...: apt-get or apt-cache (COMMAND) with the project's
+# configuration: the machine's sources and the newer suites, package lists,
+# cache and (empty) status of its own under $aptdir.
+papt()
+{
+	local cmd=$1
+
+	shift
+	"$cmd" -o Dir::Etc::SourceList="$aptdir/sources.list" \
+		-o Dir::State::Lists="$aptdir/lists" \
+		-o Dir::State::status="$aptdir/status" \
+		-o Dir::Cache="$aptdir/cache" \
+		-o Dir::Etc::Preferences=/dev/null \
+		-o Dir::Etc::PreferencesParts=/dev/null \
+		-o APT::Sandbox::User="$(id -un)" "$@"
+}
+
+# apt_update WHY...: note "WHY; updating the project's package lists" and
+# fetch them into $aptdir; fails when they cannot be fetched (offline), and
+# the lists stay as they were.
+apt_update()
+{
+	papt_setup || return 1
+	note "$*; updating the project's package lists ($aptdir)"
+	papt apt-get update -qq >&2
+}
+
+# papt_lists: the project's package lists, fetched once when there are none.
+papt_lists()
+{
+	papt_setup || return 1
+	[ -n "$(find "$aptdir/lists" -maxdepth 1 -name '*_Packages*' 2>/dev/null)" ] ||
+		apt_update "no package lists yet"
+}
+
+# deb_download PACKAGE DIR: download PACKAGE's .deb into DIR, its output on
+# stderr.
 deb_download()
 {
-	# apt drops to the _apt user unless told otherwise; it could not
-	# write into a root-owned cache folder.
-	(cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1" >&2)
+	(cd "$2" && papt apt-get download -q "$1" >&2)
+}
+
+# not_in_archive PACKAGE VERSION: the one-line error for a kernel series
+# that Debian's suites no longer (or never) carried.
+not_in_archive()
+{
+	die "$1 is in none of the suites the project reaches (this release's and ${NEW_SUITES//,/, }): set BASE_KVER in mk/versions.conf to a series they carry ('make debian-versions' lists them), or pass KSRC=/path/to/linux"
+}
+
+# papt_has PACKAGE: whether the project's package lists have PACKAGE, after
+# fetching them once when they are missing, and once more when they lack it
+# (they may be old).
+papt_has()
+{
+	papt_lists || true
+	papt apt-cache show "$1" >/dev/null 2>&1 && return 0
+	apt_update "$1 not in the package lists" || return 1
+	papt apt-cache show "$1" >/dev/null 2>&1
 }
 
 # linux_source_deb VERSION CACHE: the newest .deb of Debian's
 # linux-source-VERSION in the folder CACHE, downloaded into it when there is
-# none (after an apt-get update, as root, if the package lists lack it).
+# none.  Offline, the newest copy already cached will do.
 linux_source_deb()
 {
 	local pkg="linux-source-$1" cache=$2 deb
@@ -149,17 +240,12 @@ linux_source_deb()
 		echo "$deb"
 		return 0
 	fi
-	if ! apt-cache show "$pkg" >/dev/null 2>&1; then
-		# Lists may simply never have been fetched on a fresh machine.
-		apt_update "$pkg not in the package lists" || true
-		apt-cache show "$pkg" >/dev/null 2>&1 ||
-			die "package $pkg is not in the package list (run 'apt-get update' as root, or pass KSRC=/path/to/linux)"
-	fi
-	note "downloading $pkg"
+	papt_has "$pkg" || not_in_archive "$pkg" "$1"
+	note "downloading $pkg (Debian's $1 source)"
 	deb_download "$pkg" "$cache" ||
-		die "apt-get download $pkg failed (network or package list unavailable; pass KSRC=/path/to/linux instead)"
+		die "downloading $pkg failed (network or package list unavailable; pass KSRC=/path/to/linux instead)"
 	deb=$(newest "$cache" "${pkg}_*_all.deb")
-	[ -n "$deb" ] || die "apt-get download left no ${pkg}_*_all.deb in $cache"
+	[ -n "$deb" ] || die "downloading $pkg left no ${pkg}_*_all.deb in $cache"
 	echo "$deb"
 }
 
