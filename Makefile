@@ -3,6 +3,9 @@
 # pvclock_ref and pvclock_drift_test.  `make help` lists the targets: each
 # has one "#: make TARGET ..." comment above its rule, which help prints.
 
+# BASE_KVER (today's upstream as Debian ships it) and the other versions.
+include mk/versions.conf
+
 CC ?= cc
 BUILD := build
 # Guest code on these machines is run by KVM's instruction emulator, which
@@ -58,7 +61,7 @@ test: $(CHECK_PROGS)
 
 #: make help          this list
 help:
-	@sed -n 's/^#: \{0,1\}//p' $(MAKEFILE_LIST)
+	@sed -n 's/^#: \{0,1\}//p' $(MAKEFILE_LIST) | sed 's/\$$(BASE_KVER)/$(BASE_KVER)/g'
 
 #: make clean         remove build/ (the cached trees, kernels and images too)
 clean:

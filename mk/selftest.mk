@@ -2,9 +2,11 @@
 #
 # The KVM selftest x86_64/pvclock_drift_test against a kernel tree.
 #
-#   make selftest            build against Debian's linux-source-6.12, fetched
-#                            and cached under $(BUILD)/trees on first use
-#   make selftest KVER=6.1   the same with linux-source-6.1
+#   make selftest            build against Debian's linux-source-$(BASE_KVER)
+#                            (mk/versions.conf), fetched and cached under
+#                            $(BUILD)/trees on first use
+#   make selftest KVER=6.1   the same with linux-source-6.1 (any X.Y that
+#                            Debian's suites carry: make debian-versions)
 #   make selftest KSRC=dir   against a tree of your own (make headers is run
 #                            in it when usr/include is missing)
 #   make run [RUN_ARGS=...]  build, then run the test on this machine's KVM
@@ -19,7 +21,7 @@
 # test) may be run by KVM's instruction emulator, which has no SSE.
 
 PVC_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-KVER ?= 6.12
+KVER ?= $(BASE_KVER)
 KTREES := $(abspath $(BUILD))/trees
 RUN_ARGS ?=
 
@@ -35,7 +37,7 @@ endif
 
 # The default tree's binary, and that of a tree given by KSRC, is also left
 # at $(BUILD)/pvclock_drift_test; another KVER keeps its own in $(KOUT).
-ifeq ($(strip $(KSRC))$(KVER),6.12)
+ifeq ($(strip $(KSRC))$(KVER),$(BASE_KVER))
 SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
 else ifneq ($(strip $(KSRC)),)
 SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
@@ -61,6 +63,7 @@ KSELFTEST_VARS := \
 .PHONY: selftest run install uninstall selftest-clean selftest-ci
 
 #: make selftest [KSRC=dir|KVER=6.1]  build build/pvclock_drift_test against a tree
+#:                    (default: Debian's $(BASE_KVER) source)
 selftest:
 	@$(KTREE_CMD) >/dev/null
 	@mkdir -p $(KOUT)

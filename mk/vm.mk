@@ -2,22 +2,23 @@
 #
 # The VM runner (vm/vm-run.sh): a kernel booted in QEMU, KVM inside it.
 #
-#   make vm-run [KERNEL=debian-6.12|debian-6.1|path/to/bzImage]
+#   make vm-run [KERNEL=debian-X.Y|path/to/bzImage] (default debian-$(BASE_KVER))
 #		[MODULES=dir] [ACCEL=auto|kvm|tcg] [APPEND='params']
 #		[RUN_ARGS='test options']
 #	run pvclock_drift_test (the build that matches the kernel) inside
-#   make tree-test [KVER=6.1] [TREE_TEST=x86_64/kvm_clock_test]
+#   make tree-test [KVER=6.1] [TREE_TEST=x86/kvm_clock_test]
 #	one of the tree's own KVM selftests, static, for the runner
 #   make vm-selftest
 #	the runner's own tests (tests/test_vm.sh), real boots
 
-KERNEL ?= debian-6.12
+KERNEL ?= debian-$(BASE_KVER)
 ACCEL ?= auto
-TREE_TEST ?= x86_64/kvm_clock_test
+# x86/ from 6.14 on, x86_64/ before.
+TREE_TEST ?= $(if $(wildcard $(KTREE)/tools/testing/selftests/kvm/x86/.),x86,x86_64)/kvm_clock_test
 
-.PHONY: vm-run tree-test vm-selftest
+.PHONY: vm-run tree-test vm-selftest debian-versions
 
-#: make vm-run [KERNEL=debian-6.12|debian-6.1|bzImage] [RUN_ARGS=...]
+#: make vm-run [KERNEL=debian-X.Y|bzImage] [RUN_ARGS=...]  (default debian-$(BASE_KVER))
 #:                    run the selftest inside a kernel booted in QEMU (KVM inside)
 vm-run:
 	@scripts/vm-run.sh --kernel $(KERNEL) --accel $(ACCEL) \
@@ -25,7 +26,8 @@ vm-run:
 		$(if $(APPEND),--append '$(APPEND)') \
 		-- pvclock_drift_test $(RUN_ARGS)
 
-#: make tree-test [TREE_TEST=x86_64/kvm_clock_test]  one of the tree's tests, static
+#: make tree-test [TREE_TEST=x86/kvm_clock_test]  one of the tree's tests, static
+#: make debian-versions  the kernel series Debian's suites carry (sources, kernels)
 tree-test:
 	@$(KTREE_CMD) >/dev/null
 	$(MAKE) -C $(KTREE)/tools/testing/selftests/kvm \
@@ -33,6 +35,9 @@ tree-test:
 		$(KSELFTEST_VARS) TEST_GEN_PROGS_x86_64=$(TREE_TEST) \
 		TEST_GEN_PROGS_x86=$(TREE_TEST) $(KOUT)/$(TREE_TEST)
 	@echo "tree-test: $(KOUT)/$(TREE_TEST)"
+
+debian-versions:
+	@BUILD=$(BUILD) scripts/debian-versions.sh
 
 #: make vm-selftest   the VM runner against real boots
 vm-selftest:

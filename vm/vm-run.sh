@@ -8,10 +8,13 @@
 #	"# vm: ..." lines, so standard output is exactly the program's.
 #
 # Options:
-#   --kernel K       debian-6.12 (default) or debian-6.1: Debian's newest
-#                    cloud kernel of that series, fetched with apt-get
-#                    download and cached in build/vm/kernels; or the path
-#                    of a bzImage of your own
+#   --kernel K       debian-X.Y: Debian's newest cloud kernel of series
+#                    X.Y (default debian-BASE_KVER, mk/versions.conf's
+#                    base version; debian-6.12 and debian-6.1 are Debian
+#                    12's, newer series come from trixie-backports and
+#                    sid), downloaded through the project's own apt
+#                    configuration (build/apt) and cached in
+#                    build/vm/kernels; or the path of a bzImage of your own
 #   --modules DIR    for a bzImage with a modular KVM: where its modules
 #                    are (a modules_install tree or any folder holding
 #                    kvm.ko, kvm-amd.ko, irqbypass.ko, maybe compressed);
@@ -33,8 +36,8 @@
 #
 # PROGRAM defaults to pvclock_drift_test: this project's build against the
 # Debian tree that matches the kernel (6.1 for kernels before 6.8, whose
-# KVM the 6.12 selftest library refuses; 6.12 otherwise), made with `make
-# selftest` when missing.  Any other PROGRAM is a path to a static binary.
+# KVM later selftest libraries refuse; the base version's tree otherwise),
+# made with `make selftest` when missing.  Any other PROGRAM is a path to a static binary.
 # The arguments reach it exactly as given (spaces and commas included).
 #
 # Exit codes: the program's own; 2 for a bad argument; 125 when the boot
@@ -55,7 +58,7 @@ USAGE=2
 usage_exit=$USAGE
 note_prefix='# vm: '
 
-kernel=debian-6.12
+kernel=debian-$BASE_KVER
 moddir=
 accel=auto
 append=
@@ -122,44 +125,83 @@ parse_args()
 	done
 }
 
-# The newest package of Debian's cloud kernel series $1 (6.12, 6.1, ...).
-debian_package()
+# Debian's cloud kernels of series $1 (6.12, 7.3, ...) in the project's
+# package lists, one "RELEASE PACKAGE" line each.  Debian 12 ships one
+# package, linux-image-RELEASE-unsigned; Debian 13 and later split it into
+# linux-binary-unsigned-RELEASE and linux-modules-RELEASE.
+debian_kernels()
 {
-	local series=$1 re
+	local v=${1//./\\.}
 
-	re="^linux-image-${series//./\\.}\\.[0-9].*-cloud-amd64-unsigned\$"
-	apt-cache search --names-only "$re" 2>/dev/null | cut -d' ' -f1 | sort -V | tail -n 1
+	papt apt-cache search --names-only \
+		"^linux-(image-$v\\.[0-9].*-cloud-amd64-unsigned|binary-unsigned-$v\\.[0-9].*-cloud-amd64)\$" \
+		2>/dev/null | cut -d' ' -f1 |
+		sed -n -e 's/^linux-image-\(.*\)-unsigned$/\1 &/p' \
+		       -e 's/^linux-binary-unsigned-\(.*\)$/\1 &/p'
 }
 
-# Sets kimage and kmods (a folder of modules) for debian-X.Y.
+# The newest of them: "RELEASE PACKAGE", or nothing.
+debian_newest_kernel()
+{
+	debian_kernels "$1" | sort -V -k1,1 | tail -n 1
+}
+
+# unpack_kernel PACKAGE RELEASE DEST: DEST/vmlinuz and DEST/modules (the
+# modules of RELEASE) from Debian's packages, downloaded into DEST.tmp.
+unpack_kernel()
+{
+	local pkg=$1 rel=$2 dest=$3 tmp=$3.tmp deb debs=("$1") x
+
+	case $pkg in
+	linux-binary-*) debs+=("linux-modules-$rel") ;;
+	esac
+	rm -rf "$tmp" && mkdir -p "$tmp/x" || exit 1
+	for deb in "${debs[@]}"; do
+		deb_download "$deb" "$tmp" || usage_error "downloading $deb failed"
+	done
+	for deb in "$tmp"/*.deb; do
+		dpkg-deb -x "$deb" "$tmp/x" || usage_error "dpkg-deb -x $deb failed"
+	done
+	# Debian 12 keeps the image in /boot and the modules in /lib/modules;
+	# Debian 13 both in /usr/lib/modules/RELEASE.
+	x=$tmp/x/usr/lib/modules/$rel
+	rm -rf "$dest" && mkdir -p "$dest/modules"
+	if [ -d "$x" ]; then
+		mv "$(find "$x" -maxdepth 1 -name 'vmlinuz*' | head -n 1)" "$dest/vmlinuz" &&
+			mv "$x" "$dest/modules/$rel"
+	else
+		mv "$tmp"/x/boot/vmlinuz-* "$dest/vmlinuz" &&
+			mv "$tmp/x/lib/modules/$rel" "$dest/modules/$rel"
+	fi || usage_error "$pkg holds no kernel image for $rel"
+	rm -rf "$tmp"
+	echo "$pkg" >"$dest/.ok"
+}
+
+# Sets kimage and kmods (a folder of modules) for debian-X.Y: Debian's
+# newest cloud kernel of that series.  Offline, the newest one already
+# cached will do.
 fetch_debian_kernel()
 {
-	local series=$1 pkg dest tmp deb
+	local series=$1 found rel pkg dest
 
-	pkg=$(debian_package "$series")
-	if [ -z "$pkg" ] &&
+	papt_lists || true
+	found=$(debian_newest_kernel "$series")
+	if [ -z "$found" ] &&
 	   apt_update "no $series cloud kernel in the package lists"; then
-		pkg=$(debian_package "$series")
+		found=$(debian_newest_kernel "$series")
 	fi
-	if [ -z "$pkg" ]; then
-		# Offline: the newest one already cached will do.
-		pkg=$(newest "$vmdir/kernels" "linux-image-$series.[0-9]*")
-		pkg=${pkg##*/}
-		[ -n "$pkg" ] || usage_error "no Debian $series cloud kernel package found (apt-get update?)"
+	rel=${found%% *}
+	pkg=${found#* }
+	if [ -z "$found" ]; then
+		dest=$(newest "$vmdir/kernels" "$series.[0-9]*")
+		[ -n "$dest" ] && [ -f "$dest/.ok" ] ||
+			usage_error "no Debian $series cloud kernel in the suites the project reaches (this release's and ${NEW_SUITES//,/, }); 'make debian-versions' lists the series they carry"
+		rel=${dest##*/}
 	fi
-	dest=$vmdir/kernels/$pkg
+	dest=$vmdir/kernels/$rel
 	if [ ! -f "$dest/.ok" ]; then
 		note "fetching $pkg"
-		tmp=$(mktemp -d "$vmdir/kernels/.fetch.XXXXXX") || exit 1
-		deb_download "$pkg" "$tmp" || usage_error "apt-get download $pkg failed"
-		deb=$(newest "$tmp" '*.deb')
-		dpkg-deb -x "$deb" "$tmp/x" || usage_error "dpkg-deb -x $deb failed"
-		rm -rf "$dest"
-		mkdir -p "$dest"
-		mv "$tmp"/x/boot/vmlinuz-* "$dest/vmlinuz"
-		mv "$tmp/x/lib/modules" "$dest/modules"
-		rm -rf "$tmp"
-		echo "$pkg" >"$dest/.ok"
+		unpack_kernel "$pkg" "$rel" "$dest"
 	fi
 	kimage=$dest/vmlinuz
 	kmods=$dest/modules
@@ -186,7 +228,7 @@ resolve_kernel()
 	kmods=$moddir
 	case $kernel in
 	debian-[0-9]*.[0-9]*)
-		[[ $kernel =~ ^debian-[0-9]+\.[0-9]+$ ]] || usage_error "--kernel: bad name '$kernel' (debian-6.12, debian-6.1 or a path)"
+		[[ $kernel =~ ^debian-[0-9]+\.[0-9]+$ ]] || usage_error "--kernel: bad name '$kernel' (debian-$BASE_KVER, debian-6.1 or a path)"
 		[ -z "$moddir" ] || usage_error "--modules goes with a bzImage of your own"
 		mkdir -p "$vmdir/kernels"
 		fetch_debian_kernel "${kernel#debian-}"
@@ -254,7 +296,7 @@ default_program()
 	if [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "$minor" -lt 8 ]; }; then
 		kver=6.1 bin=$build/kvm-6.1/pvclock_drift_test
 	else
-		kver=6.12 bin=$build/pvclock_drift_test
+		kver=$BASE_KVER bin=$build/kvm-$BASE_KVER/pvclock_drift_test
 	fi
 	if [ ! -x "$bin" ]; then
 		note "building pvclock_drift_test against the $kver tree"
