@@ -3,27 +3,30 @@
 #
 # selftest-ci.sh: what CI checks of the KVM selftest (`make selftest-ci`).
 #
-#  1. pvclock_drift_test builds out of tree against Debian's 6.12 and 6.1.
-#  2. On a fresh copy of the 6.12 tree: make install, the tree's own
-#     `make -C tools/testing/selftests TARGETS=kvm` builds it with no
-#     warning from its files, the kselftest runner runs it, make uninstall
-#     leaves the copy identical to the tree (diff -r).
+#  1. pvclock_drift_test builds out of tree against Debian's BASE_KVER
+#     (mk/versions.conf: 7.3), 6.12 and 6.1.
+#  2. On a fresh copy of the BASE_KVER tree and of the 6.12 tree: make
+#     install, the tree's own `make -C tools/testing/selftests
+#     TARGETS=kvm` builds it and every other KVM test, with no warning
+#     from its files, the kselftest runner runs it (where this machine
+#     has KVM), make uninstall leaves the copy identical to the tree
+#     (diff -r).
 #  3. Both builds run on this machine's KVM: where /dev/kvm is usable,
 #     masterclock_update, set_clock and reference_update must run and pass
 #     (a skip is a failure); elsewhere the test must exit 4 (skip).
-#  4. Whatever this machine has, the test runs inside Debian's 6.12 and 6.1
-#     kernels booted by the VM runner, each with the build that matches
-#     it, with --reads 1000000: every subtest --list names other than
+#  4. Whatever this machine has, the test runs inside Debian's BASE_KVER,
+#     6.12 and 6.1 kernels booted by the VM runner, each with the build
+#     that matches it, with --reads 1000000: every subtest --list names other than
 #     set_clock_guest must pass, set_clock_guest must skip with its
 #     reason (no KVM_CAP_CLOCK_GUEST), exact must show 0 differing reads
 #     out of at least 1,000,000 at every rate, and migrate must restore
 #     with pvclock_restore() into the fresh VM in both its restores, with
 #     no guest entry before the restore and every one of at least
 #     1,000,000 reads per vCPU within 1 ns of the saved clock.
-#     vcpu_hotplug must pass in 6.12 and fail in 6.1, whose KVM lacks the
-#     v6.8 fix ("Don't unnecessarily force masterclock update on vCPU
-#     hotplug"): there it must report the step the moved reference made,
-#     and be the only subtest that failed.
+#     vcpu_hotplug must pass in BASE_KVER and 6.12 and fail in 6.1, whose
+#     KVM lacks the v6.8 fix ("Don't unnecessarily force masterclock
+#     update on vCPU hotplug"): there it must report the step the moved
+#     reference made, and be the only subtest that failed.
 #
 # Logs go to $BUILD/selftest-ci (build/selftest-ci).
 
@@ -35,6 +38,9 @@ cd "$root"
 logs=$build/selftest-ci
 scratch=$build/selftest-ci/scratch
 must_run="masterclock_update set_clock reference_update"
+# The trees that the test is installed into and built in with all of their
+# KVM tests: today's upstream, and Debian 12's newest.
+INTREE_KVERS="$BASE_KVER 6.12"
 # TAP lines "ok N - text" (ok, fail), so that tests/run.sh counts them; a
 # failure ends the run.
 tap_sep='- '
@@ -140,58 +146,71 @@ run_in_vm()
 	ok "in a VM of $kernel ($(sed -n 's/^# vm: kernel \([^ ]*\).*accel \([a-z]*\).*/\1, \2/p' "$log")): every subtest passed but set_clock_guest (skipped)$([ "$kernel" != debian-6.1 ] || echo " and vcpu_hotplug (failed, above)"); exact 0 differing in each of $exact_rows comparisons of >= 1000000 reads; migrate restored twice by pvclock_restore() before any guest entry, every read within 1 ns"
 }
 
-mkdir -p "$logs"
+# install_in_tree VERSION: on a fresh copy of the VERSION tree, make
+# install, the tree's own kselftest build of TARGETS=kvm (every KVM test,
+# this one with no warning from its files), the kselftest runner where
+# this machine has KVM, and make uninstall leaving the copy as the tree.
+install_in_tree()
+{
+	local ver=$1 tree=$build/trees/linux-$1 copy=$scratch/linux-$1 out=$scratch/out
+	local bin arch
 
-make -s selftest >"$logs/build-6.12.log" 2>&1 ||
-	fail "make selftest, see $logs/build-6.12.log"
-ok "make selftest (6.12)"
-make -s selftest KVER=6.1 >"$logs/build-6.1.log" 2>&1 ||
-	fail "make selftest KVER=6.1, see $logs/build-6.1.log"
-ok "make selftest KVER=6.1"
+	rm -rf "$scratch"
+	mkdir -p "$scratch"
+	cp -a "$tree" "$copy"
+	make -s install KSRC="$copy" >"$logs/install-$ver.log" 2>&1 ||
+		fail "make install into $ver, see $logs/install-$ver.log"
+	# O= keeps the objects out of the copy, so that diff -r can judge
+	# uninstall.
+	make -C "$copy/tools/testing/selftests" TARGETS=kvm O="$out" -j2 \
+		>"$logs/intree-build-$ver.log" 2>&1 ||
+		fail "in-tree build of $ver, see $logs/intree-build-$ver.log"
+	bin=$(find "$out/kselftest/kvm" -name pvclock_drift_test -type f | head -n 1)
+	[ -n "$bin" ] && [ -x "$bin" ] || fail "the in-tree build of $ver made no pvclock_drift_test"
+	! grep -E 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
+		"$logs/intree-build-$ver.log" ||
+		fail "warnings from the installed files, see $logs/intree-build-$ver.log"
+	ok "in-tree build of $ver with the test installed: every KVM test built"
+
+	if kvm_usable; then
+		arch=$(basename "$(dirname "$bin")")
+		make -C "$copy/tools/testing/selftests" TARGETS=kvm O="$out" run_tests \
+			"TEST_GEN_PROGS_$arch=$arch/pvclock_drift_test" "TEST_PROGS_$arch=" \
+			>"$logs/runner-$ver.log" 2>&1 || fail "kselftest runner, see $logs/runner-$ver.log"
+		grep -qE '^ok [0-9]+ selftests: kvm: pvclock_drift_test$' "$logs/runner-$ver.log" ||
+			fail "the kselftest runner did not pass it, see $logs/runner-$ver.log"
+		check_ktap "$logs/runner-$ver.log"
+		ok "kselftest runner of $ver ran pvclock_drift_test"
+	fi
+
+	make -s uninstall KSRC="$copy" >"$logs/uninstall-$ver.log" 2>&1 ||
+		fail "make uninstall from $ver, see $logs/uninstall-$ver.log"
+	diff -r "$tree" "$copy" >"$logs/uninstall-$ver.diff" 2>&1 ||
+		fail "uninstall left the $ver tree changed, see $logs/uninstall-$ver.diff"
+	ok "make uninstall restored the $ver tree"
+	rm -rf "$scratch"
+}
+
+mkdir -p "$logs"
+trees="$BASE_KVER ${OLD_KVERS//,/ }"
+for ver in $trees; do
+	make -s selftest KVER="$ver" >"$logs/build-$ver.log" 2>&1 ||
+		fail "make selftest KVER=$ver, see $logs/build-$ver.log"
+	ok "make selftest KVER=$ver"
+done
 # The subtests, as the test names them (the library may print a line first).
 subtests=$("$build/pvclock_drift_test" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')
 [ -n "$subtests" ] || fail "pvclock_drift_test --list named no subtest"
 
-tree=$build/trees/linux-6.12
-copy=$scratch/linux-6.12
-out=$scratch/out
-rm -rf "$scratch"
-mkdir -p "$scratch"
-cp -a "$tree" "$copy"
-make -s install KSRC="$copy" >"$logs/install.log" 2>&1 ||
-	fail "make install, see $logs/install.log"
-# O= keeps the objects out of the copy, so that diff -r can judge uninstall.
-make -C "$copy/tools/testing/selftests" TARGETS=kvm O="$out" -j2 \
-	>"$logs/intree-build.log" 2>&1 ||
-	fail "in-tree build, see $logs/intree-build.log"
-[ -x "$out/kselftest/kvm/x86_64/pvclock_drift_test" ] ||
-	fail "the in-tree build made no pvclock_drift_test"
-! grep -E 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
-	"$logs/intree-build.log" ||
-	fail "warnings from the installed files, see $logs/intree-build.log"
-ok "in-tree build of 6.12 with the test installed"
+for ver in $INTREE_KVERS; do
+	install_in_tree "$ver"
+done
 
-if kvm_usable; then
-	make -C "$copy/tools/testing/selftests" TARGETS=kvm O="$out" run_tests \
-		TEST_GEN_PROGS_x86_64=x86_64/pvclock_drift_test TEST_PROGS_x86_64= \
-		>"$logs/runner.log" 2>&1 || fail "kselftest runner, see $logs/runner.log"
-	grep -qE '^ok [0-9]+ selftests: kvm: pvclock_drift_test$' "$logs/runner.log" ||
-		fail "the kselftest runner did not pass it, see $logs/runner.log"
-	check_ktap "$logs/runner.log"
-	ok "kselftest runner ran pvclock_drift_test"
-fi
-
-make -s uninstall KSRC="$copy" >"$logs/uninstall.log" 2>&1 ||
-	fail "make uninstall, see $logs/uninstall.log"
-diff -r "$tree" "$copy" >"$logs/uninstall.diff" 2>&1 ||
-	fail "uninstall left the tree changed, see $logs/uninstall.diff"
-ok "make uninstall restored the tree"
-rm -rf "$scratch"
-
-run_binary "$build/pvclock_drift_test" "$logs/run-6.12.log"
-run_binary "$build/kvm-6.1/pvclock_drift_test" "$logs/run-6.1.log"
-for kernel in debian-6.12 debian-6.1; do
-	run_in_vm "$kernel" "$logs/vm-$kernel.log"
+for ver in $trees; do
+	run_binary "$build/kvm-$ver/pvclock_drift_test" "$logs/run-$ver.log"
+done
+for ver in $trees; do
+	run_in_vm "debian-$ver" "$logs/vm-debian-$ver.log"
 done
 echo "1..$n"
 say "$n passed, 0 failed"

@@ -35,9 +35,10 @@
 #   --help           this text
 #
 # PROGRAM defaults to pvclock_drift_test: this project's build against the
-# Debian tree that matches the kernel (6.1 for kernels before 6.8, whose
-# KVM later selftest libraries refuse; the base version's tree otherwise),
-# made with `make selftest` when missing.  Any other PROGRAM is a path to a static binary.
+# Debian tree that matches the kernel (its own series where the project
+# supports it; else 6.1 for kernels before 6.8, whose KVM later selftest
+# libraries refuse, and the base version's tree otherwise), made with
+# `make selftest` when missing.  Any other PROGRAM is a path to a static binary.
 # The arguments reach it exactly as given (spaces and commas included).
 #
 # Exit codes: the program's own; 2 for a bad argument; 125 when the boot
@@ -285,7 +286,10 @@ add_module()
 	echo "$name" >>"$dst/../modules.list"
 }
 
-# The default program: the selftest built against the matching tree.
+# The default program: the selftest built against the matching tree, that
+# of the kernel's own series where the project supports it (BASE_KVER and
+# OLD_KVERS), else 6.1's for kernels before 6.8 (whose KVM later selftest
+# libraries refuse) and BASE_KVER's for the rest.
 default_program()
 {
 	local major minor kver bin
@@ -293,11 +297,16 @@ default_program()
 	major=${krelease%%.*}
 	minor=${krelease#*.}
 	minor=${minor%%[!0-9]*}
-	if [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "$minor" -lt 8 ]; }; then
-		kver=6.1 bin=$build/kvm-6.1/pvclock_drift_test
-	else
-		kver=$BASE_KVER bin=$build/kvm-$BASE_KVER/pvclock_drift_test
-	fi
+	case ",$BASE_KVER,$OLD_KVERS," in
+	*",$major.$minor,"*) kver=$major.$minor ;;
+	*)
+		kver=$BASE_KVER
+		if [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "$minor" -lt 8 ]; }; then
+			kver=6.1
+		fi
+		;;
+	esac
+	bin=$build/kvm-$kver/pvclock_drift_test
 	if [ ! -x "$bin" ]; then
 		note "building pvclock_drift_test against the $kver tree"
 		make -s -C "$root" BUILD="$build" selftest KVER="$kver" >&2 ||
