@@ -19,15 +19,15 @@
 #	(a crash, a timeout, an exit code kselftests do not use) is 125.
 #
 # Helper options:
-#   --kernel K       boot K (a bzImage, or debian-6.12/debian-6.1) with
+#   --kernel K       boot K (a bzImage, or debian-X.Y such as debian-7.3) with
 #                    scripts/vm-run.sh and run the test inside it; the
 #                    test must then be static, as this project builds it
 #   --modules DIR    with --kernel: the step's modules, for a modular KVM
 #   --test PATH      the test binary (default: build/pvclock_drift_test of
 #                    this project, or $PVCLOCK_TEST).  Across v6.8 use the
 #                    6.1 build (build/kvm-6.1/pvclock_drift_test): the
-#                    6.12 one skips everything on kernels before 6.8, the
-#                    6.1 one runs on both
+#                    builds of later trees skip everything on kernels
+#                    before 6.8, the 6.1 one runs on both
 #   --only NAME      run only this subtest (repeatable; the test's --list
 #                    names them) and judge by its TAP line alone; a
 #                    missing line is a skip

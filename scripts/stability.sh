@@ -4,7 +4,7 @@
 # stability.sh [--test PATH] [--out DIR] [--kernel K] RUNS [-- TEST OPTIONS...]
 #	Run the whole selftest RUNS times in a row on this machine (or, with
 #	--kernel, each time in a fresh boot of K by the VM runner: a bzImage
-#	or debian-6.12/debian-6.1; the test must be static) and report
+#	or debian-X.Y such as debian-7.3; the test must be static) and report
 #	passes, failures and skips (overall and per subtest), and the spread
 #	(min, median, max over the runs) of every '# metric NAME VALUE UNIT'
 #	line.  Each run's output is kept in DIR (default build/stability);
