@@ -2,8 +2,8 @@
 /*
  * What pvclock_drift_test needs from the KVM selftest library, and from the
  * kernel's uapi, that differs between the trees it is built in (6.1 through
- * the x86/ layout of 6.14 and later).  Everything version-dependent lives
- * here; the test itself uses only what all of them provide.
+ * 7.3).  The test is written with the names of today's library (7.3's);
+ * everything an older tree needs to provide them lives here.
  *
  * This header stays out of tree.  scripts/kvm-tree.sh writes the test into
  * a tree (make install, make patch) with it resolved for that tree: each
@@ -24,6 +24,29 @@
 #include "kselftest.h"
 #include "kvm_util.h"
 #include "test_util.h"
+
+/*
+ * 7.2's library calls guest addresses gva_t and gpa_t, and its allocators
+ * vm_alloc_page() and vm_alloc(); older ones have vm_vaddr_t, vm_paddr_t
+ * and vm_vaddr_alloc*().  The key is INVALID_GPA, beside the new types in
+ * 7.2's and 7.3's kvm_util_types.h and in neither 6.12's nor 6.1's.  It
+ * came upstream while the old names were still there: a tree from between
+ * the two changes has it without the new names.
+ */
+#ifndef INVALID_GPA
+#define gva_t	vm_vaddr_t
+#define gpa_t	vm_paddr_t
+
+static inline gva_t vm_alloc_page(struct kvm_vm *vm)
+{
+	return vm_vaddr_alloc_page(vm);
+}
+
+static inline gva_t vm_alloc(struct kvm_vm *vm, size_t sz, gva_t min_gva)
+{
+	return vm_vaddr_alloc(vm, sz, min_gva);
+}
+#endif
 
 /* 6.4 added the macro; older trees check the exit reason by hand. */
 #ifndef TEST_ASSERT_KVM_EXIT_REASON
@@ -52,12 +75,12 @@
 #endif
 
 /*
- * The capability that says a kernel has them: the project's kernel
- * patches give it a local number, far above upstream's, until one is
- * assigned.
+ * The capability that says a kernel has them, with the next number upstream
+ * has not given out (7.3's last is 251).  A kernel that gives 252 to
+ * another capability lacks the ioctls: the test asks them too.
  */
 #ifndef KVM_CAP_CLOCK_GUEST
-#define KVM_CAP_CLOCK_GUEST	1024
+#define KVM_CAP_CLOCK_GUEST	252
 #endif
 
 /*

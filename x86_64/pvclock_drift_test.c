@@ -62,7 +62,7 @@
 #define NSEC_PER_MSEC		1000000ULL
 /* Reads logged for the host's own recomputation of reference_update. */
 #define LOG_ENTRIES		32768
-#define LOG_PAGES		(LOG_ENTRIES * sizeof(uint64_t) / 4096)
+#define LOG_PAGES		(LOG_ENTRIES * sizeof(u64) / 4096)
 /* Time budget of one reference_update comparison, and its least reads. */
 #define COMPARE_MS		200
 #define COMPARE_MIN_READS	1000
@@ -93,16 +93,16 @@ static_assert(offsetof(struct pvclock_ref_pvti, flags) ==
  * and at least min_reads.
  */
 struct read_budget {
-	uint64_t budget_ticks;
-	uint64_t min_reads;
-	uint64_t max_reads;
+	u64 budget_ticks;
+	u64 min_reads;
+	u64 max_reads;
 	bool fixed_reads;
 };
 
 /* What a guest's run of reads found: old - new at each TSC read. */
 struct read_run {
 	struct pvd_stats stats;
-	uint64_t before_ref;	/* reads at a TSC before new's reference */
+	u64 before_ref;	/* reads at a TSC before new's reference */
 };
 
 /*
@@ -110,28 +110,28 @@ struct read_run {
  * (KVM's pvti for that vCPU); host_pvti is a page only the host writes.
  */
 struct guest_params {
-	uint64_t kvm_pvti_gpa[2];
-	uint64_t kvm_pvti_gva[2];
-	uint64_t host_pvti_gva;
-	uint64_t log_gva;
+	gpa_t kvm_pvti_gpa[2];
+	gva_t kvm_pvti_gva[2];
+	gva_t host_pvti_gva;
+	gva_t log_gva;
 	struct read_budget reads;
-	uint64_t budget_ticks;	/* concurrent_update's reading time */
-	uint64_t zero_period;	/* ticks between zero-remainder references */
+	u64 budget_ticks;	/* concurrent_update's reading time */
+	u64 zero_period;	/* ticks between zero-remainder references */
 	bool again;		/* set_clock_guest: measure the drift once more */
 };
 
 struct guest_report {
 	struct pvclock_ref_clock old_clk, new_clk;
-	uint32_t old_version, new_version;
-	uint64_t retries;	/* snapshots retried for an odd or moved version */
-	uint64_t tsc;
-	int64_t diff;
+	u32 old_version, new_version;
+	u64 retries;	/* snapshots retried for an odd or moved version */
+	u64 tsc;
+	s64 diff;
 	struct read_run run;	/* guest_compare()'s reads */
 	/* the page after the comparison, and its version */
 	struct pvclock_ref_clock end_clk;
-	uint32_t end_version;
+	u32 end_version;
 	struct {
-		uint64_t reads, torn, backwards, differ, changes;
+		u64 reads, torn, backwards, differ, changes;
 	} conc;
 };
 
@@ -145,7 +145,7 @@ static struct pvd_opts opts;
 
 /* A consistent copy of a pvti that its writer may be rewriting. */
 static void guest_snapshot(const struct pvclock_ref_pvti *p, struct pvclock_ref_clock *clk,
-			   uint32_t *version)
+			   u32 *version)
 {
 	while (!pvclock_ref_pvti_read(p, clk, version))
 		gr.retries++;
@@ -156,7 +156,7 @@ static void guest_snapshot(const struct pvclock_ref_pvti *p, struct pvclock_ref_
  * and the new kvmclock MSR, so two writes give two updates and leave the
  * clock enabled as before.
  */
-static void guest_toggle_kvmclock(uint64_t pvti_gpa)
+static void guest_toggle_kvmclock(gpa_t pvti_gpa)
 {
 	wrmsr(MSR_KVM_SYSTEM_TIME, pvti_gpa | KVM_MSR_ENABLED);
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
@@ -191,8 +191,8 @@ static void guest_jump(const struct pvclock_ref_pvti *page)
 	gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
 }
 
-static bool guest_reads_done(const struct read_budget *b, uint64_t n,
-			     uint64_t t, uint64_t start)
+static bool guest_reads_done(const struct read_budget *b, u64 n,
+			     u64 t, u64 start)
 {
 	if (n >= b->max_reads)
 		return true;
@@ -208,17 +208,17 @@ static bool guest_reads_done(const struct read_budget *b, uint64_t n,
  */
 static void guest_read_run(const struct pvclock_ref_clock *old_clk,
 			   const struct pvclock_ref_clock *new_clk,
-			   const struct read_budget *budget, uint64_t *log,
-			   uint64_t log_len, struct read_run *run)
+			   const struct read_budget *budget, u64 *log,
+			   u64 log_len, struct read_run *run)
 {
-	uint64_t n = 0, t, start = rdtsc(), before = 0;
+	u64 n = 0, t, start = rdtsc(), before = 0;
 	struct pvd_stats s;
 
 	pvd_stats_init(&s);
 	do {
 		t = rdtsc();
 		pvd_stats_add(&s, pvd_clock_diff(old_clk, new_clk, t));
-		if ((int64_t)(t - new_clk->tsc_timestamp) < 0)
+		if ((s64)(t - new_clk->tsc_timestamp) < 0)
 			before++;
 		if (n < log_len)
 			log[n] = t;
@@ -233,7 +233,7 @@ static void guest_compare(const struct pvclock_ref_pvti *page)
 {
 	guest_snapshot(page, &gr.new_clk, &gr.new_version);
 	guest_read_run(&gr.old_clk, &gr.new_clk, &gp.reads,
-		       (uint64_t *)gp.log_gva, LOG_ENTRIES, &gr.run);
+		       (u64 *)gp.log_gva, LOG_ENTRIES, &gr.run);
 	guest_snapshot(page, &gr.end_clk, &gr.end_version);
 }
 
@@ -257,8 +257,8 @@ static bool guest_concurrent_valid(const struct pvclock_ref_clock *c)
 static void guest_concurrent(const struct pvclock_ref_pvti *page)
 {
 	struct pvclock_ref_clock c;
-	uint64_t t, now, last = 0, start, n = 0;
-	uint32_t v, last_v = 0;
+	u64 t, now, last = 0, start, n = 0;
+	u32 v, last_v = 0;
 
 	start = rdtsc();
 	do {
@@ -288,13 +288,13 @@ struct test_vm {
 	struct kvm_vcpu *vcpu1;		/* NULL unless test_vm_add_vcpu1() */
 	struct pvclock_ref_pvti *host_pvti;
 	const struct pvclock_ref_pvti *kvm_pvti;
-	const uint64_t *log;
+	const u64 *log;
 };
 
 /* A kvmclock page for vCPU cpu, where the guest can find it. */
 static void test_vm_add_kvm_page(struct test_vm *t, unsigned int cpu)
 {
-	vm_vaddr_t gva = vm_vaddr_alloc_page(t->vm);
+	gva_t gva = vm_alloc_page(t->vm);
 
 	gp.kvm_pvti_gva[cpu] = gva;
 	gp.kvm_pvti_gpa[cpu] = addr_gva2gpa(t->vm, gva);
@@ -305,7 +305,7 @@ static void test_vm_add_kvm_page(struct test_vm *t, unsigned int cpu)
 /* A VM whose vCPU 0 runs guest_code(0). */
 static void test_vm_create(struct test_vm *t, void *guest_code)
 {
-	vm_vaddr_t gva;
+	gva_t gva;
 
 	/* Room for a second vCPU's stack and page tables too. */
 	t->vm = __vm_create_with_one_vcpu(&t->vcpu, LOG_PAGES + 32, guest_code);
@@ -313,13 +313,12 @@ static void test_vm_create(struct test_vm *t, void *guest_code)
 	t->vcpu1 = NULL;
 	test_vm_add_kvm_page(t, 0);
 
-	gva = vm_vaddr_alloc_page(t->vm);
+	gva = vm_alloc_page(t->vm);
 	gp.host_pvti_gva = gva;
 	t->host_pvti = addr_gva2hva(t->vm, gva);
 	memset(t->host_pvti, 0, sizeof(*t->host_pvti));
 
-	gva = vm_vaddr_alloc(t->vm, LOG_ENTRIES * sizeof(uint64_t),
-			     KVM_UTIL_MIN_VADDR);
+	gva = vm_alloc(t->vm, LOG_ENTRIES * sizeof(u64), KVM_UTIL_MIN_VADDR);
 	gp.log_gva = gva;
 	t->log = addr_gva2hva(t->vm, gva);
 	gp.reads.max_reads = 1;
@@ -335,7 +334,7 @@ static void test_vm_add_vcpu1(struct test_vm *t, void *guest_code)
 }
 
 /* Run vcpu until its guest's next GUEST_SYNC(); returns the synced value. */
-static uint64_t vcpu_run_to_sync(struct kvm_vcpu *vcpu)
+static u64 vcpu_run_to_sync(struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
 
@@ -363,9 +362,9 @@ static uint64_t vcpu_run_to_sync(struct kvm_vcpu *vcpu)
  * go in first, the guest's report (gr) comes back after.
  */
 static void run_to_stage(struct test_vm *t, struct kvm_vcpu *vcpu,
-			 uint64_t want)
+			 u64 want)
 {
-	uint64_t stage;
+	u64 stage;
 
 	sync_global_to_guest(t->vm, gp);
 	stage = vcpu_run_to_sync(vcpu);
@@ -390,7 +389,7 @@ static void no_entry_handler(int sig)
 static void vcpu_set_run_sigmask(struct kvm_vcpu *vcpu, bool empty)
 {
 	/* len, then the kernel's sigset_t on x86-64 (8 bytes), all clear */
-	uint32_t arg[3] = { sizeof(uint64_t), 0, 0 };
+	u32 arg[3] = { sizeof(u64), 0, 0 };
 	struct kvm_signal_mask *mask = empty ? (struct kvm_signal_mask *)arg : NULL;
 
 	static_assert(sizeof(struct kvm_signal_mask) == sizeof(arg[0]));
@@ -448,7 +447,7 @@ static int vcpu_tsc_khz(struct kvm_vcpu *vcpu)
 }
 
 /* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
-static void set_read_budget(struct read_budget *b, uint64_t khz)
+static void set_read_budget(struct read_budget *b, u64 khz)
 {
 	b->budget_ticks = khz * COMPARE_MS;
 	b->fixed_reads = opts.reads != 0;
@@ -458,7 +457,7 @@ static void set_read_budget(struct read_budget *b, uint64_t khz)
 
 static void set_compare_budget(struct test_vm *t)
 {
-	set_read_budget(&gp.reads, (uint64_t)vcpu_tsc_khz(t->vcpu));
+	set_read_budget(&gp.reads, (u64)vcpu_tsc_khz(t->vcpu));
 }
 
 /*
@@ -467,7 +466,7 @@ static void set_compare_budget(struct test_vm *t)
  */
 static void host_write_pvti(struct pvclock_ref_pvti *p, const struct pvclock_ref_clock *clk)
 {
-	uint32_t odd = (READ_ONCE(p->version) + 1) | 1;
+	u32 odd = (READ_ONCE(p->version) + 1) | 1;
 
 	WRITE_ONCE(p->version, odd);
 	/* A reader that sees any new field also sees the odd version... */
@@ -482,7 +481,7 @@ static void host_write_pvti(struct pvclock_ref_pvti *p, const struct pvclock_ref
 	WRITE_ONCE(p->version, odd + 1);
 }
 
-static void sleep_ns(uint64_t ns)
+static void sleep_ns(u64 ns)
 {
 	struct timespec ts = {
 		.tv_sec = ns / 1000000000ULL,
@@ -493,12 +492,12 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
-static void sleep_ms(uint64_t ms)
+static void sleep_ms(u64 ms)
 {
 	sleep_ns(ms * NSEC_PER_MSEC);
 }
 
-static uint64_t mono_ns(void)
+static u64 mono_ns(void)
 {
 	struct timespec ts;
 
@@ -545,12 +544,12 @@ static void __printf(1, 2) check_fail(const char *fmt, ...)
 }
 
 /* 2^-32 ns in ps, rounded toward zero, for printing. */
-static int64_t frac_ps(int64_t v)
+static s64 frac_ps(s64 v)
 {
 	return v / (1LL << 22) * 1000 / 1024;
 }
 
-static void report_metric(const char *name, int64_t value, const char *unit)
+static void report_metric(const char *name, s64 value, const char *unit)
 {
 	printf("# metric %s %ld %s\n", name, value, unit);
 }
@@ -566,7 +565,7 @@ static void require_tsc_clocksource(void)
 }
 
 /* KVM_GET_CLOCK's flags, skipping where KVM reports no master clock. */
-static uint32_t require_master_clock(struct test_vm *t)
+static u32 require_master_clock(struct test_vm *t)
 {
 	struct kvm_clock_data data;
 
@@ -595,7 +594,7 @@ static void print_clock(const char *what, const struct pvclock_ref_clock *c)
  */
 static bool check_jump(const char *subtest, bool moved)
 {
-	int64_t host_diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
+	s64 host_diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
 	bool ok = true;
 
 	if (host_diff != gr.diff) {
@@ -613,13 +612,13 @@ static bool check_jump(const char *subtest, bool moved)
 		check_fail("%s: KVM did not move the reference", subtest);
 		ok = false;
 	}
-	if ((int64_t)(gr.new_clk.system_time - gr.old_clk.system_time) < 0 ||
-	    (int64_t)(gr.new_clk.tsc_timestamp - gr.old_clk.tsc_timestamp) < 0) {
+	if ((s64)(gr.new_clk.system_time - gr.old_clk.system_time) < 0 ||
+	    (s64)(gr.new_clk.tsc_timestamp - gr.old_clk.tsc_timestamp) < 0) {
 		check_fail("%s: the new reference is older than the old one",
 			   subtest);
 		ok = false;
 	}
-	if (gr.diff > (int64_t)SANE_JUMP_NS || gr.diff < -(int64_t)SANE_JUMP_NS) {
+	if (gr.diff > (s64)SANE_JUMP_NS || gr.diff < -(s64)SANE_JUMP_NS) {
 		check_fail("%s: jump of %ld ns is no sane clock",
 			   subtest, gr.diff);
 		ok = false;
@@ -648,8 +647,8 @@ static void guest_masterclock_update(void)
 
 static void test_masterclock_update(void)
 {
-	uint64_t interval_ns;
-	int64_t ppb;
+	u64 interval_ns;
+	s64 ppb;
 	struct test_vm t;
 
 	require_tsc_clocksource();
@@ -675,12 +674,12 @@ static void test_masterclock_update(void)
 	       interval_ns, gr.diff,
 	       gr.diff > 0 ? "clock jumped back" :
 	       gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
-	report_metric("masterclock_update.interval", (int64_t)interval_ns, "ns");
+	report_metric("masterclock_update.interval", (s64)interval_ns, "ns");
 	report_metric("masterclock_update.old_minus_new", gr.diff, "ns");
 	report_metric("masterclock_update.drift", ppb, "ppb");
 	if (opts.has_max_drift &&
-	    (ppb > (int64_t)opts.max_drift_ppb ||
-	     ppb < -(int64_t)opts.max_drift_ppb))
+	    (ppb > (s64)opts.max_drift_ppb ||
+	     ppb < -(s64)opts.max_drift_ppb))
 		check_fail("drift %ld ppb exceeds --max-drift-ppb %lu",
 			   ppb, opts.max_drift_ppb);
 out:
@@ -714,11 +713,11 @@ static void guest_set_clock(void)
  * host does what a VMM does around a pause: KVM_GET_CLOCK and KVM_SET_CLOCK
  * with the data it got.  Returns old - new as the guest sees it.
  */
-static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
+static void set_clock_once(struct test_vm *t, bool realtime, u32 *flags)
 {
 	const char *name = realtime ? "realtime" : "flags0";
 	struct kvm_clock_data data;
-	uint64_t start_ns, end_ns;
+	u64 start_ns, end_ns;
 	char buf[96];
 
 	run_to_stage(t, t->vcpu, SC_SAVED);
@@ -747,10 +746,10 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
 	report_metric(buf, gr.diff, "ns");
 	snprintf(buf, sizeof(buf), "set_clock.%s.ioctl_time", name);
-	report_metric(buf, (int64_t)(end_ns - start_ns), "ns");
+	report_metric(buf, (s64)(end_ns - start_ns), "ns");
 	if (opts.has_max_set_clock &&
-	    (gr.diff > (int64_t)opts.max_set_clock_ns ||
-	     gr.diff < -(int64_t)opts.max_set_clock_ns))
+	    (gr.diff > (s64)opts.max_set_clock_ns ||
+	     gr.diff < -(s64)opts.max_set_clock_ns))
 		check_fail("set_clock (%s): |%ld| ns exceeds --max-set-clock-ns %lu",
 			   name, gr.diff, opts.max_set_clock_ns);
 }
@@ -758,7 +757,7 @@ static void set_clock_once(struct test_vm *t, bool realtime, uint32_t *flags)
 static void test_set_clock(void)
 {
 	struct test_vm t;
-	uint32_t flags;
+	u32 flags;
 
 	require_tsc_clocksource();
 	test_vm_create(&t, guest_set_clock);
@@ -794,7 +793,7 @@ static void guest_reference_update(void)
 	}
 }
 
-static void label_rate(char *buf, size_t len, uint32_t khz)
+static void label_rate(char *buf, size_t len, u32 khz)
 {
 	if (khz == PVD_HOST_RATE)
 		snprintf(buf, len, "host");
@@ -805,8 +804,8 @@ static void label_rate(char *buf, size_t len, uint32_t khz)
 /* Recompute the guest's figures from its logged TSC values. */
 static void host_recompute(const struct test_vm *t, struct pvd_stats *s)
 {
-	uint64_t n = gr.run.stats.reads < LOG_ENTRIES ? gr.run.stats.reads : LOG_ENTRIES;
-	uint64_t i;
+	u64 n = gr.run.stats.reads < LOG_ENTRIES ? gr.run.stats.reads : LOG_ENTRIES;
+	u64 i;
 
 	pvd_stats_init(s);
 	for (i = 0; i < n; i++)
@@ -819,7 +818,7 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 			const struct pvclock_ref_choice *c)
 {
 	const struct pvd_stats *s = &gr.run.stats;
-	uint64_t bp = pvd_basis_points(s->differ, s->reads);
+	u64 bp = pvd_basis_points(s->differ, s->reads);
 	const char *mname = pvd_method_name(m);
 	char buf[128];
 
@@ -831,11 +830,11 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 	       s->differ, bp / 100, bp % 100, s->by_diff[1], s->by_diff[2],
 	       s->other, s->min_diff, s->max_diff);
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.reads", rate, mname);
-	report_metric(buf, (int64_t)s->reads, "reads");
+	report_metric(buf, (s64)s->reads, "reads");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.differing", rate, mname);
-	report_metric(buf, (int64_t)s->differ, "reads");
+	report_metric(buf, (s64)s->differ, "reads");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.max_diff", rate, mname);
-	report_metric(buf, (int64_t)pvd_stats_max_abs(s), "ns");
+	report_metric(buf, (s64)pvd_stats_max_abs(s), "ns");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.remainder", rate, mname);
 	report_metric(buf, c->remainder, "2^-32ns");
 }
@@ -855,8 +854,8 @@ static void check_guest_saw(const char *rate, const char *mname,
 }
 
 /* One rate and method: old clock, guest's TSC, new reference, reads. */
-static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
-			   int8_t shift, enum pvclock_ref_method m)
+static void reference_cell(struct test_vm *t, const char *rate, u32 mul,
+			   s8 shift, enum pvclock_ref_method m)
 {
 	struct pvclock_ref_clock old_clk, new_clk;
 	struct pvclock_ref_choice choice;
@@ -903,12 +902,12 @@ static void reference_cell(struct test_vm *t, const char *rate, uint32_t mul,
  * kvm_get_time_scale(); pvclock_ref_time_scale() claims to be its exact
  * mirror, and here the real thing can say so.
  */
-static void check_kvm_scale(int khz, uint32_t mul, int8_t shift)
+static void check_kvm_scale(int khz, u32 mul, s8 shift)
 {
-	uint32_t want_mul;
-	int8_t want_shift;
+	u32 want_mul;
+	s8 want_shift;
 
-	pvclock_ref_time_scale(1000000000ULL, (uint64_t)khz * 1000, &want_shift,
+	pvclock_ref_time_scale(1000000000ULL, (u64)khz * 1000, &want_shift,
 			       &want_mul);
 	printf("# reference_update: pvclock_ref_time_scale(%d kHz) = mul 0x%08x shift %d\n",
 	       khz, want_mul, want_shift);
@@ -922,8 +921,8 @@ static void test_reference_update(void)
 	static const enum pvclock_ref_method methods[] = {
 		PVCLOCK_REF_NAIVE, PVCLOCK_REF_SCAN, PVCLOCK_REF_EXACT,
 	};
-	uint32_t host_mul;
-	int8_t host_shift;
+	u32 host_mul;
+	s8 host_shift;
 	struct test_vm t;
 	unsigned int i, j;
 	int khz;
@@ -946,8 +945,8 @@ static void test_reference_update(void)
 	set_compare_budget(&t);
 
 	for (i = 0; i < opts.nr_freqs; i++) {
-		uint32_t mul = host_mul;
-		int8_t shift = host_shift;
+		u32 mul = host_mul;
+		s8 shift = host_shift;
 		char rate[32];
 
 		label_rate(rate, sizeof(rate), opts.freq_khz[i]);
@@ -993,7 +992,7 @@ enum set_clock_guest_stage {
  * (COMPARED), then forces the next update (STEPPED) and restores a young
  * clock (VIEW).
  */
-static void guest_set_clock_guest(uint64_t cpu)
+static void guest_set_clock_guest(u64 cpu)
 {
 	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu);
 
@@ -1051,16 +1050,59 @@ static const char *errno_name(int e)
 	}
 }
 
+/*
+ * The errno of a KVM_[GS]ET_CLOCK_GUEST call that returned r, 0 when it
+ * succeeded.  ENOTTY is a kernel without the ioctl, whatever the capability
+ * says: the subtest skips.
+ */
+static int clock_guest_errno(int r, const char *name)
+{
+	if (!r)
+		return 0;
+	if (errno == ENOTTY)
+		subtest_skip("%s: ENOTTY, no such ioctl (though KVM_CAP_CLOCK_GUEST, %d, is there)",
+			     name, KVM_CAP_CLOCK_GUEST);
+	return errno;
+}
+
+/*
+ * Whether the kernel has KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST, not
+ * only a capability of KVM_CAP_CLOCK_GUEST's number; why says what is
+ * missing when it has not.  A KVM_SET_CLOCK_GUEST that exists reads its
+ * argument first, so that one it cannot read is EFAULT, whatever the
+ * clock's state; a kernel without it answers ENOTTY, or EINVAL, which is
+ * what x86 answers to every vCPU ioctl it does not know.
+ */
+static bool clock_guest_supported(struct kvm_vcpu *vcpu, char *why, size_t len)
+{
+	int r;
+
+	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST)) {
+		snprintf(why, len, "KVM_CAP_CLOCK_GUEST (%d) not supported: no KVM_GET_CLOCK_GUEST",
+			 KVM_CAP_CLOCK_GUEST);
+		return false;
+	}
+	r = __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, (struct pvclock_ref_pvti *)NULL);
+	if (r && errno == EFAULT)
+		return true;
+	snprintf(why, len, "KVM_CAP_CLOCK_GUEST (%d) is there, but %s %s, %s",
+		 KVM_CAP_CLOCK_GUEST, "KVM_SET_CLOCK_GUEST of an unreadable pvti is",
+		 errno_name(r ? errno : 0), "not EFAULT: no such ioctl");
+	return false;
+}
+
 /* KVM_GET_CLOCK_GUEST on a vCPU: 0, or the errno. */
 static int get_clock_guest(struct kvm_vcpu *vcpu, struct pvclock_ref_clock *c)
 {
 	struct pvclock_ref_pvti p;
+	int r;
 
 	memset(&p, 0, sizeof(p));
-	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p))
-		return errno;
-	pvclock_ref_from_pvti(&p, c);
-	return 0;
+	r = clock_guest_errno(__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p),
+			      "KVM_GET_CLOCK_GUEST");
+	if (!r)
+		pvclock_ref_from_pvti(&p, c);
+	return r;
 }
 
 /* KVM_SET_CLOCK_GUEST on a vCPU: 0, or the errno. */
@@ -1070,26 +1112,27 @@ static int set_clock_guest(struct kvm_vcpu *vcpu,
 	struct pvclock_ref_pvti p;
 
 	pvclock_ref_to_pvti(c, &p);
-	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &p) ? errno : 0;
+	return clock_guest_errno(__vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &p),
+				 "KVM_SET_CLOCK_GUEST");
 }
 
 /* The host's TSC, read after everything before it has completed. */
-static uint64_t host_tsc_ordered(void)
+static u64 host_tsc_ordered(void)
 {
-	uint32_t lo, hi;
+	u32 lo, hi;
 
 	__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return (uint64_t)hi << 32 | lo;
+	return (u64)hi << 32 | lo;
 }
 
 /* Guest TSC minus host TSC, as KVM_VCPU_TSC_OFFSET reports it. */
-static uint64_t vcpu_tsc_offset(struct kvm_vcpu *vcpu)
+static u64 vcpu_tsc_offset(struct kvm_vcpu *vcpu)
 {
-	uint64_t offset = 0;
+	u64 offset = 0;
 	struct kvm_device_attr attr = {
 		.group = KVM_VCPU_TSC_CTRL,
 		.attr = KVM_VCPU_TSC_OFFSET,
-		.addr = (uint64_t)(uintptr_t)&offset,
+		.addr = (u64)(uintptr_t)&offset,
 	};
 
 	TEST_ASSERT(!__vcpu_ioctl(vcpu, KVM_GET_DEVICE_ATTR, &attr),
@@ -1099,7 +1142,7 @@ static uint64_t vcpu_tsc_offset(struct kvm_vcpu *vcpu)
 }
 
 /* T - reference is a multiple of 2^-shift: see pvclock_ref_diff_range(). */
-static bool clock_aligned(const struct pvclock_ref_clock *c, uint64_t tsc)
+static bool clock_aligned(const struct pvclock_ref_clock *c, u64 tsc)
 {
 	int k = c->shift < 0 ? -c->shift : 0;
 
@@ -1111,16 +1154,16 @@ static bool clock_aligned(const struct pvclock_ref_clock *c, uint64_t tsc)
  * 2^pvclock_ref_zero_period_log2() ticks from its own reference: the newest one not
  * after tsc, the closed form KVM_SET_CLOCK_GUEST's exact variant uses.
  */
-static uint64_t clock_zero_period(const struct pvclock_ref_clock *c)
+static u64 clock_zero_period(const struct pvclock_ref_clock *c)
 {
 	return 1ULL << pvclock_ref_zero_period_log2(c->mul, c->shift);
 }
 
-static uint64_t clock_exact_ref(const struct pvclock_ref_clock *c, uint64_t tsc)
+static u64 clock_exact_ref(const struct pvclock_ref_clock *c, u64 tsc)
 {
-	uint64_t d = tsc - c->tsc_timestamp;
+	u64 d = tsc - c->tsc_timestamp;
 
-	if ((int64_t)d < 0)
+	if ((s64)d < 0)
 		return c->tsc_timestamp;
 	return c->tsc_timestamp + (d & ~(clock_zero_period(c) - 1));
 }
@@ -1131,15 +1174,15 @@ static uint64_t clock_exact_ref(const struct pvclock_ref_clock *c, uint64_t tsc)
  * moves to ref, before either rounds.  False beyond SANE_JUMP_NS.
  */
 static bool clock_ahead(const struct pvclock_ref_clock *c,
-			const struct pvclock_ref_clock *ref, int64_t *ahead)
+			const struct pvclock_ref_clock *ref, s64 *ahead)
 {
-	int64_t whole = (int64_t)(pvclock_ref_read(c, ref->tsc_timestamp) -
+	s64 whole = (s64)(pvclock_ref_read(c, ref->tsc_timestamp) -
 				  ref->system_time);
 
-	if (whole > (int64_t)SANE_JUMP_NS || whole < -(int64_t)SANE_JUMP_NS)
+	if (whole > (s64)SANE_JUMP_NS || whole < -(s64)SANE_JUMP_NS)
 		return false;
 	*ahead = whole * NS_FRAC +
-		 (int64_t)pvclock_ref_frac(c, ref->tsc_timestamp);
+		 (s64)pvclock_ref_frac(c, ref->tsc_timestamp);
 	return true;
 }
 
@@ -1160,10 +1203,13 @@ static bool get_clock_guest_checked(struct kvm_vcpu *vcpu,
 				    struct pvclock_ref_clock *c, const char *who)
 {
 	struct pvclock_ref_pvti p;
+	int r;
 
 	memset(&p, 0xa5, sizeof(p));
-	if (__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p)) {
-		check_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(errno));
+	r = clock_guest_errno(__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p),
+			      "KVM_GET_CLOCK_GUEST");
+	if (r) {
+		check_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(r));
 		return false;
 	}
 	pvclock_ref_from_pvti(&p, c);
@@ -1183,13 +1229,13 @@ static bool get_clock_guest_checked(struct kvm_vcpu *vcpu,
  * system_time is a whole ns floor, so ahead is good to within 1 ns.
  */
 struct drift_rate {
-	int64_t ahead;
-	uint64_t over_ns;
+	s64 ahead;
+	u64 over_ns;
 };
 
-static int64_t drift_rate_ppb(const struct drift_rate *r)
+static s64 drift_rate_ppb(const struct drift_rate *r)
 {
-	return (int64_t)((__int128)r->ahead * 1000000000 /
+	return (s64)((__int128)r->ahead * 1000000000 /
 			 ((__int128)r->over_ns * NS_FRAC));
 }
 
@@ -1204,14 +1250,14 @@ static int64_t drift_rate_ppb(const struct drift_rate *r)
  */
 static void check_update_step(const char *who, const struct pvclock_ref_clock *saved,
 			      const struct pvclock_ref_clock *stepped,
-			      uint64_t lo, uint64_t hi,
-			      const struct drift_rate *rate, uint64_t max_ns)
+			      u64 lo, u64 hi,
+			      const struct drift_rate *rate, u64 max_ns)
 {
-	int64_t step, pred_near, pred_far, slack, want_lo, want_hi;
-	uint64_t near_ns, far_ns;
+	s64 step, pred_near, pred_far, slack, want_lo, want_hi;
+	u64 near_ns, far_ns;
 	char name[96];
 
-	if ((int64_t)(stepped->tsc_timestamp - hi) <= 0) {
+	if ((s64)(stepped->tsc_timestamp - hi) <= 0) {
 		check_fail("%s: the update's reference %lu is not after the restore's end %lu",
 			   who, stepped->tsc_timestamp, hi);
 		return;
@@ -1225,12 +1271,12 @@ static void check_update_step(const char *who, const struct pvclock_ref_clock *s
 					  saved->mul, saved->shift);
 	far_ns = pvclock_ref_scale_delta(stepped->tsc_timestamp - lo,
 					 saved->mul, saved->shift);
-	pred_near = (int64_t)((__int128)rate->ahead * (int64_t)near_ns /
-			      (int64_t)rate->over_ns);
-	pred_far = (int64_t)((__int128)rate->ahead * (int64_t)far_ns /
-			     (int64_t)rate->over_ns);
-	slack = 2 * NS_FRAC + (int64_t)((__int128)NS_FRAC * far_ns / rate->over_ns) +
-		(saved->shift < 0 ? (int64_t)saved->mul : 0);
+	pred_near = (s64)((__int128)rate->ahead * (s64)near_ns /
+			      (s64)rate->over_ns);
+	pred_far = (s64)((__int128)rate->ahead * (s64)far_ns /
+			     (s64)rate->over_ns);
+	slack = 2 * NS_FRAC + (s64)((__int128)NS_FRAC * far_ns / rate->over_ns) +
+		(saved->shift < 0 ? (s64)saved->mul : 0);
 	want_lo = (pred_near < pred_far ? pred_near : pred_far) - slack;
 	want_hi = (pred_near > pred_far ? pred_near : pred_far) + slack;
 	printf("# %s: the update %lu ns after T1 moved the clock %ld ps;\n"
@@ -1239,7 +1285,7 @@ static void check_update_step(const char *who, const struct pvclock_ref_clock *s
 	       frac_ps(pred_near), frac_ps(pred_far), frac_ps(want_lo),
 	       frac_ps(want_hi));
 	snprintf(name, sizeof(name), "%s.update_after_t1", who);
-	report_metric(name, (int64_t)far_ns, "ns");
+	report_metric(name, (s64)far_ns, "ns");
 	snprintf(name, sizeof(name), "%s.update_step", who);
 	report_metric(name, frac_ps(step), "ps");
 	snprintf(name, sizeof(name), "%s.update_step_error", who);
@@ -1291,7 +1337,7 @@ static void clock_guest_no_master(struct test_vm *t, const char *why)
 		check_fail("no master clock (%s): KVM_GET_CLOCK_GUEST %s, not EINVAL",
 			   why, r ? errno_name(r) : "succeeded");
 	memset(&c, 0, sizeof(c));
-	pvclock_ref_time_scale(NSEC_PER_SEC, (uint64_t)vcpu_tsc_khz(t->vcpu) * 1000,
+	pvclock_ref_time_scale(NSEC_PER_SEC, (u64)vcpu_tsc_khz(t->vcpu) * 1000,
 			       &c.shift, &c.mul);
 	r = set_clock_guest(t->vcpu, &c);
 	if (r != EINVAL)
@@ -1325,7 +1371,8 @@ static int set_clock_guest_raw(struct kvm_vcpu *vcpu,
 {
 	struct pvclock_ref_pvti arg = *p;
 
-	return __vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &arg) ? errno : 0;
+	return clock_guest_errno(__vcpu_ioctl(vcpu, KVM_SET_CLOCK_GUEST, &arg),
+				 "KVM_SET_CLOCK_GUEST");
 }
 
 /* One refused (or taken) saved clock: its errno must be want. */
@@ -1342,9 +1389,9 @@ static void clock_guest_expect(struct kvm_vcpu *vcpu,
 }
 
 /* The TSC rate in Hz that a pvclock scale stands for, rounded down. */
-static uint64_t scale_rate_hz(uint32_t mul, int8_t shift)
+static u64 scale_rate_hz(u32 mul, s8 shift)
 {
-	return (uint64_t)(((__uint128_t)NSEC_PER_SEC << (32 - shift)) / mul);
+	return (u64)(((__uint128_t)NSEC_PER_SEC << (32 - shift)) / mul);
 }
 
 /*
@@ -1354,7 +1401,7 @@ static uint64_t scale_rate_hz(uint32_t mul, int8_t shift)
 static void clock_guest_rate_off(struct kvm_vcpu *vcpu,
 				 const struct pvclock_ref_clock *cur, int hz_off)
 {
-	uint64_t hz = scale_rate_hz(cur->mul, cur->shift) + hz_off;
+	u64 hz = scale_rate_hz(cur->mul, cur->shift) + hz_off;
 	struct pvclock_ref_pvti p;
 	struct pvclock_ref_clock c = *cur;
 	char what[96];
@@ -1402,7 +1449,7 @@ static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock
 	/* A reference the guest's TSC has not reached. */
 	c = *cur;
 	c.tsc_timestamp = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu) +
-			  (uint64_t)khz * FUTURE_REF_MS;
+			  (u64)khz * FUTURE_REF_MS;
 	pvclock_ref_to_pvti(&c, &p);
 	clock_guest_expect(t->vcpu, &p, EINVAL, "a saved reference 10 s ahead of the guest's TSC");
 }
@@ -1417,14 +1464,14 @@ static void clock_guest_off_host_rate(void)
 	struct pvclock_ref_clock c;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	uint64_t khz, want;
+	u64 khz, want;
 	int r;
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_set_clock_guest);
-	khz = (uint64_t)vcpu_tsc_khz(vcpu);
+	khz = (u64)vcpu_tsc_khz(vcpu);
 	want = khz + khz / 5000;
 	r = __vcpu_ioctl(vcpu, KVM_SET_TSC_KHZ, (void *)(uintptr_t)want);
-	if (r || (uint64_t)vcpu_tsc_khz(vcpu) != want) {
+	if (r || (u64)vcpu_tsc_khz(vcpu) != want) {
 		check_fail("KVM_SET_TSC_KHZ %lu (+200 ppm): %s, rate now %d kHz",
 			   want, r ? strerror(errno) : "taken", vcpu_tsc_khz(vcpu));
 		goto out;
@@ -1454,13 +1501,13 @@ out:
  */
 static enum pvd_clock_guest_mode
 clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
-		    const struct pvclock_ref_clock *r, uint64_t lo, uint64_t hi)
+		    const struct pvclock_ref_clock *r, u64 lo, u64 hi)
 {
-	uint64_t t1 = r->tsc_timestamp, want = pvclock_ref_read(saved, t1);
-	uint64_t x_lo = clock_exact_ref(saved, lo), x_hi = clock_exact_ref(saved, hi);
+	u64 t1 = r->tsc_timestamp, want = pvclock_ref_read(saved, t1);
+	u64 x_lo = clock_exact_ref(saved, lo), x_hi = clock_exact_ref(saved, hi);
 	/* From the saved reference to the end of the ioctl. */
-	bool in_range = (int64_t)(t1 - saved->tsc_timestamp) >= 0 &&
-			(int64_t)(hi - t1) >= 0;
+	bool in_range = (s64)(t1 - saved->tsc_timestamp) >= 0 &&
+			(s64)(hi - t1) >= 0;
 	/* At the ioctl's own master clock reference, for round-down. */
 	bool in_bracket = t1 - lo <= hi - lo;
 	bool round_down = in_range && in_bracket && r->system_time == want;
@@ -1518,9 +1565,9 @@ clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
  */
 static void clock_guest_young(struct test_vm *t)
 {
-	uint64_t vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
+	u64 vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
 	struct pvclock_ref_clock young, view0, view1;
-	uint64_t age_before, age_after, period;
+	u64 age_before, age_after, period;
 	int err;
 
 	err = get_clock_guest(t->vcpu, &young);
@@ -1559,17 +1606,17 @@ static void clock_guest_young(struct test_vm *t)
 
 static int cmp_u64(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
 
 	return x < y ? -1 : x > y;
 }
 
 static void clock_guest_cost(struct test_vm *t)
 {
-	static uint64_t ns[COST_CALLS];
+	static u64 ns[COST_CALLS];
 	struct pvclock_ref_clock c;
 	unsigned int i;
-	uint64_t start;
+	u64 start;
 	int r;
 
 	r = get_clock_guest(t->vcpu, &c);
@@ -1591,8 +1638,8 @@ static void clock_guest_cost(struct test_vm *t)
 	printf("# set_clock_guest: %d KVM_SET_CLOCK_GUEST calls: median %lu ns, min %lu,\n"
 	       "# 90th percentile %lu, max %lu\n", COST_CALLS, ns[COST_CALLS / 2],
 	       ns[0], ns[COST_CALLS * 9 / 10], ns[COST_CALLS - 1]);
-	report_metric("set_clock_guest.ioctl_median", (int64_t)ns[COST_CALLS / 2], "ns");
-	report_metric("set_clock_guest.ioctl_min", (int64_t)ns[0], "ns");
+	report_metric("set_clock_guest.ioctl_median", (s64)ns[COST_CALLS / 2], "ns");
+	report_metric("set_clock_guest.ioctl_min", (s64)ns[0], "ns");
 }
 
 /*
@@ -1618,7 +1665,7 @@ static bool clock_guest_save(struct test_vm *t, struct pvclock_ref_clock *saved)
 		return false;
 	if (!same_clock(&view0, &gr.old_clk))
 		check_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
-	pvclock_ref_time_scale(NSEC_PER_SEC, (uint64_t)khz * 1000,
+	pvclock_ref_time_scale(NSEC_PER_SEC, (u64)khz * 1000,
 			       &want_scale.shift, &want_scale.mul);
 	if (view0.mul != want_scale.mul || view0.shift != want_scale.shift)
 		check_fail("KVM_GET_CLOCK_GUEST's scale is not the one for the vCPU's %d kHz",
@@ -1650,11 +1697,11 @@ static bool clock_guest_save(struct test_vm *t, struct pvclock_ref_clock *saved)
 static void clock_guest_wait_period(struct test_vm *t,
 				    const struct pvclock_ref_clock *saved)
 {
-	uint64_t khz = (uint64_t)vcpu_tsc_khz(t->vcpu);
-	uint64_t period = clock_zero_period(saved);
-	uint64_t age = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu1) -
+	u64 khz = (u64)vcpu_tsc_khz(t->vcpu);
+	u64 period = clock_zero_period(saved);
+	u64 age = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu1) -
 		       saved->tsc_timestamp;
-	uint64_t wait_ms = age < period ? (period - age) / khz + 1 : 0;
+	u64 wait_ms = age < period ? (period - age) / khz + 1 : 0;
 
 	printf("# set_clock_guest: the saved clock's exact references recur every\n"
 	       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
@@ -1695,24 +1742,24 @@ static bool clock_guest_drift(struct test_vm *t, const struct pvclock_ref_clock 
 
 static void clock_guest_print_restore(const struct pvclock_ref_clock *saved,
 				      const struct pvclock_ref_clock *restored,
-				      uint64_t lo, uint64_t hi)
+				      u64 lo, u64 hi)
 {
-	uint64_t t1 = restored->tsc_timestamp;
+	u64 t1 = restored->tsc_timestamp;
 
 	print_clock("restored", restored);
 	printf("# set_clock_guest: restored through vCPU 1; T1 %lu, guest TSC around\n"
 	       "# the ioctl [%lu, %lu] (T1 - start %ld, end - T1 %ld);\n"
 	       "# the saved clock at T1 %lu + 0x%08x/2^32 ns, %lu ticks after its reference%s\n",
-	       t1, lo, hi, (int64_t)(t1 - lo), (int64_t)(hi - t1),
+	       t1, lo, hi, (s64)(t1 - lo), (s64)(hi - t1),
 	       pvclock_ref_read(saved, t1), pvclock_ref_frac(saved, t1),
 	       t1 - saved->tsc_timestamp,
 	       clock_aligned(saved, t1) ? "" : " (unaligned)");
 	report_metric("set_clock_guest.system_time_error",
-		      (int64_t)(restored->system_time - pvclock_ref_read(saved, t1)),
+		      (s64)(restored->system_time - pvclock_ref_read(saved, t1)),
 		      "ns");
-	report_metric("set_clock_guest.t1_from_start", (int64_t)(t1 - lo), "ticks");
+	report_metric("set_clock_guest.t1_from_start", (s64)(t1 - lo), "ticks");
 	report_metric("set_clock_guest.t1_after_t0",
-		      (int64_t)(t1 - saved->tsc_timestamp), "ticks");
+		      (s64)(t1 - saved->tsc_timestamp), "ticks");
 }
 
 /*
@@ -1721,13 +1768,13 @@ static void clock_guest_print_restore(const struct pvclock_ref_clock *saved,
  * vCPUs then have.
  */
 static bool clock_guest_restore(struct test_vm *t, const struct pvclock_ref_clock *saved,
-				uint64_t *lo, uint64_t *hi,
+				u64 *lo, u64 *hi,
 				struct pvclock_ref_clock *restored)
 {
-	uint64_t vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
-	uint64_t vcpu0_offset = vcpu_tsc_offset(t->vcpu);
+	u64 vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
+	u64 vcpu0_offset = vcpu_tsc_offset(t->vcpu);
 	struct pvclock_ref_clock view1;
-	uint64_t before, after;
+	u64 before, after;
 	int err;
 
 	if (vcpu0_offset != vcpu1_offset)
@@ -1755,7 +1802,7 @@ static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock 
 			      enum pvd_clock_guest_mode mode)
 {
 	const struct pvd_stats *s = &gr.run.stats;
-	int64_t lo_diff, hi_diff;
+	s64 lo_diff, hi_diff;
 	struct pvd_stats host;
 
 	set_compare_budget(t);
@@ -1772,9 +1819,9 @@ static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock 
 	       "# saved - restored in [%ld, %ld] ns, the arithmetic allows [%ld, %ld] (%s)\n",
 	       s->reads, s->differ, s->min_diff, s->max_diff, lo_diff, hi_diff,
 	       pvd_clock_guest_mode_name(mode));
-	report_metric("set_clock_guest.reads", (int64_t)s->reads, "reads");
-	report_metric("set_clock_guest.differing", (int64_t)s->differ, "reads");
-	report_metric("set_clock_guest.max_diff", (int64_t)pvd_stats_max_abs(s), "ns");
+	report_metric("set_clock_guest.reads", (s64)s->reads, "reads");
+	report_metric("set_clock_guest.differing", (s64)s->differ, "reads");
+	report_metric("set_clock_guest.max_diff", (s64)pvd_stats_max_abs(s), "ns");
 	if (lo_diff != 0 ||
 	    hi_diff > (clock_aligned(saved, restored->tsc_timestamp) ? 1 : 2))
 		check_fail("the arithmetic allows [%ld, %ld] ns: not the saved clock rounded down",
@@ -1796,8 +1843,9 @@ static void test_set_clock_guest(void)
 	struct pvclock_ref_clock saved, restored, current;
 	enum pvd_clock_guest_mode mode;
 	struct drift_rate rate;
-	uint64_t lo, hi;
+	u64 lo, hi;
 	struct test_vm t;
+	char why[192];
 
 	/* Without it, "unknown ioctl" and "no master clock" are both EINVAL. */
 	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST)) {
@@ -1810,6 +1858,11 @@ static void test_set_clock_guest(void)
 	}
 	test_vm_create(&t, guest_set_clock_guest);
 	test_vm_add_vcpu1(&t, guest_set_clock_guest);
+	/* Another capability with the number: a skip, never a failure. */
+	if (!clock_guest_supported(t.vcpu, why, sizeof(why))) {
+		kvm_vm_free(t.vm);
+		subtest_skip("%s", why);
+	}
 	if (!clock_guest_save(&t, &saved) || !clock_guest_drift(&t, &saved, &rate) ||
 	    !clock_guest_restore(&t, &saved, &lo, &hi, &restored))
 		goto out;
@@ -1874,7 +1927,7 @@ static int restore_enter(void *ctx)
 
 static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
-	uint32_t version;
+	u32 version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
 	return pvclock_ref_pvti_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
@@ -1895,7 +1948,7 @@ static void restore_reads(struct test_vm *t, const char *how)
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_diff", how);
 	report_metric(buf, gr.run.stats.max_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_abs", how);
-	report_metric(buf, (int64_t)pvd_stats_max_abs(&gr.run.stats), "ns");
+	report_metric(buf, (s64)pvd_stats_max_abs(&gr.run.stats), "ns");
 	host_recompute(t, &host);
 	if (gr.run.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.run.stats))
 		check_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
@@ -1929,7 +1982,7 @@ static void restore_report(const struct pvclock_ref_clock *saved,
 	       frac_ps(res->bias_max), frac_ps(res->error),
 	       aligned ? "aligned" : "unaligned", res->lo, res->hi);
 	report_metric("stock_restore.attempts", res->attempts, "attempts");
-	report_metric("stock_restore.time", (int64_t)res->elapsed_ns, "ns");
+	report_metric("stock_restore.time", (s64)res->elapsed_ns, "ns");
 	report_metric("stock_restore.bias", frac_ps(res->bias), "ps");
 	report_metric("stock_restore.bias_spread",
 		      frac_ps(res->bias_max - res->bias_min), "ps");
@@ -1964,7 +2017,7 @@ static bool restore_with_library(struct test_vm *t,
 		return true;
 	check_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
 		   pvclock_restore_strerror(res->status), res->attempts,
-		   (uint64_t)(res->elapsed_ns / NSEC_PER_MSEC),
+		   (u64)(res->elapsed_ns / NSEC_PER_MSEC),
 		   opts.restore_tolerance_ns);
 	return res->attempts;
 }
@@ -1975,7 +2028,7 @@ static void test_stock_restore(void)
 	struct kvm_clock_data data;
 	struct pvclock_ref_clock saved;
 	struct test_vm t;
-	uint32_t flags;
+	u32 flags;
 
 	require_tsc_clocksource();
 	test_vm_create(&t, guest_stock_restore);
@@ -2063,7 +2116,7 @@ struct updater {
 	struct pvclock_ref_pvti *page;
 	struct pvclock_ref_clock clk[CONCURRENT_REFS];
 	unsigned int nr;
-	uint64_t updates;
+	u64 updates;
 	bool stop;
 };
 
@@ -2086,7 +2139,7 @@ static void test_concurrent_update(void)
 	struct pvclock_ref_clock old_clk;
 	struct updater u;
 	pthread_t thread;
-	uint64_t period, age, newest, rate;
+	u64 period, age, newest, rate;
 	unsigned int i, log2, rounds = 0;
 	struct test_vm t;
 	int khz;
@@ -2119,7 +2172,7 @@ static void test_concurrent_update(void)
 	run_to_stage(&t, t.vcpu, CU_SAVED);
 	if (!pvd_clock_equal(&gr.old_clk, &old_clk))
 		check_fail("concurrent_update: the guest read another pvclock than the host wrote");
-	gp.budget_ticks = (uint64_t)khz * opts.duration_ms;
+	gp.budget_ticks = (u64)khz * opts.duration_ms;
 	gp.zero_period = period;
 
 	TEST_ASSERT_EQ(pthread_create(&thread, NULL, updater_fn, &u), 0);
@@ -2140,12 +2193,12 @@ static void test_concurrent_update(void)
 	       u.updates, rate, rounds, opts.duration_ms, gr.conc.reads,
 	       gr.conc.changes, gr.retries, gr.conc.torn, gr.conc.backwards,
 	       gr.conc.differ);
-	report_metric("concurrent_update.updates", (int64_t)u.updates, "updates");
+	report_metric("concurrent_update.updates", (s64)u.updates, "updates");
 	report_metric("concurrent_update.rounds", rounds, "rounds");
-	report_metric("concurrent_update.reads", (int64_t)gr.conc.reads, "reads");
+	report_metric("concurrent_update.reads", (s64)gr.conc.reads, "reads");
 	report_metric("concurrent_update.references_seen",
-		      (int64_t)gr.conc.changes, "references");
-	report_metric("concurrent_update.retries", (int64_t)gr.retries,
+		      (s64)gr.conc.changes, "references");
+	report_metric("concurrent_update.retries", (s64)gr.retries,
 		      "snapshots");
 	if (gr.conc.torn)
 		check_fail("concurrent_update: %lu torn pvti snapshots",
@@ -2206,14 +2259,14 @@ enum migrate_stage {
 };
 
 struct migrate_params {
-	uint64_t pvti_gpa[MIGRATE_VCPUS];
-	uint64_t pvti_gva[MIGRATE_VCPUS];
+	gpa_t pvti_gpa[MIGRATE_VCPUS];
+	gva_t pvti_gva[MIGRATE_VCPUS];
 	struct pvclock_ref_clock saved;	/* B compares every read with it */
 	struct read_budget reads;
 };
 
 struct migrate_report {
-	uint64_t entries;	/* B: guest entries, counted first thing */
+	u64 entries;	/* B: guest entries, counted first thing */
 	struct pvclock_ref_clock first;	/* the pvti at the first entry */
 	struct pvclock_ref_clock last;	/* the pvti after the reads */
 	struct pvclock_ref_clock stepped;	/* after a forced update */
@@ -2224,10 +2277,10 @@ static struct migrate_params mgp;
 static struct migrate_report mgr[MIGRATE_VCPUS];
 
 /* VM A: kvmclock on, then (vCPU 0) forced updates on the host's demand. */
-static void migrate_guest_source(uint64_t cpu)
+static void migrate_guest_source(u64 cpu)
 {
 	const struct pvclock_ref_pvti *pvti = (const struct pvclock_ref_pvti *)mgp.pvti_gva[cpu];
-	uint32_t version;
+	u32 version;
 
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, mgp.pvti_gpa[cpu] | KVM_MSR_ENABLED);
 	GUEST_SYNC(MIGRATE_CLOCK_ON);
@@ -2244,11 +2297,11 @@ static void migrate_guest_source(uint64_t cpu)
  * entry.  The pvti found there is compared with the saved clock; vCPU 0
  * then forces the next master clock update.
  */
-static void migrate_guest_dest(uint64_t cpu)
+static void migrate_guest_dest(u64 cpu)
 {
 	struct migrate_report *r = &mgr[cpu];
 	const struct pvclock_ref_pvti *pvti = (const struct pvclock_ref_pvti *)mgp.pvti_gva[cpu];
-	uint32_t version;
+	u32 version;
 
 	WRITE_ONCE(r->entries, r->entries + 1);
 	guest_snapshot(pvti, &r->first, &version);
@@ -2272,8 +2325,8 @@ struct migrate_vm {
 /* What the VMM carries from A to B. */
 struct migrate_state {
 	struct pvclock_ref_clock clock;
-	uint64_t tsc_offset[MIGRATE_VCPUS];
-	uint64_t kvmclock_msr[MIGRATE_VCPUS];
+	u64 tsc_offset[MIGRATE_VCPUS];
+	u64 kvmclock_msr[MIGRATE_VCPUS];
 };
 
 /*
@@ -2283,13 +2336,13 @@ struct migrate_state {
 static void migrate_vm_create(struct migrate_vm *m, void *guest_code)
 {
 	unsigned int i;
-	vm_vaddr_t gva;
+	gva_t gva;
 
 	m->vm = __vm_create_with_one_vcpu(&m->vcpu[0], 32, guest_code);
 	m->vcpu[1] = vm_vcpu_add(m->vm, 1, guest_code);
 	for (i = 0; i < MIGRATE_VCPUS; i++) {
 		vcpu_args_set(m->vcpu[i], 1, i);
-		gva = vm_vaddr_alloc_page(m->vm);
+		gva = vm_alloc_page(m->vm);
 		mgp.pvti_gva[i] = gva;
 		mgp.pvti_gpa[i] = addr_gva2gpa(m->vm, gva);
 		m->pvti[i] = addr_gva2hva(m->vm, gva);
@@ -2300,7 +2353,7 @@ static void migrate_vm_create(struct migrate_vm *m, void *guest_code)
 static void migrate_run(struct migrate_vm *m, unsigned int cpu,
 			enum migrate_stage want)
 {
-	uint64_t stage;
+	u64 stage;
 
 	sync_global_to_guest(m->vm, mgp);
 	stage = vcpu_run_to_sync(m->vcpu[cpu]);
@@ -2309,12 +2362,12 @@ static void migrate_run(struct migrate_vm *m, unsigned int cpu,
 	sync_global_from_guest(m->vm, mgr);
 }
 
-static void vcpu_set_tsc_offset(struct kvm_vcpu *vcpu, uint64_t offset)
+static void vcpu_set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset)
 {
 	struct kvm_device_attr attr = {
 		.group = KVM_VCPU_TSC_CTRL,
 		.attr = KVM_VCPU_TSC_OFFSET,
-		.addr = (uint64_t)(uintptr_t)&offset,
+		.addr = (u64)(uintptr_t)&offset,
 	};
 
 	vcpu_ioctl(vcpu, KVM_SET_DEVICE_ATTR, &attr);
@@ -2347,16 +2400,16 @@ static int migrate_restore_enter(void *ctx)
 static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 {
 	const struct pvclock_ref_pvti *p = ((struct migrate_restore_ctx *)ctx)->b->pvti[0];
-	uint32_t version;
+	u32 version;
 
 	return pvclock_ref_pvti_read(p, clk, &version) && pvclock_ref_clock_valid(clk) ?
 	       0 : -ENODATA;
 }
 
 /* Sleep for ticks of a TSC running at khz. */
-static void sleep_ticks(uint64_t ticks, uint64_t khz)
+static void sleep_ticks(u64 ticks, u64 khz)
 {
-	sleep_ns((uint64_t)((__uint128_t)ticks * 1000000 / khz));
+	sleep_ns((u64)((__uint128_t)ticks * 1000000 / khz));
 }
 
 /* A's clock ahead of the host's, in ppb, from two forced updates. */
@@ -2414,9 +2467,9 @@ static bool migrate_save(struct migrate_vm *a, bool has_ioctl,
 /* KVM_SET_CLOCK_GUEST in B; [*lo, *hi] the guest TSC around it. */
 static bool migrate_restore_ioctl(struct migrate_vm *b,
 				  const struct migrate_state *s,
-				  uint64_t *lo, uint64_t *hi)
+				  u64 *lo, u64 *hi)
 {
-	uint64_t before, after;
+	u64 before, after;
 	int r;
 
 	migrate_set_vcpus(b, s);
@@ -2447,7 +2500,7 @@ static void migrate_check_no_entry(struct migrate_vm *b, const char *name)
 	printf("# migrate %s: guest entries before the restore: %lu and %lu\n",
 	       name, mgr[0].entries, mgr[1].entries);
 	snprintf(buf, sizeof(buf), "migrate.%s.entries_before_restore", name);
-	report_metric(buf, (int64_t)(mgr[0].entries + mgr[1].entries), "entries");
+	report_metric(buf, (s64)(mgr[0].entries + mgr[1].entries), "entries");
 }
 
 /*
@@ -2455,7 +2508,7 @@ static void migrate_check_no_entry(struct migrate_vm *b, const char *name)
  * before the first pvti's reference, and the pvti unchanged by the end.
  */
 static void migrate_check_reads(const char *name, unsigned int cpu,
-				int64_t lo, int64_t hi, uint64_t tolerance)
+				s64 lo, s64 hi, u64 tolerance)
 {
 	const struct migrate_report *r = &mgr[cpu];
 	char buf[96];
@@ -2465,11 +2518,11 @@ static void migrate_check_reads(const char *name, unsigned int cpu,
 	       name, cpu, r->run.stats.reads, r->run.stats.differ, r->run.stats.min_diff,
 	       r->run.stats.max_diff, lo, hi);
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.reads", name, cpu);
-	report_metric(buf, (int64_t)r->run.stats.reads, "reads");
+	report_metric(buf, (s64)r->run.stats.reads, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.differing", name, cpu);
-	report_metric(buf, (int64_t)r->run.stats.differ, "reads");
+	report_metric(buf, (s64)r->run.stats.differ, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.max_diff", name, cpu);
-	report_metric(buf, (int64_t)pvd_stats_max_abs(&r->run.stats), "ns");
+	report_metric(buf, (s64)pvd_stats_max_abs(&r->run.stats), "ns");
 	if (r->run.stats.reads < mgp.reads.min_reads)
 		check_fail("migrate %s: vCPU %u made %lu reads, not %lu",
 			   name, cpu, r->run.stats.reads, mgp.reads.min_reads);
@@ -2503,12 +2556,12 @@ static void migrate_run_reads(struct migrate_vm *b, const struct migrate_state *
  * and the next update moves the clock by the drift since T1.
  */
 static void migrate_check_ioctl(struct migrate_vm *b, const char *name,
-				const struct migrate_state *s, uint64_t lo,
-				uint64_t hi, const struct drift_rate *rate)
+				const struct migrate_state *s, u64 lo,
+				u64 hi, const struct drift_rate *rate)
 {
 	const struct pvclock_ref_clock *first = &mgr[0].first;
 	enum pvd_clock_guest_mode mode;
-	int64_t diff_lo, diff_hi;
+	s64 diff_lo, diff_hi;
 	unsigned int i;
 	char who[32];
 
@@ -2520,7 +2573,7 @@ static void migrate_check_ioctl(struct migrate_vm *b, const char *name,
 	       "# %lu to %lu ticks after T0 (P %lu); the first pvti's reference %ld ticks after T0\n",
 	       name, lo, hi, lo - s->clock.tsc_timestamp,
 	       hi - s->clock.tsc_timestamp, clock_zero_period(&s->clock),
-	       (int64_t)(first->tsc_timestamp - s->clock.tsc_timestamp));
+	       (s64)(first->tsc_timestamp - s->clock.tsc_timestamp));
 	snprintf(who, sizeof(who), "migrate %s", name);
 	mode = clock_guest_verdict(who, &s->clock, first, lo, hi);
 	if (mode == PVD_CLOCK_GUEST_AUTO)
@@ -2602,7 +2655,7 @@ static bool migrate_young(struct migrate_vm *a, bool has_ioctl,
 			  struct migrate_state *s, const struct drift_rate *rate)
 {
 	struct migrate_vm b;
-	uint64_t lo, hi;
+	u64 lo, hi;
 	unsigned int try;
 
 	for (try = 0; try < MIGRATE_TRIES; try++) {
@@ -2642,10 +2695,10 @@ static bool migrate_young(struct migrate_vm *a, bool has_ioctl,
  * TSC reads around the ioctl, else tried again in another B).
  */
 static void migrate_old(const struct migrate_state *s, bool has_ioctl,
-			uint64_t khz, const struct drift_rate *rate)
+			u64 khz, const struct drift_rate *rate)
 {
-	uint64_t period = clock_zero_period(&s->clock), lo, hi, now, phase;
-	uint64_t t0 = s->clock.tsc_timestamp;
+	u64 period = clock_zero_period(&s->clock), lo, hi, now, phase;
+	u64 t0 = s->clock.tsc_timestamp;
 	struct migrate_vm b;
 	unsigned int try;
 
@@ -2683,7 +2736,7 @@ static void migrate_old(const struct migrate_state *s, bool has_ioctl,
 static void migrate_require(struct migrate_vm *a, bool has_ioctl)
 {
 	struct kvm_clock_data data;
-	uint32_t want = has_ioctl ? KVM_CLOCK_TSC_STABLE :
+	u32 want = has_ioctl ? KVM_CLOCK_TSC_STABLE :
 			KVM_CLOCK_TSC_STABLE | PVCLOCK_RESTORE_FLAGS;
 
 	if (__vcpu_has_device_attr(a->vcpu[0], KVM_VCPU_TSC_CTRL,
@@ -2704,17 +2757,23 @@ static void test_migrate(void)
 	struct drift_rate rate;
 	struct migrate_vm a;
 	bool has_ioctl;
-	uint64_t khz;
+	char why[192];
+	u64 khz;
 
 	require_tsc_clocksource();
-	has_ioctl = kvm_has_cap(KVM_CAP_CLOCK_GUEST);
-	if (!has_ioctl && opts.clock_guest_mode != PVD_CLOCK_GUEST_AUTO) {
+	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST) &&
+	    opts.clock_guest_mode != PVD_CLOCK_GUEST_AUTO) {
 		check_fail("migrate: no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
 			   pvd_clock_guest_mode_name(opts.clock_guest_mode),
 			   "says the kernel has it");
 		return;
 	}
 	migrate_vm_create(&a, migrate_guest_source);
+	/*
+	 * Without the ioctls, whatever the capability says, the VMM's way is
+	 * the stock kernel's.
+	 */
+	has_ioctl = clock_guest_supported(a.vcpu[0], why, sizeof(why));
 	migrate_run(&a, 0, MIGRATE_CLOCK_ON);
 	migrate_run(&a, 1, MIGRATE_CLOCK_ON);
 	migrate_run(&a, 0, MIGRATE_UPDATED);
@@ -2723,9 +2782,10 @@ static void test_migrate(void)
 		printf("# migrate: KVM_CAP_CLOCK_GUEST: saved with KVM_GET_CLOCK_GUEST,\n"
 		       "# restored with KVM_SET_CLOCK_GUEST\n");
 	else
-		printf("# migrate: no KVM_CAP_CLOCK_GUEST: the guest's pvti saved, restored by\n"
-		       "# pvclock_restore() with entries that end before the guest\n");
-	khz = (uint64_t)vcpu_tsc_khz(a.vcpu[0]);
+		printf("# migrate: %s: the guest's pvti saved, restored by\n"
+		       "# pvclock_restore() with entries that end before the guest\n",
+		       kvm_has_cap(KVM_CAP_CLOCK_GUEST) ? why : "no KVM_CAP_CLOCK_GUEST");
+	khz = (u64)vcpu_tsc_khz(a.vcpu[0]);
 	set_read_budget(&mgp.reads, khz);
 	if (migrate_measure_drift(&a, &rate) &&
 	    migrate_young(&a, has_ioctl, &s, &rate))
@@ -2755,10 +2815,10 @@ enum vcpu_hotplug_stage {
 };
 
 struct hotplug_report {
-	uint64_t reads;
-	uint64_t differ;	/* reads where the pvti's clock is not old's */
-	uint64_t moves;		/* times the pvti's reference changed */
-	int64_t first_step;	/* old - new at the first such read, ns */
+	u64 reads;
+	u64 differ;	/* reads where the pvti's clock is not old's */
+	u64 moves;		/* times the pvti's reference changed */
+	s64 first_step;	/* old - new at the first such read, ns */
 	struct pvclock_ref_clock moved;	/* the first other pvti seen */
 };
 
@@ -2772,13 +2832,13 @@ static struct pvclock_ref_clock hotplug_first[HOTPLUG_VCPUS];
  * at the same TSC, until the host sets hotplug_stop.  The new vCPUs only
  * turn kvmclock on and show their first pvti.
  */
-static void guest_vcpu_hotplug(uint64_t cpu)
+static void guest_vcpu_hotplug(u64 cpu)
 {
 	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu ? 1 : 0);
 	struct pvclock_ref_clock now, last;
-	uint32_t version;
-	int64_t step;
-	uint64_t tsc;
+	u32 version;
+	s64 step;
+	u64 tsc;
 
 	guest_enable_kvmclock(cpu ? 1 : 0);
 	if (cpu) {
@@ -2819,7 +2879,7 @@ static void hotplug_add(struct test_vm *t, unsigned int id,
 			const struct pvclock_ref_clock *old)
 {
 	struct kvm_vcpu *vcpu = vm_vcpu_add(t->vm, id, guest_vcpu_hotplug);
-	uint64_t stage;
+	u64 stage;
 
 	vcpu_args_set(vcpu, 1, id);
 	stage = vcpu_run_to_sync(vcpu);
@@ -2862,9 +2922,9 @@ static void test_vcpu_hotplug(void)
 	printf("# vcpu_hotplug: %u vCPUs added while vCPU 0 read its clock %lu times:\n"
 	       "# %lu reads differ from the clock before, the reference moved %lu times\n",
 	       HOTPLUG_VCPUS - 1, hpr.reads, hpr.differ, hpr.moves);
-	report_metric("vcpu_hotplug.reads", (int64_t)hpr.reads, "reads");
-	report_metric("vcpu_hotplug.differing", (int64_t)hpr.differ, "reads");
-	report_metric("vcpu_hotplug.moves", (int64_t)hpr.moves, "moves");
+	report_metric("vcpu_hotplug.reads", (s64)hpr.reads, "reads");
+	report_metric("vcpu_hotplug.differing", (s64)hpr.differ, "reads");
+	report_metric("vcpu_hotplug.moves", (s64)hpr.moves, "moves");
 	if (hpr.moves) {
 		print_clock("moved", &hpr.moved);
 		printf("# vcpu_hotplug: the reference moved: a step of %ld ns (old - new)\n",
@@ -2923,8 +2983,8 @@ static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
 
 static unsigned int watchdog_seconds(void)
 {
-	uint64_t comparisons = opts.nr_freqs * WATCHDOG_METHODS;
-	uint64_t s = WATCHDOG_BASE_S +
+	u64 comparisons = opts.nr_freqs * WATCHDOG_METHODS;
+	u64 s = WATCHDOG_BASE_S +
 		     WATCHDOG_INTERVALS * opts.interval_ms / 1000 +
 		     opts.restore_ms / 1000 + opts.duration_ms / 1000;
 
