@@ -7,19 +7,21 @@
 #   make checkpatch               the kernel's checkpatch.pl on every .c/.h
 #   make stability [RUNS=200]     the whole selftest RUNS times in a row
 #   make patch KSRC=dir           a format-patch series of three against dir
-#   make patch-check [PATCH_KVERS="6.1 6.12 6.12-x86"]
-#                                 the series against each Debian tree (6.12-x86:
-#                                 6.12 in the 6.14+ layout) is checkpatch
-#                                 --strict clean, applies with git am to a
-#                                 fresh copy and builds after every patch
+#   make patch-check [PATCH_KVERS="6.1 6.12 $(BASE_KVER)"]
+#                                 the series against each Debian tree is
+#                                 checkpatch --strict clean, applies with git
+#                                 am to a fresh copy and builds after every
+#                                 patch ($(BASE_KVER) has the x86/ layout of
+#                                 6.14 on)
 #   make bisect-selftest          the bisect helper's exit-code mapping
 #
-# CI runs fuzz (60 s), badinput, checkpatch, patch-check on 6.12 in both
-# layouts and bisect-selftest; stability needs this machine's KVM to itself.
+# CI runs fuzz (60 s), badinput, checkpatch, patch-check on 6.12 and
+# $(BASE_KVER) (the x86_64/ and x86/ layouts) and bisect-selftest; stability
+# needs this machine's KVM to itself.
 
 FUZZ_SECONDS ?= 60
 RUNS ?= 200
-PATCH_KVERS ?= 6.1 6.12 6.12-x86
+PATCH_KVERS ?= 6.1 6.12 $(BASE_KVER)
 
 .PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
 
@@ -56,7 +58,7 @@ patch:
 	fi
 	@BUILD=$(BUILD) scripts/make-patch.sh $(KSRC) $(if $(PATCH_OUT),$(PATCH_OUT))
 
-#: make patch-check   the series is strict-clean, applies and builds (6.1/6.12/6.14+)
+#: make patch-check   the series is strict-clean, applies and builds (6.1/6.12/$(BASE_KVER))
 patch-check:
 	@tests/run.sh "patch series" "env BUILD=$(BUILD) scripts/patch-check.sh $(PATCH_KVERS)"
 
@@ -77,5 +79,5 @@ CI_SUITES += $(BADINPUT_SUITES) \
 	"bisect helper" "tests/test_bisect.sh $(BUILD)/kvm-6.1/pvclock_drift_test debian-6.12" \
 	"fuzz" "env BUILD=$(BUILD) fuzz/run.sh 60" \
 	"checkpatch" "env BUILD=$(BUILD) scripts/checkpatch.sh" \
-	"patch series (6.12, 6.14+ layout)" \
-		"env BUILD=$(BUILD) scripts/patch-check.sh 6.12 6.12-x86"
+	"patch series (6.12, $(BASE_KVER))" \
+		"env BUILD=$(BUILD) scripts/patch-check.sh 6.12 $(BASE_KVER)"

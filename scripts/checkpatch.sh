@@ -9,8 +9,9 @@
 #	line per file; exits non-zero when either run has an error or a
 #	warning ("added file, does MAINTAINERS need updating?" aside).  The
 #	kernel patches in kernel/patches are checked as they are, against the
-#	tree, Signed-off-by included.  TREE defaults to Debian's 6.12 tree
-#	in build/trees (fetched with scripts/get-tree.sh if missing).
+#	tree, Signed-off-by included.  TREE defaults to Debian's BASE_KVER
+#	tree (mk/versions.conf) in build/trees (fetched with
+#	scripts/get-tree.sh if missing).
 
 set -uo pipefail
 
@@ -22,8 +23,8 @@ die_exit=2
 
 tree=${1:-}
 if [ -z "$tree" ]; then
-	tree=$("$root/scripts/get-tree.sh" 6.12 "$build/trees") ||
-		die "cannot obtain the 6.12 tree (pass a kernel tree instead)"
+	tree=$("$root/scripts/get-tree.sh" "$BASE_KVER" "$build/trees") ||
+		die "cannot obtain the $BASE_KVER tree (pass a kernel tree instead)"
 fi
 cp=$tree/scripts/checkpatch.pl
 [ -f "$cp" ] || die "$cp not found"

@@ -2,20 +2,21 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # patch-check.sh [KVER...]
-#	For each Debian tree (default 6.12; 6.12-x86 is Debian's 6.12 in the
-#	6.14+ layout, made by scripts/synth-tree.sh): make the patch series
-#	against it (scripts/make-patch.sh), run the tree's checkpatch.pl
-#	--strict on each patch (any error, warning or check fails, the
-#	MAINTAINERS notice aside), apply the series with `git am` to a fresh
-#	copy of the tree (under a throwaway history, as Debian's trees are not
-#	git repositories), build the test there with the tree's own KVM
-#	selftest makefile after each patch, and check that the binary starts.
-#	For 6.12 also the kernel patches (kernel/patches, against Debian's
-#	6.12 source): checkpatch.pl --strict on each, and each variant's
-#	series of kernel/patches/series applied with `git am` to a fresh copy
-#	of the files it changes (so 0003 on 0001 alone and on 0001 + 0002).
-#	TAP output; logs in build/patch-check.  With no git identity
-#	configured, a temporary one signs the series.
+#	For each Debian tree (default: OLD_KVERS and BASE_KVER of
+#	mk/versions.conf, 6.12, 6.1 and 7.3; 7.3 has the x86/ layout and
+#	Makefile.kvm of 6.14 on): make the patch series against it
+#	(scripts/make-patch.sh), run the tree's checkpatch.pl --strict on
+#	each patch (any error, warning or check fails, the MAINTAINERS
+#	notice aside), apply the series with `git am` to a fresh copy of the
+#	tree (under a throwaway history, as Debian's trees are not git
+#	repositories), build the test there with the tree's own KVM selftest
+#	makefile after each patch, and check that the binary starts.  For BASE_KVER also the kernel patches
+#	(kernel/patches, against Debian's BASE_KVER source): checkpatch.pl
+#	--strict on each, and each variant's series of kernel/patches/series
+#	applied with `git am` to a fresh copy of the files it changes (so 0003
+#	on 0001 alone and on 0001 + 0002).  TAP output; logs in
+#	build/patch-check.  With no git identity configured, a temporary one
+#	signs the series.
 
 set -uo pipefail
 
@@ -33,30 +34,6 @@ if [ -z "$(git -C "$root" config user.name)" ] ||
 	export GIT_CONFIG_KEY_0=user.name GIT_CONFIG_VALUE_0="pvclock CI"
 	export GIT_CONFIG_KEY_1=user.email GIT_CONFIG_VALUE_1=ci@invalid
 fi
-
-# The tree of version $1 (6.12, or 6.12-x86 for the synthetic layout).
-get_tree()
-{
-	local ver=$1 base synth
-
-	case $ver in
-	*-x86)
-		base=$("$root/scripts/get-tree.sh" "${ver%-x86}" "$build/trees") ||
-			return 1
-		synth=$build/synth/linux-$ver
-		if [ ! -f "$synth/.pvclock-synth-ok" ] ||
-		   [ "$synth/.pvclock-synth-ok" -ot "$root/scripts/synth-tree.sh" ]; then
-			"$root/scripts/synth-tree.sh" "$base" "$synth" >/dev/null ||
-				return 1
-			touch "$synth/.pvclock-synth-ok"
-		fi
-		echo "$synth"
-		;;
-	*)
-		"$root/scripts/get-tree.sh" "$ver" "$build/trees"
-		;;
-	esac
-}
 
 # What the KVM selftests build needs of a tree, about 110 MB of it.
 copy_tree()
@@ -137,12 +114,12 @@ check_tree()
 
 	log=$logs/$ver
 	mkdir -p "$log"
-	tree=$(get_tree "$ver" 2>"$log/get-tree.log") || {
+	tree=$("$root/scripts/get-tree.sh" "$ver" "$build/trees" 2>"$log/get-tree.log") || {
 		not_ok "$ver: fetch the tree" "$log/get-tree.log"
 		return
 	}
-	# The kernel patches are against Debian's 6.12 in its own layout.
-	[ "$ver" = 6.12 ] && check_kernel_series "$ver" "$tree"
+	# The kernel patches are against Debian's BASE_KVER.
+	[ "$ver" = "$BASE_KVER" ] && check_kernel_series "$ver" "$tree"
 	series=$("$root/scripts/make-patch.sh" "$tree" "$build/patch/linux-$ver" \
 		2>"$log/make-patch.log") || {
 		not_ok "$ver: make patch" "$log/make-patch.log"
@@ -200,10 +177,11 @@ check_tree()
 }
 
 echo "TAP version 13"
-for ver in "${@:-6.12}"; do
-	case ${ver%-x86} in
-	*[!0-9.]* | '') usage_error "'$ver' is not a version such as 6.12 or 6.12-x86" ;;
-	esac
+# shellcheck disable=SC2086 # a list of versions
+[ $# -gt 0 ] || set -- ${OLD_KVERS//,/ } "$BASE_KVER"
+for ver in "$@"; do
+	[[ $ver =~ ^[0-9]+\.[0-9]+$ ]] ||
+		usage_error "'$ver' is not a version such as 6.12 or $BASE_KVER"
 	check_tree "$ver"
 done
 echo "1..$n"
