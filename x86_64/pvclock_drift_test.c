@@ -23,6 +23,10 @@
  *		guest comparing over many reads; the naive restore for contrast.
  *  concurrent_update  a host thread moves the reference of the test's own
  *		page hundreds of times a second while the guest reads its clock.
+ *  migrate	a clock saved from one VM restored in a fresh one before its
+ *		guest runs, as a VMM migrates: KVM_SET_CLOCK_GUEST where the
+ *		kernel has it, pvclock_restore() elsewhere.
+ *  vcpu_hotplug  vCPUs added to a running VM must leave its clock alone.
  *
  * Guest code here may only use the general registers: some KVM setups run
  * guest code through the instruction emulator, which has no SSE.  Each
@@ -3024,8 +3028,9 @@ static void run_subtest(const struct subtest *st)
 				       WTERMSIG(status) == SIGALRM ? "timed out" :
 				       strsignal(WTERMSIG(status)));
 		else if (!note->reason[0])
-			ksft_print_msg("%s: exit code %d (a library assertion, see stderr)\n",
-				       st->name, WEXITSTATUS(status));
+			ksft_print_msg("%s: exit code %d (%s, see stderr)\n",
+				       st->name, WEXITSTATUS(status),
+				       "a library assertion, or a SIGSEGV, SIGBUS, SIGILL or SIGFPE the library caught");
 		ksft_test_result_fail("%s\n", st->name);
 	}
 }
@@ -3036,7 +3041,7 @@ static void usage(FILE *f)
 		"Usage: %s [options]\n"
 		"Measure how far a KVM guest's clock jumps when its pvclock reference moves.\n"
 		"Subtests: masterclock_update, set_clock, reference_update, set_clock_guest,\n"
-		"stock_restore, concurrent_update, migrate.\n"
+		"stock_restore, concurrent_update, migrate, vcpu_hotplug.\n"
 		"\n"
 		"  --interval-ms N        time between the two master clock updates (1000)\n"
 		"  --max-drift-ppb N      fail masterclock_update beyond N ppb (report only)\n"
