@@ -35,12 +35,21 @@ if [ -z "$(git -C "$root" config user.name)" ] ||
 	export GIT_CONFIG_KEY_1=user.email GIT_CONFIG_VALUE_1=ci@invalid
 fi
 
-# What the KVM selftests build needs of a tree, about 110 MB of it.
+# What the KVM selftests build needs of a tree, about 110 MB of it: and
+# what the links in tools/ point to elsewhere in the tree (7.3's libvfio
+# includes tools/include/linux/pci_ids.h, a link to include/linux/).
 copy_tree()
 {
+	local target
+
 	mkdir -p "$2/include" &&
 	cp -a "$1/Makefile" "$1/scripts" "$1/tools" "$1/usr" "$2/" &&
-	cp -a "$1/include/uapi" "$2/include/"
+	cp -a "$1/include/uapi" "$2/include/" || return 1
+	(cd "$1" && find tools -type l -exec realpath -e --relative-to=. {} + 2>/dev/null) |
+		grep -vE '^(\.\./|tools/|usr/|include/uapi/)' | sort -u |
+		while read -r target; do
+			(cd "$1" && cp -a --parents "$target" "$2/") || exit 1
+		done
 }
 
 # checkpatch.pl --strict on one patch: 0 errors, warnings and checks but
