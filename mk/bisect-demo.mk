@@ -4,8 +4,9 @@
 # in CI: it builds and boots several kernels (the first run a clean build).
 #
 #   make bisect-demo [SEED=N] [DRIFT=PPB [THRESHOLD=PPB]]
-#                   a throwaway history of 8 KVM commits on Debian's 6.12
-#                   in $(BUILD)/bisect-demo, one (placed by SEED) bringing
+#                   a throwaway history of 8 KVM commits on Debian's
+#                   BASE_KVER source (mk/versions.conf) in
+#                   $(BUILD)/bisect-demo, one (placed by SEED) bringing
 #                   back a regression: by default the master clock update
 #                   at every TSC sync from before v6.8 (found by
 #                   vcpu_hotplug), with DRIFT a kvmclock DRIFT ppb fast

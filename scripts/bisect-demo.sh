@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # bisect-demo.sh [--seed N] [--drift-ppb N [--threshold-ppb N]] [--test PATH]
-#		 [--jobs N]
+#		 [--jobs N] | --check-edits TREE
 #	A KVM clock regression bisected end to end.  On a git history of its
-#	own on top of Debian's 6.12 source (in $BUILD/bisect-demo; the cached
-#	tree is only read) it makes 8 small commits to KVM: 7 harmless ones
-#	that still change compiled code, and one, placed by the seed (3rd to
-#	6th, so at least two on each side), that brings a regression back:
+#	own on top of Debian's source of BASE_KVER (mk/versions.conf; in
+#	$BUILD/bisect-demo; the cached tree is only read) it makes 8 small
+#	commits to KVM: 7 harmless ones that still change compiled code, and
+#	one, placed by the seed (3rd to 6th, so at least two on each side),
+#	that brings a regression back:
 #
 #	  default         the condition from before v6.8: every TSC sync
 #	                  (a vCPU created, a TSC written) requests a master
@@ -31,6 +32,9 @@
 #	                   --max-drift-ppb (default N/2)
 #	--test PATH        the static test (default build/pvclock_drift_test)
 #	--jobs N           make -j (default 2)
+#	--check-edits TREE only check that every edit of the commits and of
+#	                   both regressions applies to a copy of TREE's files
+#	                   (each text found exactly once), build nothing
 
 set -uo pipefail
 
@@ -46,6 +50,7 @@ threshold=
 test_bin=$build/pvclock_drift_test
 jobs=2
 ncommits=8
+check_tree=
 
 # number OPTION VALUE: VALUE is a decimal number bash can hold.
 number()
@@ -65,6 +70,7 @@ while [ $# -gt 0 ]; do
 	--threshold-ppb) number "$@"; threshold=$2; shift 2 ;;
 	--test)		[ $# -ge 2 ] || usage_error "$1 needs a value"; test_bin=$2; shift 2 ;;
 	--jobs)		number "$@"; jobs=$2; shift 2 ;;
+	--check-edits)	[ $# -ge 2 ] || usage_error "$1 needs a value"; check_tree=$2; shift 2 ;;
 	-h | --help)	usage_text '4,/^$/'; exit 0 ;;
 	*)		usage_error "unknown argument '$1'" ;;
 	esac
@@ -90,12 +96,99 @@ case $test_bin in
 /*) ;;
 *) test_bin=$PWD/$test_bin ;;
 esac
-[ -x "$test_bin" ] || die "no test binary $test_bin (make selftest)"
+[ -n "$check_tree" ] || [ -x "$test_bin" ] || die "no test binary $test_bin (make selftest)"
 if [ -z "$seed" ]; then
 	seed=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 fi
 # Decimal, whatever leading zeros the user typed.
 seed=$((10#$seed))
+
+# The commits.  Each good one changes KVM's compiled code without touching
+# the clock: FILE|OLD LINE|NEW LINE|SUBJECT, OLD found exactly once, <NL>
+# in NEW a line break.
+goods=$(cat <<'EOF'
+arch/x86/kvm/x86.c|	pr_warn_once("%s instruction emulated as NOP!\n", insn);|	pr_warn_once("%s instruction emulated as a NOP\n", insn);|KVM: x86: Reword the MONITOR/MWAIT-as-NOP warning
+arch/x86/kvm/lapic.c|		pr_info("Disabled LAPIC found during irq injection\n");|		pr_info_ratelimited("Disabled LAPIC found during IRQ injection\n");|KVM: x86: Rate-limit the disabled-LAPIC injection message
+arch/x86/kvm/svm/svm.c|	pr_info("Nested Paging %s\n", str_enabled_disabled(npt_enabled));|	pr_info("Nested paging %s\n", str_enabled_disabled(npt_enabled));|KVM: SVM: Lower-case the nested paging message
+arch/x86/kvm/x86.c|	pr_warn_once("emulating exchange as write\n");|	pr_warn_once("emulating an exchange as a write\n");|KVM: x86: Reword the exchange-as-write warning
+arch/x86/kvm/lapic.c|		pr_info("apic: phys broadcast and lowest prio\n");|		pr_info_ratelimited("apic: phys broadcast and lowest prio\n");|KVM: x86: Rate-limit the physical broadcast message
+arch/x86/kvm/cpuid.c|	if (cpuid->nent < vcpu->arch.cpuid_nent)|	if (WARN_ON_ONCE(vcpu->arch.cpuid_nent && !vcpu->arch.cpuid_entries))<NL>		return -EIO;<NL>	if (cpuid->nent < vcpu->arch.cpuid_nent)|KVM: x86: Warn when CPUID entries are counted but not allocated
+arch/x86/kvm/i8259.c|		pr_pic_unimpl("non byte write\n");|		pr_pic_unimpl("non-byte write of %d bytes\n", len);|KVM: x86: Say how wide a non-byte PIC write was
+EOF
+)
+# The regression: bad_old of x86.c replaced by bad_new, with <NL> as above
+# (in its own variables: the code has "||"); regression sets them, and
+# the mode's test arguments, for $drift (empty: the hotplug regression).
+regression()
+{
+	if [ -n "$drift" ]; then
+		bad_old='		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,'
+		bad_new="		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,"
+		bad_subject="KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
+		test_args=(--only masterclock_update --max-drift-ppb "$threshold")
+	else
+		# Whenever the master clock is on, or could be turned on (the host's
+		# clocksource is TSC and every vCPU's TSC matches), a TSC sync asks
+		# for a master clock update, new generation or not.
+		bad_old='	 * Request a masterclock update if the masterclock needs to be toggled<NL>'
+		bad_old+='	 * on/off, or when starting a new generation and the masterclock is<NL>'
+		bad_old+='	 * enabled (compute_guest_tsc() requires the masterclock snapshot to be<NL>'
+		bad_old+='	 * taken _after_ the new generation is created).<NL>'
+		bad_old+='	 */<NL>'
+		bad_old+='	if ((ka->use_master_clock && new_generation) ||<NL>'
+		bad_old+='	    (ka->use_master_clock != use_master_clock))'
+		bad_new='	 * Request a masterclock update at every TSC sync while the masterclock<NL>'
+		bad_new+='	 * is in use or can be turned on, so that its snapshot is always taken<NL>'
+		bad_new+='	 * after the sync.<NL>'
+		bad_new+='	 */<NL>'
+		bad_new+='	if (ka->use_master_clock || use_master_clock)'
+		bad_subject="KVM: x86: Update the masterclock at every TSC sync it may use"
+		test_args=(--only vcpu_hotplug --no-threshold)
+	fi
+}
+
+# Replace the text OLD of FILE, found exactly once, by NEW (<NL> in either
+# stands for a line break; OLD is whole lines).
+edit()
+{
+	local file=$src/$1
+
+	[ -f "$file" ] || die "$1: no such file in $src"
+	OLD=$2 NEW=$3 perl -0777 -i -ne '
+		my ($old, $new) = map { (my $t = $_) =~ s/<NL>/\n/g; "$t\n" }
+				  @ENV{qw(OLD NEW)};
+		my $n = () = /^\Q$old\E/mg;
+		if ($n != 1) {
+			print;
+			print STDERR "found $n times, not once\n";
+			exit 1;
+		}
+		s/^\Q$old\E/$new/m;
+		print;' "$file" || die "$1: cannot edit (the text to replace: '${2%%<NL>*}')"
+}
+
+# --check-edits TREE: every edit of the demo's commits, and both
+# regressions', applied to a copy of TREE's files; nothing is built.
+if [ -n "$check_tree" ]; then
+	[ -d "$check_tree/arch/x86/kvm" ] || die "$check_tree has no arch/x86/kvm"
+	files=$( { cut -d'|' -f1 <<<"$goods"; echo arch/x86/kvm/x86.c; } | sort -u)
+	for drift in '' 400; do
+		src=$(mktemp -d)
+		trap 'rm -rf "$src"' EXIT
+		for f in $files; do
+			mkdir -p "$src/$(dirname "$f")"
+			cp "$check_tree/$f" "$src/$f" || die "$check_tree has no $f"
+		done
+		while IFS='|' read -r file old new subject; do
+			edit "$file" "$old" "$new"
+		done <<<"$goods"
+		regression
+		edit arch/x86/kvm/x86.c "$bad_old" "$bad_new"
+		rm -rf "$src"
+	done
+	echo "$me: every edit applies to $check_tree: $(wc -l <<<"$goods") harmless commits, the hotplug and the drift regression"
+	exit 0
+fi
 
 t0=$(date +%s)
 # elapsed [START]: the seconds since START (default: the demo's start).
@@ -131,9 +224,11 @@ git_q()
 }
 
 # Debian's source, unpacked once into a repository of the demo's own.
-kver=6.12
+kver=$BASE_KVER
 deb=$(linux_source_deb "$kver" "$build/trees/debs") || exit 1
 source_id=$(basename "$deb" .deb)
+debian_version=${source_id#*_}
+say "kernel: Debian linux-source-$kver (${debian_version%_*})"
 if [ "$(cat "$src/.git/bisect-demo-source" 2>/dev/null)" != "$source_id" ]; then
 	say "unpacking $source_id into $src"
 	rm -rf "$obj"
@@ -175,71 +270,12 @@ build_here()
 	say "built $what in $(elapsed "$start")"
 }
 
-# The commits.  Each good one changes KVM's compiled code without touching
-# the clock: FILE|OLD LINE|NEW LINE|SUBJECT, OLD found exactly once, <NL>
-# in NEW a line break.
-goods=$(cat <<'EOF'
-arch/x86/kvm/x86.c|	pr_warn_once("%s instruction emulated as NOP!\n", insn);|	pr_warn_once("%s instruction emulated as a NOP\n", insn);|KVM: x86: Reword the MONITOR/MWAIT-as-NOP warning
-arch/x86/kvm/lapic.c|		pr_info("Disabled LAPIC found during irq injection\n");|		pr_info_ratelimited("Disabled LAPIC found during IRQ injection\n");|KVM: x86: Rate-limit the disabled-LAPIC injection message
-arch/x86/kvm/svm/svm.c|	pr_info("Nested Paging %sabled\n", npt_enabled ? "en" : "dis");|	pr_info("Nested Paging %s\n", npt_enabled ? "enabled" : "disabled");|KVM: SVM: Spell out the nested paging state
-arch/x86/kvm/x86.c|	pr_warn_once("emulating exchange as write\n");|	pr_warn_once("emulating an exchange as a write\n");|KVM: x86: Reword the exchange-as-write warning
-arch/x86/kvm/irq_comm.c|		pr_info("apic: phys broadcast and lowest prio\n");|		pr_info_ratelimited("apic: phys broadcast and lowest prio\n");|KVM: x86: Rate-limit the physical broadcast message
-arch/x86/kvm/cpuid.c|	if (cpuid->nent < vcpu->arch.cpuid_nent)|	if (WARN_ON_ONCE(vcpu->arch.cpuid_nent && !vcpu->arch.cpuid_entries))<NL>		return -EIO;<NL>	if (cpuid->nent < vcpu->arch.cpuid_nent)|KVM: x86: Warn when CPUID entries are counted but not allocated
-arch/x86/kvm/i8259.c|		pr_pic_unimpl("non byte write\n");|		pr_pic_unimpl("non-byte write of %d bytes\n", len);|KVM: x86: Say how wide a non-byte PIC write was
-EOF
-)
-# The regression: bad_old of x86.c replaced by bad_new, with <NL> as above
-# (in its own variables: the code has "||").
-if [ -n "$drift" ]; then
-	bad_old='		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL,'
-	bad_new="		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000LL - tgt_tsc_khz * ${drift}LL / 1000000,"
-	bad_subject="KVM: x86: Scale kvmclock for a TSC rate $drift ppb low"
-	test_args=(--only masterclock_update --max-drift-ppb "$threshold")
-else
-	# Whenever the master clock is on, or could be turned on (the host's
-	# clocksource is TSC and every vCPU's TSC matches), a TSC sync asks
-	# for a master clock update, new generation or not.
-	bad_old='	 * Request a masterclock update if the masterclock needs to be toggled<NL>'
-	bad_old+='	 * on/off, or when starting a new generation and the masterclock is<NL>'
-	bad_old+='	 * enabled (compute_guest_tsc() requires the masterclock snapshot to be<NL>'
-	bad_old+='	 * taken _after_ the new generation is created).<NL>'
-	bad_old+='	 */<NL>'
-	bad_old+='	if ((ka->use_master_clock && new_generation) ||<NL>'
-	bad_old+='	    (ka->use_master_clock != use_master_clock))'
-	bad_new='	 * Request a masterclock update at every TSC sync while the masterclock<NL>'
-	bad_new+='	 * is in use or can be turned on, so that its snapshot is always taken<NL>'
-	bad_new+='	 * after the sync.<NL>'
-	bad_new+='	 */<NL>'
-	bad_new+='	if (ka->use_master_clock || use_master_clock)'
-	bad_subject="KVM: x86: Update the masterclock at every TSC sync it may use"
-	test_args=(--only vcpu_hotplug --no-threshold)
-fi
-
-# Replace the text OLD of FILE, found exactly once, by NEW (<NL> in either
-# stands for a line break; OLD is whole lines).
-edit()
-{
-	local file=$src/$1
-
-	[ -f "$file" ] || die "$1: no such file in $src"
-	OLD=$2 NEW=$3 perl -0777 -i -ne '
-		my ($old, $new) = map { (my $t = $_) =~ s/<NL>/\n/g; "$t\n" }
-				  @ENV{qw(OLD NEW)};
-		my $n = () = /^\Q$old\E/mg;
-		if ($n != 1) {
-			print;
-			print STDERR "found $n times, not once\n";
-			exit 1;
-		}
-		s/^\Q$old\E/$new/m;
-		print;' "$file" || die "$1: cannot edit (the text to replace: '${2%%<NL>*}')"
-}
-
 commit_all()
 {
 	git_q commit -q -a -m "$1" || die "cannot commit '$1'"
 }
 
+regression
 log=$demo/bisect.log
 : >"$log"
 test_args=(--test "$test_bin" --log "$log" --modules "$obj/modinst/lib/modules"

@@ -5,10 +5,13 @@
 # (pass 0, fail 1, skip 125, crash or timeout 125), --only, and every usage
 # error aborting the bisection (exit above 127) before the test runs.
 # With a real selftest binary as $1, its own option parser is checked too;
-# with a kernel as $2 (a bzImage, or debian-6.12), the helper's --kernel
+# with a kernel as $2 (a bzImage, or debian-VERSION), the helper's --kernel
 # boots it for real: a passing run is good (0), a threshold the clock
 # cannot meet is bad (1), a file that is not a kernel cannot be tested
-# (125), and the log names the booted kernel's release.
+# (125), and the log names the booted kernel's release.  bisect-demo's
+# command line is checked too, and, where Debian's BASE_KVER tree is
+# cached (build/trees/linux-BASE_KVER), that every edit it makes applies
+# to that tree.
 # TAP output.
 #
 # usage: tests/test_bisect.sh [PATH/TO/pvclock_drift_test [KERNEL [MODULES]]]
@@ -199,6 +202,21 @@ if "$demo" --help | grep -q -- '--drift-ppb N'; then
 	ok "bisect-demo: --help names --drift-ppb"
 else
 	not_ok "bisect-demo: --help names --drift-ppb"
+fi
+demo_usage_error "--check-edits without a tree" --check-edits
+
+# The demo's commits and both regressions on the base it builds: each
+# text it replaces is there, once.
+base_tree=$build/trees/linux-$BASE_KVER
+if [ -d "$base_tree/arch/x86/kvm" ]; then
+	if out=$("$demo" --check-edits "$base_tree" 2>&1); then
+		ok "bisect-demo: every edit applies to Debian's $BASE_KVER tree"
+	else
+		not_ok "bisect-demo: its edits do not apply to Debian's $BASE_KVER tree" "$out"
+	fi
+else
+	echo "ok $((n + 1)) bisect-demo's edits on $BASE_KVER # SKIP $base_tree not fetched"
+	n=$((n + 1))
 fi
 
 if [ -n "$real" ] && [ -x "$real" ]; then
