@@ -21,13 +21,15 @@
 #
 # Exit 0 once the cases are recorded, whatever they are; 1 when DIR has no
 # tests.list.  Environment: KVM_TEST_TIMEOUT, the seconds a program may run
-# (default 180); KVM_DEV, the device (default /dev/kvm; for the tests).
+# (default 180); KVM_CLOCK_WAIT, the seconds to wait for the clocksource tsc
+# before loading KVM (default 60); KVM_DEV, the device (default /dev/kvm).
 
 set -u
 
 dir=${1:-$(dirname "$0")}
 kvm_dev=${KVM_DEV:-/dev/kvm}
 timeout_s=${KVM_TEST_TIMEOUT:-180}
+clock_wait=${KVM_CLOCK_WAIT:-60}
 work=${TMPDIR:-/tmp}/kvm-selftests.$$
 
 say()
@@ -88,9 +90,9 @@ load_kvm()
 		return 1
 	fi
 	# A fresh boot runs on tsc-early: KVM takes the TSC rate it sees when
-	# it loads, so it waits for the refined one (at most 60 s).
+	# it loads, so it waits for the refined one (KVM_CLOCK_WAIT).
 	if grep -qw tsc /sys/devices/system/clocksource/clocksource0/available_clocksource 2>/dev/null &&
-	   ! wait_for 600 clocksource_is_tsc; then
+	   ! wait_for $((clock_wait * 10)) clocksource_is_tsc; then
 		say "the clocksource is still $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), not tsc"
 	fi
 	if ! out=$(modprobe "$mod" 2>&1); then

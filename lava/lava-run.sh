@@ -14,6 +14,8 @@
 #   --out DIR     the run's folder (default build/lava/run): device.yaml,
 #                 lava.log (lava-run's log, a YAML object a line),
 #                 results.txt (the table) and lava-run's output folder
+#   --judge LOG   run nothing: read and judge LOG, a log of lava-run (the
+#                 checks of the judgement use it)
 #   --help        this text
 #
 # What lava-run needs besides lava-dispatcher is fetched from Debian's
@@ -42,6 +44,7 @@ me=lava-run.sh
 usage_hint=" (see --help)"
 
 cpu=EPYC,+svm
+judge=
 out=$build/lava/run
 jobdir=$build/lava/job
 lavadir=$build/lava
@@ -64,6 +67,12 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--out) need_value "$@"; out=$2; shift 2 ;;
+	--judge)
+		need_value "$@"
+		[ -f "$2" ] || usage_error "--judge: no such file '$2'"
+		judge=$2
+		shift 2
+		;;
 	--help | -h) usage_text '4,/^$/'; exit 0 ;;
 	-*) usage_error "unknown option '$1'" ;;
 	*)
@@ -76,20 +85,6 @@ done
 for f in job.yaml tests.list kernel.txt; do
 	[ -f "$jobdir/$f" ] || usage_error "$jobdir/$f is missing: make lava-job writes the job"
 done
-
-need_tool()
-{
-	command -v "$1" >/dev/null ||
-		die_exit=3 die "$1 not found: apt-get install $2 (the README's package list)"
-}
-need_tool lava-run lava-dispatcher
-need_tool qemu-system-x86_64 qemu-system-x86
-# Debian's python3, the one lava-dispatcher's modules are for (not the
-# first python3 on PATH, which may be another).
-py=/usr/bin/python3
-"$py" -c 'import guestfs, jinja2, yaml' 2>/dev/null ||
-	die_exit=3 die "$py lacks guestfs, jinja2 or yaml: apt-get install lava-dispatcher"
-
 
 # The device-type templates: lava-server of lava-dispatcher's version,
 # downloaded and unpacked into build/lava/lava-server-VERSION.  Offline, a
@@ -139,14 +134,37 @@ appliance()
 	appliance_modules=$dst
 }
 
-tdir=$(templates)
-appliance
-mkdir -p "$out" "$lavadir/guestfs-cache"
-rm -rf "${out:?}/output" "$out/lava.log" "$out/results.txt" "$out/device.yaml"
+need_tool()
+{
+	command -v "$1" >/dev/null ||
+		die_exit=3 die "$1 not found: apt-get install $2 (the README's package list)"
+}
+# Debian's python3, the one lava-dispatcher's modules are for (not the
+# first python3 on PATH, which may be another).
+py=/usr/bin/python3
 
-# The device configuration: lava/qemu-svm.jinja2 on top of lava-server's
-# qemu.jinja2, with the job's context, as a server would render it.
-"$py" - "$root/lava" "$tdir" "$jobdir/job.yaml" "$cpu" >"$out/device.yaml" <<'EOF' ||
+if [ -n "$judge" ]; then
+	log=$judge
+	rc=0
+	secs=
+	mkdir -p "$out"
+	"$py" -c 'import yaml' 2>/dev/null ||
+		die_exit=3 die "$py lacks yaml: apt-get install python3-yaml"
+else
+	need_tool lava-run lava-dispatcher
+	need_tool qemu-system-x86_64 qemu-system-x86
+	"$py" -c 'import guestfs, jinja2, yaml' 2>/dev/null ||
+		die_exit=3 die "$py lacks guestfs, jinja2 or yaml: apt-get install lava-dispatcher"
+
+	log=$out/lava.log
+	tdir=$(templates)
+	appliance
+	mkdir -p "$out" "$lavadir/guestfs-cache"
+	rm -rf "${out:?}/output" "$out/lava.log" "$out/results.txt" "$out/device.yaml"
+
+	# The device configuration: lava/qemu-svm.jinja2 on top of lava-server's
+	# qemu.jinja2, with the job's context, as a server would render it.
+	"$py" - "$root/lava" "$tdir" "$jobdir/job.yaml" "$cpu" >"$out/device.yaml" <<'EOF' ||
 import sys, jinja2, yaml
 lava, tdir, job, cpu = sys.argv[1:]
 ctx = dict(yaml.safe_load(open(job)).get("context") or {})
@@ -155,33 +173,34 @@ env = jinja2.Environment(loader=jinja2.FileSystemLoader([lava, tdir]),
                          trim_blocks=True, autoescape=False)
 print(env.get_template("qemu-svm.jinja2").render(**ctx))
 EOF
-	die "cannot render the device configuration from $tdir"
+		die "cannot render the device configuration from $tdir"
 
-job_minutes=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["timeouts"]["job"]["minutes"])' \
-	"$jobdir/job.yaml") || die "$jobdir/job.yaml has no job timeout"
-bound=$((job_minutes * 60 + 120))
-note "job: $jobdir/job.yaml ($(cat "$jobdir/kernel.txt"), cpu $cpu, at most $job_minutes min); log: $out/lava.log"
-start=$(date +%s)
-# lava-run's scratch is /var/lib/lava/dispatcher/tmp/JOB_ID: an id of this
-# run's own, so that runs at the same time do not share it.
-job_id=$$
-rc=0
-# libguestfs: its appliance's kernel, software emulation, its cache in
-# build/.  timeout kills lava-run's process group (QEMU too) at the bound.
-SUPERMIN_KERNEL=$appliance_kernel SUPERMIN_MODULES=$appliance_modules \
-	SUPERMIN_KERNEL_VERSION=$(basename "$appliance_modules") \
-	LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg \
-	LIBGUESTFS_CACHEDIR=$lavadir/guestfs-cache \
-	timeout --kill-after=20 "$bound" \
-	lava-run --job-id "$job_id" --output-dir "$out/output" --device "$out/device.yaml" \
-	"$jobdir/job.yaml" >"$out/lava.log" 2>&1 || rc=$?
-secs=$(($(date +%s) - start))
-note "lava-run exited $rc after $secs s"
+	job_minutes=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["timeouts"]["job"]["minutes"])' \
+		"$jobdir/job.yaml") || die "$jobdir/job.yaml has no job timeout"
+	bound=$((job_minutes * 60 + 120))
+	note "job: $jobdir/job.yaml ($(cat "$jobdir/kernel.txt"), cpu $cpu, at most $job_minutes min); log: $log"
+	start=$(date +%s)
+	# lava-run's scratch is /var/lib/lava/dispatcher/tmp/JOB_ID: an id of this
+	# run's own, so that runs at the same time do not share it.
+	job_id=$$
+	rc=0
+	# libguestfs: its appliance's kernel, software emulation, its cache in
+	# build/.  timeout kills lava-run's process group (QEMU too) at the bound.
+	SUPERMIN_KERNEL=$appliance_kernel SUPERMIN_MODULES=$appliance_modules \
+		SUPERMIN_KERNEL_VERSION=$(basename "$appliance_modules") \
+		LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg \
+		LIBGUESTFS_CACHEDIR=$lavadir/guestfs-cache \
+		timeout --kill-after=20 "$bound" \
+		lava-run --job-id "$job_id" --output-dir "$out/output" --device "$out/device.yaml" \
+		"$jobdir/job.yaml" >"$log" 2>&1 || rc=$?
+	secs=$(($(date +%s) - start))
+	note "lava-run exited $rc after $secs s"
+fi
 
 # The log's test cases and errors, one tab-separated line each:
 # "case SET NAME RESULT", "job RESULT ERROR", "error MESSAGE", "target LINE"
-# for the runner's own lines on the device.
-"$py" - "$out/lava.log" >"$out/parsed.txt" <<'EOF' || die "cannot read $out/lava.log"
+# for the runner's own lines on the device, "qemu LINE" for QEMU's errors.
+"$py" - "$log" >"$out/parsed.txt" <<'EOF' || die "cannot read $log"
 import sys, yaml
 for line in open(sys.argv[1], errors="replace"):
     line = line.strip()
@@ -206,6 +225,8 @@ for line in open(sys.argv[1], errors="replace"):
         print("error", str(msg).splitlines()[0] if msg else "", sep="\t")
     elif lvl == "target" and isinstance(msg, str) and msg.startswith("kvm-selftests: "):
         print("target", msg, sep="\t")
+    elif lvl == "target" and isinstance(msg, str) and msg.startswith("qemu-system-"):
+        print("qemu", msg, sep="\t")
 EOF
 grep '^target' "$out/parsed.txt" | cut -f2- | sed 's/^/  /' >&2 || true
 
@@ -257,16 +278,18 @@ why_no_result()
 
 	err=$(awk -F'\t' '$1 == "job" && $3 != "" { print $3; exit }' "$out/parsed.txt")
 	[ -n "$err" ] || err=$(awk -F'\t' '$1 == "error" { print $2; exit }' "$out/parsed.txt")
-	echo "${err:-lava-run exited $rc without an error message}"
+	err=${err:-lava-run exited $rc without an error message}
+	# QEMU's own words, when it would not start.
+	awk -F'\t' -v e="$err" '$1 == "qemu" { q = $2; exit } END { print e (q ? "; " q : "") }' "$out/parsed.txt"
 }
 
 if [ -z "$setup" ]; then
-	die "no kvm_setup test case in $kernel: $(why_no_result) (log: $out/lava.log)"
+	die "no kvm_setup test case in $kernel: $(why_no_result) (log: $log)"
 fi
 if [ "$setup" != pass ]; then
 	why=$(awk -F'\t' '$1 == "target" { sub(/^kvm-selftests: setup failed: /, "", $2); if ($2 != "") w = $2 } END { print w }' \
 		<(grep -F 'setup failed:' "$out/parsed.txt" || true))
-	die "setup failed in $kernel, no test ran: ${why:-no reason given} (log: $out/lava.log)"
+	die "setup failed in $kernel, no test ran: ${why:-no reason given} (log: $log)"
 fi
 while read -r prog _; do
 	case $prog in
@@ -277,6 +300,6 @@ done <"$jobdir/tests.list"
 if [ ${#bad[@]} -gt 0 ]; then
 	extra=
 	[ "$rc" = 0 ] || extra="; $(why_no_result)"
-	die "${#bad[@]} test case(s) not as $kernel should give: ${bad[*]}$extra (log: $out/lava.log)"
+	die "${#bad[@]} test case(s) not as $kernel should give: ${bad[*]}$extra (log: $log)"
 fi
-note "every test case as $kernel should give: ${count[pass]:-0} passed, ${count[skip]:-0} skipped, in $secs s"
+note "every test case as $kernel should give: ${count[pass]:-0} passed, ${count[skip]:-0} skipped${secs:+, in $secs s}"

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The tests in a LAVA lab (lava/, Documentation/lava.rst).
+#
+#   make lava-job [KERNEL=debian-X.Y|bzImage] [MODULES=dir] [LAVA_URL=base]
+#	a ready LAVA job in $(BUILD)/lava/job: job.yaml, bzImage and
+#	ramdisk.cpio.gz, running every test program the project builds
+#	(SELFTEST_PROGS, built against $(KOUT): KVER= and KSRC= as for make
+#	selftest) on a qemu device whose CPU has SVM; the artifacts as
+#	file:// URLs, or under the lab's URL base LAVA_URL
+#   make lava-run [KERNEL=...] [LAVA_CPU=EPYC,+svm]
+#	that job (with file:// URLs) run for real by lava-run, with no server;
+#	the test cases as a table; exit 0 only when each is as the kernel
+#	should give (lava/expected)
+#   make lava-selftest
+#	the CI suite (tests/test_lava.sh)
+
+# Every test program the project builds, by name, in the selftest's build
+# folder ($(KOUT): $(BUILD)/kvm-$(BASE_KVER) by default).  The one list of
+# them: the LAVA job runs each.  A fragment included later (selftest.mk)
+# may set it in its place.
+SELFTEST_PROGS ?= pvclock_drift_test
+LAVA_URL ?=
+LAVA_CPU ?= EPYC,+svm
+LAVA_JOB := $(BUILD)/lava/job
+
+# lava-job.sh with the kernel, its modules and the programs; $(1): more
+# options.
+lava_job = BUILD=$(BUILD) lava/lava-job.sh --kernel '$(KERNEL)' \
+	$(if $(MODULES),--modules '$(MODULES)') --out $(LAVA_JOB) $(1) \
+	-- $(addprefix $(KOUT)/,$(SELFTEST_PROGS))
+
+.PHONY: lava-job lava-run lava-selftest
+
+#: make lava-job [KERNEL=debian-X.Y|bzImage] [LAVA_URL=base]  a ready LAVA job of
+#:                    every test (build/lava/job; file:// artifacts, or under LAVA_URL)
+lava-job: selftest
+	@$(call lava_job,$(if $(LAVA_URL),--url '$(LAVA_URL)'))
+
+#: make lava-run [KERNEL=...] [LAVA_CPU=EPYC,+svm]  that job run for real by
+#:                    lava-run (bookworm's lava-dispatcher, no server); its test cases
+lava-run: selftest
+	@$(call lava_job,) >/dev/null
+	@BUILD=$(BUILD) lava/lava-run.sh --cpu '$(LAVA_CPU)' $(LAVA_JOB)
+
+#: make lava-selftest  the LAVA job's checks: the test definition's runner on
+#:                    the host, a real run in debian-$(BASE_KVER), one without SVM
+lava-selftest:
+	@tests/run.sh "lava" "env BUILD=$(BUILD) tests/test_lava.sh"
+
+CI_SUITES += "lava" "env BUILD=$(BUILD) tests/test_lava.sh"
