@@ -17,6 +17,10 @@ ifeq ($(PVCLOCK_SRC),)
 $(error PVCLOCK_SRC must name the pvclock_ref checkout)
 endif
 
+# tools/build/Build.include's try-run (the tree's -no-pie probe) makes its
+# scratch folder in the current one, the tree's; here it is made in ours.
+override TMPOUT = $(OUTPUT)/.tmp_$$$$
+
 include Makefile
 
 PVC_OBJDIR := $(OUTPUT)/pvclock
