@@ -88,6 +88,9 @@ release=$(file -b "$kimage" | sed -n 's/.*, version \([^ ]*\) .*/\1/p')
 
 rm -rf "$out"
 mkdir -p "$out" || die "cannot create $out"
+# Absolute: modprobe -d prints the modules' absolute paths, and the job's
+# file:// URLs are.
+out=$(cd "$out" && pwd)
 ramdisk=$out/.ramdisk
 modroot=$out/.modroot
 
@@ -133,6 +136,12 @@ ramdisk_add_modules()
 		cp "$modroot/lib/modules/$release/$f" "$ramdisk/lib/modules/$release/"
 	done
 	depmod -b "$ramdisk" "$release" || die "depmod failed in the ramdisk"
+	# Each module that the kernel has as a module, the ramdisk has too.
+	for mod in "${ramdisk_modules[@]}"; do
+		modprobe -d "$modroot" -S "$release" --show-depends "$mod" >/dev/null 2>&1 || continue
+		modprobe -d "$ramdisk" -S "$release" --show-depends "$mod" >/dev/null 2>&1 ||
+			die "the ramdisk lacks $mod of $release"
+	done
 	n=$(find "$ramdisk/lib/modules/$release" -name '*.ko' | wc -l)
 	note "ramdisk: $n modules of $release ($(find "$ramdisk/lib/modules/$release" -name 'kvm*.ko' -printf '%f ' | sed 's/ $//'))"
 	rm -rf "$modroot"

@@ -199,7 +199,8 @@ fi
 
 # The log's test cases and errors, one tab-separated line each:
 # "case SET NAME RESULT", "job RESULT ERROR", "error MESSAGE", "target LINE"
-# for the runner's own lines on the device, "qemu LINE" for QEMU's errors.
+# for the runner's own lines on the device, "qemu LINE" for QEMU's errors,
+# "mount LINE" for the overlay's disk not mounted.
 "$py" - "$log" >"$out/parsed.txt" <<'EOF' || die "cannot read $log"
 import sys, yaml
 for line in open(sys.argv[1], errors="replace"):
@@ -225,8 +226,11 @@ for line in open(sys.argv[1], errors="replace"):
         print("error", str(msg).splitlines()[0] if msg else "", sep="\t")
     elif lvl == "target" and isinstance(msg, str) and msg.startswith("kvm-selftests: "):
         print("target", msg, sep="\t")
-    elif lvl == "target" and isinstance(msg, str) and msg.startswith("qemu-system-"):
+    elif lvl == "target" and isinstance(msg, str) and msg.startswith("qemu-system-") \
+            and ": warning: " not in msg:
         print("qemu", msg, sep="\t")
+    elif lvl == "target" and isinstance(msg, str) and msg.startswith("mount: mounting /dev/disk/by-uuid/"):
+        print("mount", msg, sep="\t")
 EOF
 grep '^target' "$out/parsed.txt" | cut -f2- | sed 's/^/  /' >&2 || true
 
@@ -279,8 +283,12 @@ why_no_result()
 	err=$(awk -F'\t' '$1 == "job" && $3 != "" { print $3; exit }' "$out/parsed.txt")
 	[ -n "$err" ] || err=$(awk -F'\t' '$1 == "error" { print $2; exit }' "$out/parsed.txt")
 	err=${err:-lava-run exited $rc without an error message}
-	# QEMU's own words, when it would not start.
-	awk -F'\t' -v e="$err" '$1 == "qemu" { q = $2; exit } END { print e (q ? "; " q : "") }' "$out/parsed.txt"
+	# QEMU's own words, when it would not start; the device's, when it
+	# could not mount the test overlay's disk.
+	awk -F'\t' -v e="$err" '
+		$1 == "qemu" && q == "" { q = "; " $2 }
+		$1 == "mount" && m == "" { m = "; the device did not mount the test overlay: " $2 }
+		END { print e q m }' "$out/parsed.txt"
 }
 
 if [ -z "$setup" ]; then

@@ -13,8 +13,8 @@
 #      for every subtest its --list names.
 #   4. the judgement (lava-run.sh --judge) of that run's log, changed: a
 #      skip the kernel should not give, a failed subtest, a program's case
-#      missing, libguestfs and QEMU not starting each exit 1 with a line
-#      naming it.
+#      missing, libguestfs and QEMU not starting, the overlay's disk not
+#      mounted: each exit 1 with a line naming it.
 #   5. the same job on a CPU without SVM: exit 1 with the setup failure's
 #      line, kvm_setup failed and no other test case.
 set -uo pipefail
@@ -130,7 +130,7 @@ bad lava-run.sh "$tmp/tests"
 
 # ---- 3. a real run in debian-BASE_KVER ----
 job=$build/lava/job
-if ! make -s lava-job BUILD="$build" KERNEL="debian-$BASE_KVER" >"$tmp/job.log" 2>&1; then
+if ! make -s lava-job BUILD="${BUILD:-build}" KERNEL="debian-$BASE_KVER" >"$tmp/job.log" 2>&1; then
 	sed 's/^/# /' "$tmp/job.log"
 	fail "make lava-job KERNEL=debian-$BASE_KVER failed"
 fi
@@ -210,6 +210,13 @@ if [ -f "$log" ]; then
 		echo '{"dt": "2026-12-07T18:41:38.647737", "lvl": "target", "msg": "qemu-system-x86_64: unable to find CPU model '"'NoSuchCPU'"'"}'
 		echo '{"dt": "2026-12-07T18:41:38.769426", "lvl": "results", "msg": {"case": "job", "definition": "lava", "error_msg": "Connection closed", "error_type": "Infrastructure", "result": "fail"}}'
 	} >"$tmp/qemu.log"
+	{
+		sed '/"lvl": "input", "msg": "mount \/dev\/disk\/by-uuid/q' "$log"
+		echo '{"dt": "2026-12-07T18:45:07.988665", "lvl": "target", "msg": "mount: mounting /dev/disk/by-uuid/9eea45d0-d21b-410c-aa59-b891e2fa2210 on /lava-28164 failed: No such file or directory"}'
+		echo '{"dt": "2026-12-07T18:50:08.598359", "lvl": "results", "msg": {"case": "job", "definition": "lava", "error_msg": "lava-test-shell timed out after 300 seconds", "error_type": "Infrastructure", "result": "fail"}}'
+	} >"$tmp/mount.log"
+	judged "the overlay's disk not mounted" "$tmp/mount.log" "debian-$BASE_KVER" \
+		"no kvm_setup test case in debian-$BASE_KVER: lava-test-shell timed out after 300 seconds; the device did not mount the test overlay: mount: mounting /dev/disk/by-uuid/"
 	judged "QEMU not starting" "$tmp/qemu.log" "debian-$BASE_KVER" \
 		"no kvm_setup test case in debian-$BASE_KVER: Connection closed; qemu-system-x86_64: unable to find CPU model 'NoSuchCPU'"
 else
