@@ -4,12 +4,13 @@
 #
 #   make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA='FILE|CONFIG_X=y ...']
 #               [KMAKE_FLAGS='W=1']
-#                   Debian's 6.12 source, the variant's patches from
+#                   Debian's BASE_KVER source, the variant's patches from
 #                   kernel/patches (listed in kernel/patches/series) and
 #                   kernel/config/kvm-host.config on top of tinyconfig;
 #                   the last line printed is the bzImage's path.  Cached
 #                   by source version, patches and config under
-#                   $(BUILD)/kernel; a change rebuilds incrementally.
+#                   $(BUILD)/kernel; a change rebuilds incrementally,
+#                   and so does the other variant (one source, one O=).
 #   make kernel-ci  what CI checks: both variants built, the selftest in
 #                   each with set_clock_guest run and passed in that
 #                   variant's mode (a skip fails), their figures side by
@@ -18,7 +19,8 @@
 #                   the three patches of variant exact as an RFC series
 #                   with a cover letter (build/kernel-patch), checkpatch
 #                   --strict clean and applied to a fresh copy of Debian's
-#                   6.12 files, 3/3 also with 1/3 alone
+#                   BASE_KVER files, 3/3 also with 1/3 alone, and the
+#                   kernel built after each patch
 
 VARIANT ?= exact
 CONFIG_EXTRA ?=
@@ -27,7 +29,7 @@ KMAKE_FLAGS ?=
 .PHONY: kernel kernel-ci kernel-patch
 
 #: make kernel [VARIANT=exact|round-down] [CONFIG_EXTRA=...]  the project's KVM
-#:                    host kernel (Debian 6.12 + kernel/patches); prints its bzImage
+#:                    host kernel (Debian $(BASE_KVER) + kernel/patches); prints its bzImage
 kernel:
 	@BUILD=$(BUILD) scripts/build-kernel.sh --variant '$(VARIANT)' \
 		$(if $(strip $(CONFIG_EXTRA)),--config-extra '$(CONFIG_EXTRA)') \
