@@ -3,18 +3,21 @@
 #
 # kernel-patch.sh [OUTDIR]
 #	Write the project's kernel patches (kernel/patches, the series of
-#	variant exact) as an RFC series against Debian's 6.12 source, into
-#	OUTDIR (build/kernel-patch): a cover letter carrying the figures
-#	(kernel/rfc-cover.txt), 1/3 the KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST
-#	stand-in, marked as such (NOT-FOR-MERGE in its subject, a note below
-#	its message), 2/3 the exact reference and 3/3 the dropped master
-#	clock updates, the RFC's follow-ups.  The author and Signed-off-by are
-#	the user's git config (user.name, user.email).  Then it checks the
-#	result: checkpatch.pl --strict of the 6.12 tree on each patch (0
-#	errors, 0 warnings, 0 checks), git am of the series onto a fresh copy
-#	of the files it touches from Debian's 6.12 tree (build/trees, only
-#	read), and git am of 1/3 and 3/3 alone (variant round-down), as 3/3
-#	does not need 2/3.
+#	variant exact) as an RFC series against Debian's source of BASE_KVER
+#	(mk/versions.conf), into OUTDIR (build/kernel-patch): a cover letter
+#	carrying the figures (kernel/rfc-cover.txt), 1/3 the
+#	KVM_GET_CLOCK_GUEST/KVM_SET_CLOCK_GUEST stand-in, marked as such
+#	(NOT-FOR-MERGE in its subject, a note below its message), 2/3 the
+#	exact reference and 3/3 the dropped master clock updates, the RFC's
+#	follow-ups.  The author and Signed-off-by are the user's git config
+#	(user.name, user.email).  Then it checks the result: checkpatch.pl
+#	--strict of the BASE_KVER tree on each patch (0 errors, 0 warnings, 0
+#	checks), git am of the series onto a fresh copy of the files it
+#	touches from Debian's BASE_KVER tree (build/trees, only read), git am
+#	of 1/3 and 3/3 alone (variant round-down), as 3/3 does not need 2/3,
+#	and the kernel built after each patch (scripts/build-kernel.sh
+#	--patches, in the O= folder `make kernel` uses, so each build is
+#	incremental).
 
 set -euo pipefail
 
@@ -46,7 +49,7 @@ done
 count=${#patches[@]}
 [ "$count" = 3 ] || die "variant $variant should list three patches, not $count"
 
-tree=$("$root/scripts/get-tree.sh" 6.12 "$build/trees")
+tree=$("$root/scripts/get-tree.sh" "$BASE_KVER" "$build/trees")
 [ -x "$tree/scripts/checkpatch.pl" ] || die "$tree has no scripts/checkpatch.pl"
 
 work=$(mktemp -d)
@@ -74,7 +77,7 @@ g=(git -C "$work/series" -c user.name="$name" -c user.email="$email"
    -c commit.gpgsign=false)
 fresh "$work/series"
 for p in "${patches[@]}"; do
-	"${g[@]}" am -q "$p" || die "$(basename "$p") does not apply to Debian's 6.12 source"
+	"${g[@]}" am -q "$p" || die "$(basename "$p") does not apply to Debian's $BASE_KVER source"
 	# The user's authorship and sign-off instead of the project's.
 	"${g[@]}" log -1 --format=%B |
 		sed '/^Signed-off-by: /d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$work/msg"
@@ -129,13 +132,25 @@ done
 fresh "$work/apply"
 git -C "$work/apply" -c user.name=check -c user.email=check@invalid \
 	-c commit.gpgsign=false am -q "$out"/000[1-9]-*.patch ||
-	{ echo "$me: the series does not apply to Debian's 6.12 source" >&2; bad=1; }
+	{ echo "$me: the series does not apply to Debian's $BASE_KVER source" >&2; bad=1; }
 # 3/3 without 2/3, as variant round-down carries it.
 fresh "$work/apply-13"
 git -C "$work/apply-13" -c user.name=check -c user.email=check@invalid \
 	-c commit.gpgsign=false am -q "$out"/0001-*.patch "$out"/0003-*.patch ||
-	{ echo "$me: 3/3 does not apply to Debian's 6.12 source with 1/3 alone" >&2; bad=1; }
+	{ echo "$me: 3/3 does not apply to Debian's $BASE_KVER source with 1/3 alone" >&2; bad=1; }
 [ $bad = 0 ] || exit 1
 
-echo "# kernel-patch: checkpatch --strict clean; applies to $(basename "$tree") (Debian's source), and 3/3 with 1/3 alone" >&2
+# Each patch builds: the kernel after 1/3, after 2/3 and after 3/3.
+built=
+series_files=("$out"/000[1-9]-*.patch)
+for ((i = 1; i <= count; i++)); do
+	upto=("${series_files[@]:0:i}")
+	start=$SECONDS
+	BUILD=$build "$root/scripts/build-kernel.sh" --variant "rfc-$i" \
+		--patches "${upto[*]}" >"$work/build-$i.log" 2>&1 ||
+		{ cat "$work/build-$i.log" >&2; die "the kernel does not build after $i/$count"; }
+	built="$built${built:+, }$i/$count in $((SECONDS - start)) s"
+done
+
+echo "# kernel-patch: Debian linux-source-$BASE_KVER ($(basename "$tree")): checkpatch --strict clean; applies, and 3/3 with 1/3 alone; builds after each patch ($built)" >&2
 ls "$out"/*.patch
