@@ -85,6 +85,7 @@ done
 for f in job.yaml tests.list kernel.txt; do
 	[ -f "$jobdir/$f" ] || usage_error "$jobdir/$f is missing: make lava-job writes the job"
 done
+jobdir=$(cd "$jobdir" && pwd)
 
 # The device-type templates: lava-server of lava-dispatcher's version,
 # downloaded and unpacked into build/lava/lava-server-VERSION.  Offline, a
