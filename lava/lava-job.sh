@@ -155,7 +155,11 @@ for p in "${progs[@]}"; do
 	cp "$p" "$ramdisk/opt/kvm-selftests/"
 	basename "$p"
 done >"$ramdisk/opt/kvm-selftests/tests.list"
-[ -z "$kmods" ] || ramdisk_add_modules
+if [ -n "$kmods" ]; then
+	ramdisk_add_modules
+else
+	note "ramdisk: no modules: KVM must be built into $kernel (MODULES= gives a modular KVM's)"
+fi
 (cd "$ramdisk" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -9 >"$out/ramdisk.cpio.gz" ||
 	die "cannot make the ramdisk"
 cp "$ramdisk/opt/kvm-selftests/tests.list" "$out/tests.list"
