@@ -4,10 +4,11 @@
 # tests/test_uapi.sh [TREE|VARIANT]...
 #	The uapi of the project's kernel patches, as userspace sees it: for
 #	each kernel source tree (a directory), or each variant name (its tree
-#	is $BUILD/kernel/src-VARIANT, which `make kernel VARIANT=NAME`
-#	leaves patched), run `make headers_install` into a temporary
-#	directory (with O= there too, so the tree is not written to; without
-#	rsync, which headers_install uses, `make headers` and the same copy),
+#	is $BUILD/kernel/src, which `scripts/build-kernel.sh --variant NAME
+#	--source-only` checks out with the variant's patches), run `make
+#	headers_install` into a temporary directory (with O= there too, so
+#	the tree is not written to; without rsync, which headers_install
+#	uses, `make headers` and the same copy),
 #	then compile with gcc -Wall -Werror against those headers alone:
 #	  - a program that includes <linux/kvm.h> and nothing of the kernel's
 #	    else, and uses KVM_GET_CLOCK_GUEST, KVM_SET_CLOCK_GUEST,
@@ -167,7 +168,14 @@ for arg in "$@"; do
 			echo "$me: '$arg' is neither a directory nor a variant name" >&2
 			exit 2 ;;
 		esac
-		check_tree "$arg" "$build/kernel/src-$arg"
+		if tree=$(BUILD=$build "$root/scripts/build-kernel.sh" --variant "$arg" \
+			--source-only 2>"$work/source.log" | tail -n 1); then
+			check_tree "$arg" "$tree"
+		else
+			mapfile -t lines < <(tail -n 5 "$work/source.log")
+			not_ok "$arg: the variant's source (build-kernel.sh --source-only)" \
+				"${lines[@]}"
+		fi
 	fi
 done
 echo "1..$n"
