@@ -198,8 +198,11 @@ for ver in $trees; do
 		fail "make selftest KVER=$ver, see $logs/build-$ver.log"
 	ok "make selftest KVER=$ver"
 done
-# The subtests, as the test names them (the library may print a line first).
-subtests=$("$build/pvclock_drift_test" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')
+# The subtests, as the test names them (the library may print a line
+# first).  From 7.2 on the library's constructor ends the program with exit
+# 4 before main() where /dev/kvm cannot be opened, --list included; 6.1's
+# does not.
+subtests=$("$build/kvm-6.1/pvclock_drift_test" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')
 [ -n "$subtests" ] || fail "pvclock_drift_test --list named no subtest"
 
 for ver in $INTREE_KVERS; do
