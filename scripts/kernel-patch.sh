@@ -17,7 +17,7 @@
 #	of 1/3 and 3/3 alone (variant round-down), as 3/3 does not need 2/3,
 #	and the kernel built after each patch (scripts/build-kernel.sh
 #	--patches, in the O= folder `make kernel` uses, so each build is
-#	incremental).
+#	incremental; the images are not kept).
 
 set -euo pipefail
 
@@ -149,6 +149,11 @@ for ((i = 1; i <= count; i++)); do
 	BUILD=$build "$root/scripts/build-kernel.sh" --variant "rfc-$i" \
 		--patches "${upto[*]}" >"$work/build-$i.log" 2>&1 ||
 		{ cat "$work/build-$i.log" >&2; die "the kernel does not build after $i/$count"; }
+	# A check, not a kernel to keep: its image goes (the O= folder stays).
+	img=$(tail -n 1 "$work/build-$i.log")
+	case $img in
+	"$build"/kernel/images/rfc-*/bzImage) rm -rf "$(dirname "$img")" ;;
+	esac
 	built="$built${built:+, }$i/$count in $((SECONDS - start)) s"
 done
 
