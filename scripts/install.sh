@@ -52,6 +52,7 @@ makefile_block()
 	done
 	echo "# Guest code runs these; KVM may emulate guest code without SSE."
 	echo "%/lib/$archdir/pvclock_ref.o: CFLAGS += -mgeneral-regs-only"
+	echo "%/lib/$archdir/pvclock_util.o: CFLAGS += -mgeneral-regs-only"
 	echo "%/$archdir/pvclock_drift_test.o: CFLAGS += -mgeneral-regs-only"
 	echo "$END_MARK"
 }

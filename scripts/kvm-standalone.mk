@@ -27,9 +27,15 @@ PVC_OBJDIR := $(OUTPUT)/pvclock
 PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
 	    $(PVCLOCK_SRC)/include/pvclock_restore.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
-	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h
+	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
+	    $(PVCLOCK_SRC)/include/x86/pvclock_util.h
 PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o \
-	    $(PVC_OBJDIR)/pvclock_restore.o $(PVC_OBJDIR)/pvclock_drift_opts.o
+	    $(PVC_OBJDIR)/pvclock_restore.o $(PVC_OBJDIR)/pvclock_drift_opts.o \
+	    $(PVC_OBJDIR)/pvclock_util.o
+# The project's headers, before the tree's: a copy installed in the tree
+# may be older.
+PVC_INC := -I$(PVCLOCK_SRC)/include -I$(PVCLOCK_SRC)/include/x86 \
+	   -I$(PVCLOCK_SRC)/x86_64
 
 $(shell mkdir -p $(PVC_OBJDIR))
 
@@ -40,27 +46,29 @@ $(OUTPUT)/pvclock_drift_test: $(PVC_OBJS) $(LIBKVM_OBJS)
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(TARGET_ARCH) $(PVC_OBJS) \
 		$(LIBKVM_OBJS) $(LDLIBS) -o $@
 
-# The project's include/ comes first: a copy installed in the tree may be
-# older.  -I$(<D) in the tree's CFLAGS finds the headers beside the test.
 $(PVC_OBJDIR)/pvclock_drift_test.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_test.c \
 				    $(PVC_HDRS)
-	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@
+
+# The tests' shared code, guest code among it.
+$(PVC_OBJDIR)/pvclock_util.o: $(PVCLOCK_SRC)/lib/x86/pvclock_util.c $(PVC_HDRS)
+	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) -c $< -o $@
 
 # Host code only: the option parser.
 $(PVC_OBJDIR)/pvclock_drift_opts.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_opts.c \
 				    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
 				    $(PVCLOCK_SRC)/include/pvclock_ref.h
-	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@
 
 $(PVC_OBJDIR)/pvclock_ref.o: $(PVCLOCK_SRC)/lib/pvclock_ref.c \
 			     $(PVCLOCK_SRC)/include/pvclock_ref.h
-	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@
 
 $(PVC_OBJDIR)/pvclock_restore.o: $(PVCLOCK_SRC)/lib/pvclock_restore.c \
 				 $(PVCLOCK_SRC)/include/pvclock_restore.h \
 				 $(PVCLOCK_SRC)/include/pvclock_ref.h
-	$(CC) -I$(PVCLOCK_SRC)/include $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
+	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@

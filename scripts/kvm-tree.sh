@@ -8,11 +8,13 @@
 #   ref      the pvclock_ref library: include/ARCH/, lib/ARCH/
 #   restore  the pvclock_restore library: include/ARCH/, lib/ARCH/
 #   test     pvclock_drift_test: ARCH/; its header, include/ARCH/; its
-#            option parser (host code), lib/ARCH/
+#            option parser (host code) and the tests' shared code
+#            (pvclock_util), lib/ARCH/ and include/ARCH/
 # ARCH is x86_64 before 6.14 (tests listed in Makefile) and x86 from 6.14
-# on (tests listed in Makefile.kvm).  The test reaches the tree's selftest
-# API through x86_64/pvclock_compat.h here; in a tree it is resolved away
-# (kvm_test_for_tree), so that no compatibility header goes upstream.
+# on (tests listed in Makefile.kvm).  The test and lib/x86/pvclock_util.c
+# reach the tree's selftest API through x86_64/pvclock_compat.h here; in a
+# tree it is resolved away (kvm_test_for_tree), so that no compatibility
+# header goes upstream.
 
 KVM_PARTS="ref restore test"
 
@@ -49,7 +51,9 @@ kvm_part_files()
 		;;
 	test)
 		echo "include/$archdir/pvclock_drift.h x86_64/pvclock_drift.h"
+		echo "include/$archdir/pvclock_util.h include/x86/pvclock_util.h"
 		echo "lib/$archdir/pvclock_drift_opts.c x86_64/pvclock_drift_opts.c"
+		echo "lib/$archdir/pvclock_util.c lib/x86/pvclock_util.c"
 		echo "$archdir/pvclock_drift_test.c x86_64/pvclock_drift_test.c"
 		;;
 	esac
@@ -63,6 +67,7 @@ kvm_part_make()
 	restore) echo "LIBKVM_$archdir lib/$archdir/pvclock_restore.c" ;;
 	test)
 		echo "LIBKVM_$archdir lib/$archdir/pvclock_drift_opts.c"
+		echo "LIBKVM_$archdir lib/$archdir/pvclock_util.c"
 		echo "$progvar $archdir/pvclock_drift_test"
 		;;
 	esac
@@ -158,15 +163,16 @@ kvm_test_for_tree()
 	}' "$test"
 }
 
-# Copy part $1's files from the project $2 into the tree; the test in this
-# tree's form.
+# Copy part $1's files from the project $2 into the tree; each .c file that
+# includes the compatibility header in this tree's form.
 kvm_put_part()
 {
 	local part=$1 src=$2 dst from
 
 	while read -r dst from; do
 		mkdir -p "$(dirname "$kvm/$dst")"
-		if [ "$from" = x86_64/pvclock_drift_test.c ]; then
+		if [[ $from == *.c ]] &&
+		   grep -qx '#include "pvclock_compat.h"' "$src/$from"; then
 			kvm_test_for_tree "$src/$from" "$src/x86_64/pvclock_compat.h" \
 				>"$kvm/$dst" || return 1
 		else

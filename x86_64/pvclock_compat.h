@@ -1,22 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What pvclock_drift_test needs from the KVM selftest library, and from the
- * kernel's uapi, that differs between the trees it is built in (6.1 through
- * 7.3).  The test is written with the names of today's library (7.3's);
- * everything an older tree needs to provide them lives here.
+ * What the pvclock tests and their shared code (lib/x86/pvclock_util.c)
+ * need from the KVM selftest library, and from the kernel's uapi, that
+ * differs between the trees they are built in (6.1 through 7.3).  They are
+ * written with the names of today's library (7.3's); everything an older
+ * tree needs to provide them lives here.
  *
- * This header stays out of tree.  scripts/kvm-tree.sh writes the test into
- * a tree (make install, make patch) with it resolved for that tree: each
- * top-level "#ifndef NAME" block below goes, with the comment above it,
- * where the tree's selftest headers or uapi define NAME, and stays where
- * they do not; the rest joins the test.  Keep every choice in that form.
+ * This header stays out of tree.  scripts/kvm-tree.sh writes each .c file
+ * that includes it into a tree (make install, make patch) with it resolved
+ * for that tree: each top-level "#ifndef NAME" block below goes, with the
+ * comment above it, where the tree's selftest headers or uapi define NAME,
+ * and stays where they do not; the rest joins the file.  Keep every choice
+ * in that form, and define only macros: a file that does not use one of
+ * them must still build without a warning.
  */
 #ifndef PVCLOCK_COMPAT_H
 #define PVCLOCK_COMPAT_H
-
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
 
 #include <asm/pvclock-abi.h>
 #include <linux/kvm.h>
@@ -37,15 +36,8 @@
 #define gva_t	vm_vaddr_t
 #define gpa_t	vm_paddr_t
 
-static inline gva_t vm_alloc_page(struct kvm_vm *vm)
-{
-	return vm_vaddr_alloc_page(vm);
-}
-
-static inline gva_t vm_alloc(struct kvm_vm *vm, size_t sz, gva_t min_gva)
-{
-	return vm_vaddr_alloc(vm, sz, min_gva);
-}
+#define vm_alloc_page(vm)		vm_vaddr_alloc_page(vm)
+#define vm_alloc(vm, sz, min_gva)	vm_vaddr_alloc(vm, sz, min_gva)
 #endif
 
 /* 6.4 added the macro; older trees check the exit reason by hand. */
@@ -82,41 +74,5 @@ static inline gva_t vm_alloc(struct kvm_vm *vm, size_t sz, gva_t min_gva)
 #ifndef KVM_CAP_CLOCK_GUEST
 #define KVM_CAP_CLOCK_GUEST	252
 #endif
-
-/*
- * kselftest.h's ksft_test_result_skip() prints no test name, and the named
- * ksft_test_result_code() only exists from 6.8 on: print "ok N name # SKIP
- * reason" the way both would, keeping the counters right.
- */
-static inline void pvc_result_skip(const char *name, const char *reason)
-{
-	ksft_inc_xskip_cnt();
-	printf("ok %u %s # SKIP %s\n", ksft_test_num(), name, reason);
-}
-
-/*
- * The host's current clocksource, without its newline, in buf.  6.8 and
- * later have sys_clocksource_is_based_on_tsc(); 6.1 reads the file in each
- * test, and the test wants the name for its skip reason anyway.
- */
-static inline bool pvc_host_clocksource(char *buf, size_t len)
-{
-	FILE *f;
-	char *nl;
-
-	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-		  "r");
-	if (!f)
-		return false;
-	if (!fgets(buf, (int)len, f)) {
-		fclose(f);
-		return false;
-	}
-	fclose(f);
-	nl = strchr(buf, '\n');
-	if (nl)
-		*nl = '\0';
-	return true;
-}
 
 #endif /* PVCLOCK_COMPAT_H */

@@ -62,194 +62,22 @@
 #include "pvclock_restore.h"
 #include "pvclock_compat.h"
 #include "pvclock_drift.h"
+#include "pvclock_util.h"
 
-#define NSEC_PER_MSEC		1000000ULL
-/* Reads logged for the host's own recomputation of reference_update. */
-#define LOG_ENTRIES		32768
-#define LOG_PAGES		(LOG_ENTRIES * sizeof(u64) / 4096)
-/* Time budget of one reference_update comparison, and its least reads. */
-#define COMPARE_MS		200
-#define COMPARE_MIN_READS	1000
 /* How long set_clock lets the guest run on its snapshot first. */
 #define SET_CLOCK_DELAY_MS	200
-/* A jump beyond this is no clock at all. */
-#define SANE_JUMP_NS		(10 * NSEC_PER_MSEC)
-
-/*
- * struct pvclock_vcpu_time_info is declared packed, and READ_ONCE() of a
- * packed member draws -Waddress-of-packed-member: the test uses the
- * library's naturally aligned mirror, which must have the ABI's layout.
- */
-static_assert(sizeof(struct pvclock_ref_pvti) == sizeof(struct pvclock_vcpu_time_info));
-static_assert(offsetof(struct pvclock_ref_pvti, tsc_timestamp) ==
-	      offsetof(struct pvclock_vcpu_time_info, tsc_timestamp));
-static_assert(offsetof(struct pvclock_ref_pvti, system_time) ==
-	      offsetof(struct pvclock_vcpu_time_info, system_time));
-static_assert(offsetof(struct pvclock_ref_pvti, tsc_to_system_mul) ==
-	      offsetof(struct pvclock_vcpu_time_info, tsc_to_system_mul));
-static_assert(offsetof(struct pvclock_ref_pvti, tsc_shift) ==
-	      offsetof(struct pvclock_vcpu_time_info, tsc_shift));
-static_assert(offsetof(struct pvclock_ref_pvti, flags) ==
-	      offsetof(struct pvclock_vcpu_time_info, flags));
-
-/*
- * How long a guest comparison reads: --reads exactly, or for budget_ticks
- * and at least min_reads.
- */
-struct read_budget {
-	u64 budget_ticks;
-	u64 min_reads;
-	u64 max_reads;
-	bool fixed_reads;
-};
-
-/* What a guest's run of reads found: old - new at each TSC read. */
-struct read_run {
-	struct pvd_stats stats;
-	u64 before_ref;	/* reads at a TSC before new's reference */
-};
-
-/*
- * What the host tells the guest.  Each vCPU has a kvmclock page of its own
- * (KVM's pvti for that vCPU); host_pvti is a page only the host writes.
- */
-struct guest_params {
-	gpa_t kvm_pvti_gpa[2];
-	gva_t kvm_pvti_gva[2];
-	gva_t host_pvti_gva;
-	gva_t log_gva;
-	struct read_budget reads;
-	u64 budget_ticks;	/* concurrent_update's reading time */
-	u64 zero_period;	/* ticks between zero-remainder references */
-	bool again;		/* set_clock_guest: measure the drift once more */
-};
-
-struct guest_report {
-	struct pvclock_ref_clock old_clk, new_clk;
-	u32 old_version, new_version;
-	u64 retries;	/* snapshots retried for an odd or moved version */
-	u64 tsc;
-	s64 diff;
-	struct read_run run;	/* guest_compare()'s reads */
-	/* the page after the comparison, and its version */
-	struct pvclock_ref_clock end_clk;
-	u32 end_version;
-	struct {
-		u64 reads, torn, backwards, differ, changes;
-	} conc;
-};
-
-/* Each side has its own copy; sync_global_{to,from}_guest() moves them. */
-static struct guest_params gp;
-static struct guest_report gr;
-
-static struct pvd_opts opts;
 
 /* ---- guest ---- */
-
-/* A consistent copy of a pvti that its writer may be rewriting. */
-static void guest_snapshot(const struct pvclock_ref_pvti *p, struct pvclock_ref_clock *clk,
-			   u32 *version)
-{
-	while (!pvclock_ref_pvti_read(p, clk, version))
-		gr.retries++;
-}
-
-/*
- * KVM requests a master clock update when vCPU 0 switches between the old
- * and the new kvmclock MSR, so two writes give two updates and leave the
- * clock enabled as before.
- */
-static void guest_toggle_kvmclock(gpa_t pvti_gpa)
-{
-	wrmsr(MSR_KVM_SYSTEM_TIME, pvti_gpa | KVM_MSR_ENABLED);
-	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, pvti_gpa | KVM_MSR_ENABLED);
-}
-
-/* Only vCPU 0's switch counts (see above). */
-static void guest_force_update(void)
-{
-	guest_toggle_kvmclock(gp.kvm_pvti_gpa[0]);
-}
-
-static void guest_enable_kvmclock(unsigned int cpu)
-{
-	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, gp.kvm_pvti_gpa[cpu] | KVM_MSR_ENABLED);
-}
-
-static const struct pvclock_ref_pvti *guest_kvm_page(unsigned int cpu)
-{
-	return (const struct pvclock_ref_pvti *)gp.kvm_pvti_gva[cpu];
-}
-
-static const struct pvclock_ref_pvti *guest_host_page(void)
-{
-	return (const struct pvclock_ref_pvti *)gp.host_pvti_gva;
-}
-
-/* A new snapshot, one TSC read, and old - new there. */
-static void guest_jump(const struct pvclock_ref_pvti *page)
-{
-	guest_snapshot(page, &gr.new_clk, &gr.new_version);
-	gr.tsc = rdtsc();
-	gr.diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
-}
-
-static bool guest_reads_done(const struct read_budget *b, u64 n,
-			     u64 t, u64 start)
-{
-	if (n >= b->max_reads)
-		return true;
-	return !b->fixed_reads && n >= b->min_reads &&
-	       t - start >= b->budget_ticks;
-}
-
-/*
- * old_clk - new_clk at each of many real TSC reads, until budget is spent.
- * The first log_len reads' TSC values go to log, so that the host can
- * recompute the stats (log_len 0: none).  The stats live in locals until
- * the end: the loop's pace is the precision's budget.
- */
-static void guest_read_run(const struct pvclock_ref_clock *old_clk,
-			   const struct pvclock_ref_clock *new_clk,
-			   const struct read_budget *budget, u64 *log,
-			   u64 log_len, struct read_run *run)
-{
-	u64 n = 0, t, start = rdtsc(), before = 0;
-	struct pvd_stats s;
-
-	pvd_stats_init(&s);
-	do {
-		t = rdtsc();
-		pvd_stats_add(&s, pvd_clock_diff(old_clk, new_clk, t));
-		if ((s64)(t - new_clk->tsc_timestamp) < 0)
-			before++;
-		if (n < log_len)
-			log[n] = t;
-		n++;
-	} while (!guest_reads_done(budget, n, t, start));
-	run->stats = s;
-	run->before_ref = before;
-}
-
-/* Old against a new snapshot of page, logged for the host. */
-static void guest_compare(const struct pvclock_ref_pvti *page)
-{
-	guest_snapshot(page, &gr.new_clk, &gr.new_version);
-	guest_read_run(&gr.old_clk, &gr.new_clk, &gp.reads,
-		       (u64 *)gp.log_gva, LOG_ENTRIES, &gr.run);
-	guest_snapshot(page, &gr.end_clk, &gr.end_version);
-}
 
 /* One of the references concurrent_update's host writes, untorn. */
 static bool guest_concurrent_valid(const struct pvclock_ref_clock *c)
 {
-	const struct pvclock_ref_clock *old_clk = &gr.old_clk;
+	const struct pvclock_ref_clock *old_clk = &pvc_gr.old_clk;
 
 	return c->mul == old_clk->mul && c->shift == old_clk->shift &&
 	       c->flags == old_clk->flags &&
 	       !((c->tsc_timestamp - old_clk->tsc_timestamp) &
-		 (gp.zero_period - 1)) &&
+		 (pvc_gp.zero_period - 1)) &&
 	       c->system_time == pvclock_ref_read(old_clk, c->tsc_timestamp);
 }
 
@@ -266,368 +94,22 @@ static void guest_concurrent(const struct pvclock_ref_pvti *page)
 
 	start = rdtsc();
 	do {
-		guest_snapshot(page, &c, &v);
+		pvc_guest_snapshot(page, &c, &v);
 		t = rdtsc();
 		if (!guest_concurrent_valid(&c))
-			gr.conc.torn++;
+			pvc_gr.conc.torn++;
 		now = pvclock_ref_read(&c, t);
-		if (now != pvclock_ref_read(&gr.old_clk, t))
-			gr.conc.differ++;
+		if (now != pvclock_ref_read(&pvc_gr.old_clk, t))
+			pvc_gr.conc.differ++;
 		if (n && now < last)
-			gr.conc.backwards++;
+			pvc_gr.conc.backwards++;
 		if (n && v != last_v)
-			gr.conc.changes++;
+			pvc_gr.conc.changes++;
 		last = now;
 		last_v = v;
 		n++;
-	} while (t - start < gp.budget_ticks);
-	gr.conc.reads += n;
-}
-
-/* ---- host: running the guest ---- */
-
-struct test_vm {
-	struct kvm_vm *vm;
-	struct kvm_vcpu *vcpu;
-	struct kvm_vcpu *vcpu1;		/* NULL unless test_vm_add_vcpu1() */
-	struct pvclock_ref_pvti *host_pvti;
-	const struct pvclock_ref_pvti *kvm_pvti;
-	const u64 *log;
-};
-
-/* A kvmclock page for vCPU cpu, where the guest can find it. */
-static void test_vm_add_kvm_page(struct test_vm *t, unsigned int cpu)
-{
-	gva_t gva = vm_alloc_page(t->vm);
-
-	gp.kvm_pvti_gva[cpu] = gva;
-	gp.kvm_pvti_gpa[cpu] = addr_gva2gpa(t->vm, gva);
-	if (!cpu)
-		t->kvm_pvti = addr_gva2hva(t->vm, gva);
-}
-
-/* A VM whose vCPU 0 runs guest_code(0). */
-static void test_vm_create(struct test_vm *t, void *guest_code)
-{
-	gva_t gva;
-
-	/* Room for a second vCPU's stack and page tables too. */
-	t->vm = __vm_create_with_one_vcpu(&t->vcpu, LOG_PAGES + 32, guest_code);
-	vcpu_args_set(t->vcpu, 1, 0);
-	t->vcpu1 = NULL;
-	test_vm_add_kvm_page(t, 0);
-
-	gva = vm_alloc_page(t->vm);
-	gp.host_pvti_gva = gva;
-	t->host_pvti = addr_gva2hva(t->vm, gva);
-	memset(t->host_pvti, 0, sizeof(*t->host_pvti));
-
-	gva = vm_alloc(t->vm, LOG_ENTRIES * sizeof(u64), KVM_UTIL_MIN_VADDR);
-	gp.log_gva = gva;
-	t->log = addr_gva2hva(t->vm, gva);
-	gp.reads.max_reads = 1;
-	gp.again = false;
-}
-
-/* vCPU 1, running guest_code(1), with its own kvmclock page. */
-static void test_vm_add_vcpu1(struct test_vm *t, void *guest_code)
-{
-	t->vcpu1 = vm_vcpu_add(t->vm, 1, guest_code);
-	vcpu_args_set(t->vcpu1, 1, 1);
-	test_vm_add_kvm_page(t, 1);
-}
-
-/* Run vcpu until its guest's next GUEST_SYNC(); returns the synced value. */
-static u64 vcpu_run_to_sync(struct kvm_vcpu *vcpu)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	/* The one failure seen on KVMs that emulate all guest code. */
-	if (vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
-		TEST_FAIL("KVM_EXIT_INTERNAL_ERROR, suberror %u: %s",
-			  vcpu->run->internal.suberror,
-			  "KVM could not run the guest code; if it emulates guest code, build the selftest library with EXTRA_CFLAGS=-mgeneral-regs-only");
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_SYNC:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_FAIL("Unexpected ucall %lu", (unsigned long)uc.cmd);
-	}
-	return uc.args[1];
-}
-
-/*
- * Run vcpu to its guest's next stage, which must be want: the parameters
- * go in first, the guest's report (gr) comes back after.
- */
-static void run_to_stage(struct test_vm *t, struct kvm_vcpu *vcpu,
-			 u64 want)
-{
-	u64 stage;
-
-	sync_global_to_guest(t->vm, gp);
-	stage = vcpu_run_to_sync(vcpu);
-	TEST_ASSERT(stage == want, "vCPU %u reached stage %lu, not %lu",
-		    vcpu->id, (unsigned long)stage, (unsigned long)want);
-	sync_global_from_guest(t->vm, gr);
-}
-
-/* The signal that makes a vCPU entry return before the guest runs. */
-#define NO_ENTRY_SIGNAL		SIGUSR1
-
-/*
- * Entries that stop before the guest.  The signal is blocked in this thread
- * and pending, and KVM_SET_SIGNAL_MASK unblocks it inside KVM_RUN only: KVM
- * does the vCPU's pending requests (a clock update writes its pvti), then
- * sees the signal and returns EINTR instead of entering the guest.
- */
-static void no_entry_handler(int sig)
-{
-}
-
-static void vcpu_set_run_sigmask(struct kvm_vcpu *vcpu, bool empty)
-{
-	/* len, then the kernel's sigset_t on x86-64 (8 bytes), all clear */
-	u32 arg[3] = { sizeof(u64), 0, 0 };
-	struct kvm_signal_mask *mask = empty ? (struct kvm_signal_mask *)arg : NULL;
-
-	static_assert(sizeof(struct kvm_signal_mask) == sizeof(arg[0]));
-	vcpu_ioctl(vcpu, KVM_SET_SIGNAL_MASK, mask);
-}
-
-static void no_entry_arm(struct kvm_vcpu **vcpus, unsigned int nr)
-{
-	struct sigaction sa = { .sa_handler = no_entry_handler };
-	unsigned int i;
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, NO_ENTRY_SIGNAL);
-	TEST_ASSERT(!sigaction(NO_ENTRY_SIGNAL, &sa, NULL), "sigaction");
-	TEST_ASSERT(!pthread_sigmask(SIG_BLOCK, &set, NULL), "pthread_sigmask");
-	TEST_ASSERT(!pthread_kill(pthread_self(), NO_ENTRY_SIGNAL), "pthread_kill");
-	for (i = 0; i < nr; i++)
-		vcpu_set_run_sigmask(vcpus[i], true);
-}
-
-/* Take the pending signal back; KVM_RUN enters the guest again. */
-static void no_entry_disarm(struct kvm_vcpu **vcpus, unsigned int nr)
-{
-	struct timespec zero = {};
-	unsigned int i;
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, NO_ENTRY_SIGNAL);
-	TEST_ASSERT(sigtimedwait(&set, NULL, &zero) == NO_ENTRY_SIGNAL,
-		    "the no-entry signal was not pending any more");
-	for (i = 0; i < nr; i++)
-		vcpu_set_run_sigmask(vcpus[i], false);
-}
-
-static int no_entry_run(struct kvm_vcpu *vcpu)
-{
-	int r = __vcpu_run(vcpu);
-
-	TEST_ASSERT(r == -1 && errno == EINTR &&
-		    vcpu->run->exit_reason == KVM_EXIT_INTR,
-		    "KVM_RUN with a signal pending: %d (%s), exit reason %u, not EINTR",
-		    r, strerror(errno), vcpu->run->exit_reason);
-	return 0;
-}
-
-/* KVM_GET_TSC_KHZ returns the vCPU's TSC rate, not 0. */
-static int vcpu_tsc_khz(struct kvm_vcpu *vcpu)
-{
-	int khz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL);
-
-	TEST_ASSERT(khz > 0, KVM_IOCTL_ERROR(KVM_GET_TSC_KHZ, khz));
-	return khz;
-}
-
-/* The guest's comparison budget: --reads, or 0.2 s and at least 1000. */
-static void set_read_budget(struct read_budget *b, u64 khz)
-{
-	b->budget_ticks = khz * COMPARE_MS;
-	b->fixed_reads = opts.reads != 0;
-	b->min_reads = opts.reads ? opts.reads : COMPARE_MIN_READS;
-	b->max_reads = opts.reads ? opts.reads : UINT64_MAX;
-}
-
-static void set_compare_budget(struct test_vm *t)
-{
-	set_read_budget(&gp.reads, (u64)vcpu_tsc_khz(t->vcpu));
-}
-
-/*
- * Rewrite a pvti the way a hypervisor must while a guest may be reading it:
- * odd version first, the fields, then the next even version.
- */
-static void host_write_pvti(struct pvclock_ref_pvti *p, const struct pvclock_ref_clock *clk)
-{
-	u32 odd = (READ_ONCE(p->version) + 1) | 1;
-
-	WRITE_ONCE(p->version, odd);
-	/* A reader that sees any new field also sees the odd version... */
-	smp_wmb();
-	WRITE_ONCE(p->tsc_timestamp, clk->tsc_timestamp);
-	WRITE_ONCE(p->system_time, clk->system_time);
-	WRITE_ONCE(p->tsc_to_system_mul, clk->mul);
-	WRITE_ONCE(p->tsc_shift, clk->shift);
-	WRITE_ONCE(p->flags, clk->flags);
-	/* ...and one that sees the next even version sees every field. */
-	smp_wmb();
-	WRITE_ONCE(p->version, odd + 1);
-}
-
-static void sleep_ns(u64 ns)
-{
-	struct timespec ts = {
-		.tv_sec = ns / 1000000000ULL,
-		.tv_nsec = ns % 1000000000ULL,
-	};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static void sleep_ms(u64 ms)
-{
-	sleep_ns(ms * NSEC_PER_MSEC);
-}
-
-static u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* ---- host: subtest results ---- */
-
-/* Shared with the children, which report a reason here before exiting. */
-struct subtest_note {
-	char reason[256];
-};
-
-static struct subtest_note *note;
-
-static void __printf(1, 2) __noreturn subtest_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(note->reason, sizeof(note->reason), fmt, ap);
-	va_end(ap);
-	exit(KSFT_SKIP);
-}
-
-static bool failed;
-
-/* A failed check: say why, finish the subtest's figures, then fail it. */
-static void __printf(1, 2) check_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (!failed)
-		vsnprintf(note->reason, sizeof(note->reason), fmt, ap);
-	va_end(ap);
-	va_start(ap, fmt);
-	printf("# FAIL: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed = true;
-}
-
-/* 2^-32 ns in ps, rounded toward zero, for printing. */
-static s64 frac_ps(s64 v)
-{
-	return v / (1LL << 22) * 1000 / 1024;
-}
-
-static void report_metric(const char *name, s64 value, const char *unit)
-{
-	printf("# metric %s %ld %s\n", name, value, unit);
-}
-
-/* Skip unless the host can give this VM a master clock at all. */
-static void require_tsc_clocksource(void)
-{
-	char cs[64];
-
-	if (pvc_host_clocksource(cs, sizeof(cs)) && strcmp(cs, "tsc") &&
-	    strcmp(cs, "hyperv_clocksource_tsc_page"))
-		subtest_skip("host clocksource is %s, not TSC-based", cs);
-}
-
-/* KVM_GET_CLOCK's flags, skipping where KVM reports no master clock. */
-static u32 require_master_clock(struct test_vm *t)
-{
-	struct kvm_clock_data data;
-
-	if (!kvm_has_cap(KVM_CAP_ADJUST_CLOCK))
-		subtest_skip("KVM_CAP_ADJUST_CLOCK not supported");
-	memset(&data, 0, sizeof(data));
-	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
-	if (!(data.flags & KVM_CLOCK_TSC_STABLE))
-		subtest_skip("KVM master clock not in use (KVM_GET_CLOCK flags 0x%x)",
-			     data.flags);
-	if (!(gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT))
-		subtest_skip("guest pvclock lacks PVCLOCK_TSC_STABLE_BIT");
-	return data.flags;
-}
-
-static void print_clock(const char *what, const struct pvclock_ref_clock *c)
-{
-	printf("# %s: tsc_timestamp %lu system_time %lu mul 0x%08x shift %d flags 0x%x\n",
-	       what, c->tsc_timestamp, c->system_time, c->mul, c->shift,
-	       c->flags);
-}
-
-/*
- * The guest's jump measurement in gr: the host recomputes it from the two
- * snapshots and checks that both are a sane, moved clock.
- */
-static bool check_jump(const char *subtest, bool moved)
-{
-	s64 host_diff = pvd_clock_diff(&gr.old_clk, &gr.new_clk, gr.tsc);
-	bool ok = true;
-
-	if (host_diff != gr.diff) {
-		check_fail("%s: guest computed %ld ns, host %ld",
-			   subtest, gr.diff, host_diff);
-		ok = false;
-	}
-	if (!pvclock_ref_clock_valid(&gr.new_clk) ||
-	    gr.new_clk.mul != gr.old_clk.mul ||
-	    gr.new_clk.shift != gr.old_clk.shift) {
-		check_fail("%s: the new pvclock has another scale", subtest);
-		ok = false;
-	}
-	if (moved && gr.new_clk.tsc_timestamp == gr.old_clk.tsc_timestamp) {
-		check_fail("%s: KVM did not move the reference", subtest);
-		ok = false;
-	}
-	if ((s64)(gr.new_clk.system_time - gr.old_clk.system_time) < 0 ||
-	    (s64)(gr.new_clk.tsc_timestamp - gr.old_clk.tsc_timestamp) < 0) {
-		check_fail("%s: the new reference is older than the old one",
-			   subtest);
-		ok = false;
-	}
-	if (gr.diff > (s64)SANE_JUMP_NS || gr.diff < -(s64)SANE_JUMP_NS) {
-		check_fail("%s: jump of %ld ns is no sane clock",
-			   subtest, gr.diff);
-		ok = false;
-	}
-	return ok;
+	} while (t - start < pvc_gp.budget_ticks);
+	pvc_gr.conc.reads += n;
 }
 
 /* ---- subtest 1: masterclock_update ---- */
@@ -639,12 +121,12 @@ enum masterclock_update_stage {
 
 static void guest_masterclock_update(void)
 {
-	guest_enable_kvmclock(0);
-	guest_force_update();
-	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	pvc_guest_enable_kvmclock(0);
+	pvc_guest_force_update();
+	pvc_guest_snapshot(pvc_guest_kvm_page(0), &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(MCU_SAVED);
-	guest_force_update();
-	guest_jump(guest_kvm_page(0));
+	pvc_guest_force_update();
+	pvc_guest_jump(pvc_guest_kvm_page(0));
 	GUEST_SYNC(MCU_JUMPED);
 	GUEST_ASSERT(0);
 }
@@ -653,39 +135,39 @@ static void test_masterclock_update(void)
 {
 	u64 interval_ns;
 	s64 ppb;
-	struct test_vm t;
+	struct pvc_vm t;
 
-	require_tsc_clocksource();
-	test_vm_create(&t, guest_masterclock_update);
-	run_to_stage(&t, t.vcpu, MCU_SAVED);
-	require_master_clock(&t);
+	pvc_require_tsc_clocksource();
+	pvc_vm_create(&t, guest_masterclock_update);
+	pvc_run_to_stage(&t, t.vcpu, MCU_SAVED);
+	pvc_require_master_clock(&t);
 
-	sleep_ms(opts.interval_ms);
-	run_to_stage(&t, t.vcpu, MCU_JUMPED);
+	pvc_sleep_ms(pvc_opts.interval_ms);
+	pvc_run_to_stage(&t, t.vcpu, MCU_JUMPED);
 
-	print_clock("before", &gr.old_clk);
-	print_clock("after", &gr.new_clk);
-	if (!check_jump("masterclock_update", true))
+	pvc_print_clock("before", &pvc_gr.old_clk);
+	pvc_print_clock("after", &pvc_gr.new_clk);
+	if (!pvc_check_jump("masterclock_update", true))
 		goto out;
 
-	interval_ns = gr.new_clk.system_time - gr.old_clk.system_time;
-	if (interval_ns < opts.interval_ms * NSEC_PER_MSEC)
-		check_fail("references %lu ns apart, less than the %lu ms slept",
-			   interval_ns, opts.interval_ms);
-	ppb = pvd_drift_ppb(gr.diff, interval_ns);
+	interval_ns = pvc_gr.new_clk.system_time - pvc_gr.old_clk.system_time;
+	if (interval_ns < pvc_opts.interval_ms * PVC_NSEC_PER_MSEC)
+		pvc_fail("references %lu ns apart, less than the %lu ms slept",
+			 interval_ns, pvc_opts.interval_ms);
+	ppb = pvd_drift_ppb(pvc_gr.diff, interval_ns);
 	printf("# masterclock_update: after %lu ns between references,\n"
 	       "# old - new = %ld ns at the guest's TSC (%s), drift %ld ppb\n",
-	       interval_ns, gr.diff,
-	       gr.diff > 0 ? "clock jumped back" :
-	       gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
-	report_metric("masterclock_update.interval", (s64)interval_ns, "ns");
-	report_metric("masterclock_update.old_minus_new", gr.diff, "ns");
-	report_metric("masterclock_update.drift", ppb, "ppb");
-	if (opts.has_max_drift &&
-	    (ppb > (s64)opts.max_drift_ppb ||
-	     ppb < -(s64)opts.max_drift_ppb))
-		check_fail("drift %ld ppb exceeds --max-drift-ppb %lu",
-			   ppb, opts.max_drift_ppb);
+	       interval_ns, pvc_gr.diff,
+	       pvc_gr.diff > 0 ? "clock jumped back" :
+	       pvc_gr.diff < 0 ? "clock jumped forward" : "no jump", ppb);
+	pvc_metric("masterclock_update.interval", (s64)interval_ns, "ns");
+	pvc_metric("masterclock_update.old_minus_new", pvc_gr.diff, "ns");
+	pvc_metric("masterclock_update.drift", ppb, "ppb");
+	if (pvc_opts.has_max_drift &&
+	    (ppb > (s64)pvc_opts.max_drift_ppb ||
+	     ppb < -(s64)pvc_opts.max_drift_ppb))
+		pvc_fail("drift %ld ppb exceeds --max-drift-ppb %lu",
+			 ppb, pvc_opts.max_drift_ppb);
 out:
 	kvm_vm_free(t.vm);
 }
@@ -700,14 +182,14 @@ enum set_clock_stage {
 
 static void guest_set_clock(void)
 {
-	guest_enable_kvmclock(0);
-	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	pvc_guest_enable_kvmclock(0);
+	pvc_guest_snapshot(pvc_guest_kvm_page(0), &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(SC_ENABLED);
 	for (;;) {
-		guest_force_update();
-		guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+		pvc_guest_force_update();
+		pvc_guest_snapshot(pvc_guest_kvm_page(0), &pvc_gr.old_clk, &pvc_gr.old_version);
 		GUEST_SYNC(SC_SAVED);
-		guest_jump(guest_kvm_page(0));
+		pvc_guest_jump(pvc_guest_kvm_page(0));
 		GUEST_SYNC(SC_JUMPED);
 	}
 }
@@ -717,56 +199,56 @@ static void guest_set_clock(void)
  * host does what a VMM does around a pause: KVM_GET_CLOCK and KVM_SET_CLOCK
  * with the data it got.  Returns old - new as the guest sees it.
  */
-static void set_clock_once(struct test_vm *t, bool realtime, u32 *flags)
+static void set_clock_once(struct pvc_vm *t, bool realtime, u32 *flags)
 {
 	const char *name = realtime ? "realtime" : "flags0";
 	struct kvm_clock_data data;
 	u64 start_ns, end_ns;
 	char buf[96];
 
-	run_to_stage(t, t->vcpu, SC_SAVED);
-	*flags = require_master_clock(t);
+	pvc_run_to_stage(t, t->vcpu, SC_SAVED);
+	*flags = pvc_require_master_clock(t);
 	if (realtime && !(*flags & KVM_CLOCK_REALTIME)) {
 		printf("# set_clock: KVM_GET_CLOCK reports no KVM_CLOCK_REALTIME (flags 0x%x):\n"
 		       "# realtime variant not run\n", *flags);
 		return;
 	}
-	sleep_ms(SET_CLOCK_DELAY_MS);
+	pvc_sleep_ms(SET_CLOCK_DELAY_MS);
 
 	memset(&data, 0, sizeof(data));
-	start_ns = mono_ns();
+	start_ns = pvc_mono_ns();
 	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
 	data.flags &= realtime ? KVM_CLOCK_REALTIME : 0;
 	vm_ioctl(t->vm, KVM_SET_CLOCK, &data);
-	end_ns = mono_ns();
+	end_ns = pvc_mono_ns();
 
-	run_to_stage(t, t->vcpu, SC_JUMPED);
-	if (!check_jump("set_clock", true))
+	pvc_run_to_stage(t, t->vcpu, SC_JUMPED);
+	if (!pvc_check_jump("set_clock", true))
 		return;
 	printf("# set_clock (%s): old - new = %ld ns (%s), GET+SET took %lu ns\n",
 	       realtime ? "KVM_CLOCK_REALTIME" : "flags 0",
-	       gr.diff, gr.diff > 0 ? "clock jumped back" :
-	       gr.diff < 0 ? "clock jumped forward" : "no jump", end_ns - start_ns);
+	       pvc_gr.diff, pvc_gr.diff > 0 ? "clock jumped back" :
+	       pvc_gr.diff < 0 ? "clock jumped forward" : "no jump", end_ns - start_ns);
 	snprintf(buf, sizeof(buf), "set_clock.%s.old_minus_new", name);
-	report_metric(buf, gr.diff, "ns");
+	pvc_metric(buf, pvc_gr.diff, "ns");
 	snprintf(buf, sizeof(buf), "set_clock.%s.ioctl_time", name);
-	report_metric(buf, (s64)(end_ns - start_ns), "ns");
-	if (opts.has_max_set_clock &&
-	    (gr.diff > (s64)opts.max_set_clock_ns ||
-	     gr.diff < -(s64)opts.max_set_clock_ns))
-		check_fail("set_clock (%s): |%ld| ns exceeds --max-set-clock-ns %lu",
-			   name, gr.diff, opts.max_set_clock_ns);
+	pvc_metric(buf, (s64)(end_ns - start_ns), "ns");
+	if (pvc_opts.has_max_set_clock &&
+	    (pvc_gr.diff > (s64)pvc_opts.max_set_clock_ns ||
+	     pvc_gr.diff < -(s64)pvc_opts.max_set_clock_ns))
+		pvc_fail("set_clock (%s): |%ld| ns exceeds --max-set-clock-ns %lu",
+			 name, pvc_gr.diff, pvc_opts.max_set_clock_ns);
 }
 
 static void test_set_clock(void)
 {
-	struct test_vm t;
+	struct pvc_vm t;
 	u32 flags;
 
-	require_tsc_clocksource();
-	test_vm_create(&t, guest_set_clock);
-	run_to_stage(&t, t.vcpu, SC_ENABLED);
-	require_master_clock(&t);
+	pvc_require_tsc_clocksource();
+	pvc_vm_create(&t, guest_set_clock);
+	pvc_run_to_stage(&t, t.vcpu, SC_ENABLED);
+	pvc_require_master_clock(&t);
 	set_clock_once(&t, false, &flags);
 	set_clock_once(&t, true, &flags);
 	kvm_vm_free(t.vm);
@@ -783,16 +265,16 @@ enum reference_update_stage {
 
 static void guest_reference_update(void)
 {
-	guest_enable_kvmclock(0);
-	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
+	pvc_guest_enable_kvmclock(0);
+	pvc_guest_snapshot(pvc_guest_kvm_page(0), &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(RU_ENABLED);
 	for (;;) {
-		gr.tsc = rdtsc();
+		pvc_gr.tsc = rdtsc();
 		GUEST_SYNC(RU_TSC);
-		guest_snapshot(guest_host_page(), &gr.old_clk, &gr.old_version);
-		gr.tsc = rdtsc();
+		pvc_guest_snapshot(pvc_guest_host_page(), &pvc_gr.old_clk, &pvc_gr.old_version);
+		pvc_gr.tsc = rdtsc();
 		GUEST_SYNC(RU_SAVED);
-		guest_compare(guest_host_page());
+		pvc_guest_compare(pvc_guest_host_page());
 		GUEST_SYNC(RU_COMPARED);
 	}
 }
@@ -806,14 +288,14 @@ static void label_rate(char *buf, size_t len, u32 khz)
 }
 
 /* Recompute the guest's figures from its logged TSC values. */
-static void host_recompute(const struct test_vm *t, struct pvd_stats *s)
+static void host_recompute(const struct pvc_vm *t, struct pvd_stats *s)
 {
-	u64 n = gr.run.stats.reads < LOG_ENTRIES ? gr.run.stats.reads : LOG_ENTRIES;
+	u64 n = pvc_gr.run.stats.reads < PVC_LOG_ENTRIES ? pvc_gr.run.stats.reads : PVC_LOG_ENTRIES;
 	u64 i;
 
 	pvd_stats_init(s);
 	for (i = 0; i < n; i++)
-		pvd_stats_add(s, pvd_clock_diff(&gr.old_clk, &gr.new_clk,
+		pvd_stats_add(s, pvd_clock_diff(&pvc_gr.old_clk, &pvc_gr.new_clk,
 						t->log[i]));
 }
 
@@ -821,7 +303,7 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 			const struct pvclock_ref_clock *old_clk,
 			const struct pvclock_ref_choice *c)
 {
-	const struct pvd_stats *s = &gr.run.stats;
+	const struct pvd_stats *s = &pvc_gr.run.stats;
 	u64 bp = pvd_basis_points(s->differ, s->reads);
 	const char *mname = pvd_method_name(m);
 	char buf[128];
@@ -834,13 +316,13 @@ static void report_cell(const char *rate, enum pvclock_ref_method m,
 	       s->differ, bp / 100, bp % 100, s->by_diff[1], s->by_diff[2],
 	       s->other, s->min_diff, s->max_diff);
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.reads", rate, mname);
-	report_metric(buf, (s64)s->reads, "reads");
+	pvc_metric(buf, (s64)s->reads, "reads");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.differing", rate, mname);
-	report_metric(buf, (s64)s->differ, "reads");
+	pvc_metric(buf, (s64)s->differ, "reads");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.max_diff", rate, mname);
-	report_metric(buf, (s64)pvd_stats_max_abs(s), "ns");
+	pvc_metric(buf, (s64)pvd_stats_max_abs(s), "ns");
 	snprintf(buf, sizeof(buf), "reference_update.%s.%s.remainder", rate, mname);
-	report_metric(buf, c->remainder, "2^-32ns");
+	pvc_metric(buf, c->remainder, "2^-32ns");
 }
 
 /* The guest's snapshots must be exactly what the host wrote. */
@@ -848,17 +330,17 @@ static void check_guest_saw(const char *rate, const char *mname,
 			    const struct pvclock_ref_clock *old_clk,
 			    const struct pvclock_ref_clock *new_clk)
 {
-	if (!pvd_clock_equal(&gr.old_clk, old_clk) ||
-	    !pvd_clock_equal(&gr.new_clk, new_clk))
-		check_fail("reference_update %s %s: %s", rate, mname,
-			   "the guest read another pvclock than the host wrote");
-	if (gr.run.before_ref)
-		check_fail("reference_update %s %s: %lu reads before the new reference",
-			   rate, mname, gr.run.before_ref);
+	if (!pvd_clock_equal(&pvc_gr.old_clk, old_clk) ||
+	    !pvd_clock_equal(&pvc_gr.new_clk, new_clk))
+		pvc_fail("reference_update %s %s: %s", rate, mname,
+			 "the guest read another pvclock than the host wrote");
+	if (pvc_gr.run.before_ref)
+		pvc_fail("reference_update %s %s: %lu reads before the new reference",
+			 rate, mname, pvc_gr.run.before_ref);
 }
 
 /* One rate and method: old clock, guest's TSC, new reference, reads. */
-static void reference_cell(struct test_vm *t, const char *rate, u32 mul,
+static void reference_cell(struct pvc_vm *t, const char *rate, u32 mul,
 			   s8 shift, enum pvclock_ref_method m)
 {
 	struct pvclock_ref_clock old_clk, new_clk;
@@ -868,37 +350,37 @@ static void reference_cell(struct test_vm *t, const char *rate, u32 mul,
 	const char *why;
 	int ret;
 
-	run_to_stage(t, t->vcpu, RU_TSC);
-	pvd_old_clock(mul, shift, gr.tsc, &old_clk);
-	host_write_pvti(t->host_pvti, &old_clk);
+	pvc_run_to_stage(t, t->vcpu, RU_TSC);
+	pvd_old_clock(mul, shift, pvc_gr.tsc, &old_clk);
+	pvc_host_write_pvti(t->host_pvti, &old_clk);
 
 	/* The TSC the guest reads as it takes the old clock ends the window. */
-	run_to_stage(t, t->vcpu, RU_SAVED);
-	ret = pvd_move_reference(&old_clk, gr.tsc, pvd_method_width(m, &opts),
+	pvc_run_to_stage(t, t->vcpu, RU_SAVED);
+	ret = pvd_move_reference(&old_clk, pvc_gr.tsc, pvd_method_width(m, &pvc_opts),
 				 m, &choice, &new_clk);
 	if (ret) {
-		check_fail("reference_update %s %s: pvclock_ref_choose() returned %d",
-			   rate, mname, ret);
+		pvc_fail("reference_update %s %s: pvclock_ref_choose() returned %d",
+			 rate, mname, ret);
 		return;
 	}
-	host_write_pvti(t->host_pvti, &new_clk);
+	pvc_host_write_pvti(t->host_pvti, &new_clk);
 
-	run_to_stage(t, t->vcpu, RU_COMPARED);
+	pvc_run_to_stage(t, t->vcpu, RU_COMPARED);
 	check_guest_saw(rate, mname, &old_clk, &new_clk);
 	report_cell(rate, m, &old_clk, &choice);
 
 	host_recompute(t, &host);
-	if (gr.run.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.run.stats))
-		check_fail("reference_update %s %s: %s", rate, mname,
-			   "the host's arithmetic disagrees with the guest's");
-	why = pvd_method_verdict(m, &gr.run.stats);
+	if (pvc_gr.run.stats.reads <= PVC_LOG_ENTRIES && !pvd_stats_equal(&host, &pvc_gr.run.stats))
+		pvc_fail("reference_update %s %s: %s", rate, mname,
+			 "the host's arithmetic disagrees with the guest's");
+	why = pvd_method_verdict(m, &pvc_gr.run.stats);
 	if (why && m == PVCLOCK_REF_EXACT && choice.remainder)
-		check_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
-			   rate, mname, why, opts.window,
-			   "holds no zero-remainder reference (they recur",
-			   pvclock_ref_zero_period_log2(mul, shift));
+		pvc_fail("reference_update %s %s: %s: the window of %lu %s every 2^%u ticks)",
+			 rate, mname, why, pvc_opts.window,
+			 "holds no zero-remainder reference (they recur",
+			 pvclock_ref_zero_period_log2(mul, shift));
 	else if (why)
-		check_fail("reference_update %s %s: %s", rate, mname, why);
+		pvc_fail("reference_update %s %s: %s", rate, mname, why);
 }
 
 /*
@@ -916,8 +398,8 @@ static void check_kvm_scale(int khz, u32 mul, s8 shift)
 	printf("# reference_update: pvclock_ref_time_scale(%d kHz) = mul 0x%08x shift %d\n",
 	       khz, want_mul, want_shift);
 	if (want_mul != mul || want_shift != shift)
-		check_fail("KVM scales %d kHz as mul 0x%08x shift %d, %s as mul 0x%08x shift %d",
-			   khz, mul, shift, "the library", want_mul, want_shift);
+		pvc_fail("KVM scales %d kHz as mul 0x%08x shift %d, %s as mul 0x%08x shift %d",
+			 khz, mul, shift, "the library", want_mul, want_shift);
 }
 
 static void test_reference_update(void)
@@ -927,39 +409,39 @@ static void test_reference_update(void)
 	};
 	u32 host_mul;
 	s8 host_shift;
-	struct test_vm t;
+	struct pvc_vm t;
 	unsigned int i, j;
 	int khz;
 
-	test_vm_create(&t, guest_reference_update);
-	run_to_stage(&t, t.vcpu, RU_ENABLED);
-	host_mul = gr.old_clk.mul;
-	host_shift = gr.old_clk.shift;
-	khz = vcpu_tsc_khz(t.vcpu);
-	if (!pvclock_ref_clock_valid(&gr.old_clk))
-		check_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
-			   host_shift);
+	pvc_vm_create(&t, guest_reference_update);
+	pvc_run_to_stage(&t, t.vcpu, RU_ENABLED);
+	host_mul = pvc_gr.old_clk.mul;
+	host_shift = pvc_gr.old_clk.shift;
+	khz = pvc_vcpu_tsc_khz(t.vcpu);
+	if (!pvclock_ref_clock_valid(&pvc_gr.old_clk))
+		pvc_fail("KVM's pvclock has mul 0x%x shift %d", host_mul,
+			 host_shift);
 	check_kvm_scale(khz, host_mul, host_shift);
 	printf("# reference_update: guest TSC %d kHz, KVM's scale mul 0x%08x shift %d;\n"
 	       "# old references 2^40 to 2^40 + 2^%d ticks back; %s\n",
 	       khz, host_mul, host_shift, PVD_OLD_SPREAD_BITS,
-	       opts.reads ? "fixed reads per comparison" :
+	       pvc_opts.reads ? "fixed reads per comparison" :
 	       "reads for 0.2 s per comparison, at least 1000");
 
-	set_compare_budget(&t);
+	pvc_set_compare_budget(&t);
 
-	for (i = 0; i < opts.nr_freqs; i++) {
+	for (i = 0; i < pvc_opts.nr_freqs; i++) {
 		u32 mul = host_mul;
 		s8 shift = host_shift;
 		char rate[32];
 
-		label_rate(rate, sizeof(rate), opts.freq_khz[i]);
-		if (opts.freq_khz[i] != PVD_HOST_RATE)
-			pvd_rate_scale(opts.freq_khz[i], &mul, &shift);
+		label_rate(rate, sizeof(rate), pvc_opts.freq_khz[i]);
+		if (pvc_opts.freq_khz[i] != PVD_HOST_RATE)
+			pvd_rate_scale(pvc_opts.freq_khz[i], &mul, &shift);
 		printf("# reference_update %s: mul 0x%08x shift %d,\n"
 		       "# zero-remainder references every 2^%u ticks, exact window %lu\n",
 		       rate, mul, shift, pvclock_ref_zero_period_log2(mul, shift),
-		       opts.window);
+		       pvc_opts.window);
 		for (j = 0; j < ARRAY_SIZE(methods); j++)
 			reference_cell(&t, rate, mul, shift, methods[j]);
 	}
@@ -991,43 +473,43 @@ enum set_clock_guest_stage {
 /*
  * vCPU 1 only shows the host its pvti.  vCPU 0's stages, in order: the host
  * saves the clock after a KVM_SET_CLOCK (UPDATED, VIEW, SAVED), lets it
- * drift (DRIFTED, once more each time it resumes the vCPU with gp.again
+ * drift (DRIFTED, once more each time it resumes the vCPU with pvc_gp.again
  * set), restores it (VIEW), has it read
  * (COMPARED), then forces the next update (STEPPED) and restores a young
  * clock (VIEW).
  */
 static void guest_set_clock_guest(u64 cpu)
 {
-	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu);
+	const struct pvclock_ref_pvti *page = pvc_guest_kvm_page(cpu);
 
-	guest_enable_kvmclock(cpu);
+	pvc_guest_enable_kvmclock(cpu);
 	GUEST_SYNC(CG_ENABLED);
 	while (cpu) {
-		guest_snapshot(page, &gr.new_clk, &gr.new_version);
+		pvc_guest_snapshot(page, &pvc_gr.new_clk, &pvc_gr.new_version);
 		GUEST_SYNC(CG_VIEW);
 	}
-	guest_force_update();
-	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	pvc_guest_force_update();
+	pvc_guest_snapshot(page, &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(CG_UPDATED);
-	guest_snapshot(page, &gr.new_clk, &gr.new_version);
+	pvc_guest_snapshot(page, &pvc_gr.new_clk, &pvc_gr.new_version);
 	GUEST_SYNC(CG_VIEW);
-	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	pvc_guest_snapshot(page, &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(CG_SAVED);
 	do {
-		guest_force_update();
-		guest_jump(page);
+		pvc_guest_force_update();
+		pvc_guest_jump(page);
 		GUEST_SYNC(CG_DRIFTED);
 		/* The host sets it before it runs the vCPU on. */
-	} while (READ_ONCE(gp.again));
-	guest_snapshot(page, &gr.new_clk, &gr.new_version);
+	} while (READ_ONCE(pvc_gp.again));
+	pvc_guest_snapshot(page, &pvc_gr.new_clk, &pvc_gr.new_version);
 	GUEST_SYNC(CG_VIEW);
-	guest_compare(page);
+	pvc_guest_compare(page);
 	GUEST_SYNC(CG_COMPARED);
-	guest_force_update();
-	guest_jump(page);
+	pvc_guest_force_update();
+	pvc_guest_jump(page);
 	GUEST_SYNC(CG_STEPPED);
 	for (;;) {
-		guest_snapshot(page, &gr.new_clk, &gr.new_version);
+		pvc_guest_snapshot(page, &pvc_gr.new_clk, &pvc_gr.new_version);
 		GUEST_SYNC(CG_VIEW);
 	}
 }
@@ -1064,8 +546,8 @@ static int clock_guest_errno(int r, const char *name)
 	if (!r)
 		return 0;
 	if (errno == ENOTTY)
-		subtest_skip("%s: ENOTTY, no such ioctl (though KVM_CAP_CLOCK_GUEST, %d, is there)",
-			     name, KVM_CAP_CLOCK_GUEST);
+		pvc_skip("%s: ENOTTY, no such ioctl (though KVM_CAP_CLOCK_GUEST, %d, is there)",
+			 name, KVM_CAP_CLOCK_GUEST);
 	return errno;
 }
 
@@ -1175,7 +657,7 @@ static u64 clock_exact_ref(const struct pvclock_ref_clock *c, u64 tsc)
 /*
  * How far the clock c is ahead of the clock ref at ref's reference, with the
  * fraction c's floor drops, in 2^-32 ns: the jump a guest on c sees when it
- * moves to ref, before either rounds.  False beyond SANE_JUMP_NS.
+ * moves to ref, before either rounds.  False beyond PVC_SANE_JUMP_NS.
  */
 static bool clock_ahead(const struct pvclock_ref_clock *c,
 			const struct pvclock_ref_clock *ref, s64 *ahead)
@@ -1183,7 +665,7 @@ static bool clock_ahead(const struct pvclock_ref_clock *c,
 	s64 whole = (s64)(pvclock_ref_read(c, ref->tsc_timestamp) -
 				  ref->system_time);
 
-	if (whole > (s64)SANE_JUMP_NS || whole < -(s64)SANE_JUMP_NS)
+	if (whole > (s64)PVC_SANE_JUMP_NS || whole < -(s64)PVC_SANE_JUMP_NS)
 		return false;
 	*ahead = whole * NS_FRAC +
 		 (s64)pvclock_ref_frac(c, ref->tsc_timestamp);
@@ -1213,15 +695,15 @@ static bool get_clock_guest_checked(struct kvm_vcpu *vcpu,
 	r = clock_guest_errno(__vcpu_ioctl(vcpu, KVM_GET_CLOCK_GUEST, &p),
 			      "KVM_GET_CLOCK_GUEST");
 	if (r) {
-		check_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(r));
+		pvc_fail("%s: KVM_GET_CLOCK_GUEST: %s", who, errno_name(r));
 		return false;
 	}
 	pvclock_ref_from_pvti(&p, c);
 	if (p.version || p.flags != PVCLOCK_TSC_STABLE_BIT || p.pad0 ||
 	    p.pad[0] || p.pad[1]) {
-		check_fail("%s: KVM_GET_CLOCK_GUEST gave version %u, flags 0x%x, pads %u/%u/%u: %s",
-			   who, p.version, p.flags, p.pad0, p.pad[0], p.pad[1],
-			   "not 0, PVCLOCK_TSC_STABLE_BIT and zeros");
+		pvc_fail("%s: KVM_GET_CLOCK_GUEST gave version %u, flags 0x%x, pads %u/%u/%u: %s",
+			 who, p.version, p.flags, p.pad0, p.pad[0], p.pad[1],
+			 "not 0, PVCLOCK_TSC_STABLE_BIT and zeros");
 		return false;
 	}
 	return true;
@@ -1262,13 +744,13 @@ static void check_update_step(const char *who, const struct pvclock_ref_clock *s
 	char name[96];
 
 	if ((s64)(stepped->tsc_timestamp - hi) <= 0) {
-		check_fail("%s: the update's reference %lu is not after the restore's end %lu",
-			   who, stepped->tsc_timestamp, hi);
+		pvc_fail("%s: the update's reference %lu is not after the restore's end %lu",
+			 who, stepped->tsc_timestamp, hi);
 		return;
 	}
 	if (!clock_ahead(saved, stepped, &step)) {
-		check_fail("%s: the update after the restore moved the clock by %ld ns",
-			   who, pvd_clock_diff(saved, stepped, stepped->tsc_timestamp));
+		pvc_fail("%s: the update after the restore moved the clock by %ld ns",
+			 who, pvd_clock_diff(saved, stepped, stepped->tsc_timestamp));
 		return;
 	}
 	near_ns = pvclock_ref_scale_delta(stepped->tsc_timestamp - hi,
@@ -1285,44 +767,44 @@ static void check_update_step(const char *who, const struct pvclock_ref_clock *s
 	want_hi = (pred_near > pred_far ? pred_near : pred_far) + slack;
 	printf("# %s: the update %lu ns after T1 moved the clock %ld ps;\n"
 	       "# the drift at %ld ppb predicts %ld to %ld ps, allowed %ld to %ld ps\n",
-	       who, far_ns, frac_ps(step), drift_rate_ppb(rate),
-	       frac_ps(pred_near), frac_ps(pred_far), frac_ps(want_lo),
-	       frac_ps(want_hi));
+	       who, far_ns, pvc_frac_ps(step), drift_rate_ppb(rate),
+	       pvc_frac_ps(pred_near), pvc_frac_ps(pred_far), pvc_frac_ps(want_lo),
+	       pvc_frac_ps(want_hi));
 	snprintf(name, sizeof(name), "%s.update_after_t1", who);
-	report_metric(name, (s64)far_ns, "ns");
+	pvc_metric(name, (s64)far_ns, "ns");
 	snprintf(name, sizeof(name), "%s.update_step", who);
-	report_metric(name, frac_ps(step), "ps");
+	pvc_metric(name, pvc_frac_ps(step), "ps");
 	snprintf(name, sizeof(name), "%s.update_step_error", who);
-	report_metric(name, frac_ps(step - (pred_near + pred_far) / 2), "ps");
+	pvc_metric(name, pvc_frac_ps(step - (pred_near + pred_far) / 2), "ps");
 	if (max_ns && far_ns > max_ns)
-		check_fail("%s: the update came %lu ns after T1, over %lu", who,
-			   far_ns, max_ns);
+		pvc_fail("%s: the update came %lu ns after T1, over %lu", who,
+			 far_ns, max_ns);
 	if (step < want_lo || step > want_hi)
-		check_fail("%s: the update moved the clock %ld ps, not %ld to %ld ps",
-			   who, frac_ps(step), frac_ps(want_lo), frac_ps(want_hi));
+		pvc_fail("%s: the update moved the clock %ld ps, not %ld to %ld ps",
+			 who, pvc_frac_ps(step), pvc_frac_ps(want_lo), pvc_frac_ps(want_hi));
 }
 
 /* Both vCPUs' views of their clock: KVM_GET_CLOCK_GUEST, then the guest's. */
-static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *view0,
+static bool clock_guest_views(struct pvc_vm *t, struct pvclock_ref_clock *view0,
 			      struct pvclock_ref_clock *view1, const char *when)
 {
 	int err0 = get_clock_guest(t->vcpu, view0), err1 = get_clock_guest(t->vcpu1, view1);
 
 	if (err0 || err1) {
-		check_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 %s, vCPU 1 %s", when,
-			   errno_name(err0), errno_name(err1));
+		pvc_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 %s, vCPU 1 %s", when,
+			 errno_name(err0), errno_name(err1));
 		return false;
 	}
 	if (!same_clock(view0, view1))
-		check_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 and vCPU 1 differ", when);
-	run_to_stage(t, t->vcpu1, CG_VIEW);
-	if (!same_clock(&gr.new_clk, view1))
-		check_fail("%s: vCPU 1's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
-			   when);
-	run_to_stage(t, t->vcpu, CG_VIEW);
-	if (!same_clock(&gr.new_clk, view0))
-		check_fail("%s: vCPU 0's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
-			   when);
+		pvc_fail("KVM_GET_CLOCK_GUEST %s: vCPU 0 and vCPU 1 differ", when);
+	pvc_run_to_stage(t, t->vcpu1, CG_VIEW);
+	if (!same_clock(&pvc_gr.new_clk, view1))
+		pvc_fail("%s: vCPU 1's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
+			 when);
+	pvc_run_to_stage(t, t->vcpu, CG_VIEW);
+	if (!same_clock(&pvc_gr.new_clk, view0))
+		pvc_fail("%s: vCPU 0's guest reads another pvti than KVM_GET_CLOCK_GUEST returns",
+			 when);
 	return true;
 }
 
@@ -1331,30 +813,30 @@ static bool clock_guest_views(struct test_vm *t, struct pvclock_ref_clock *view0
  * ioctls must return EINVAL.  The kernel has them (KVM_CAP_CLOCK_GUEST), so
  * that is the interface's answer, not an unknown ioctl's.
  */
-static void clock_guest_no_master(struct test_vm *t, const char *why)
+static void clock_guest_no_master(struct pvc_vm *t, const char *why)
 {
 	struct pvclock_ref_clock c;
 	int r;
 
 	r = get_clock_guest(t->vcpu, &c);
 	if (r != EINVAL)
-		check_fail("no master clock (%s): KVM_GET_CLOCK_GUEST %s, not EINVAL",
-			   why, r ? errno_name(r) : "succeeded");
+		pvc_fail("no master clock (%s): KVM_GET_CLOCK_GUEST %s, not EINVAL",
+			 why, r ? errno_name(r) : "succeeded");
 	memset(&c, 0, sizeof(c));
-	pvclock_ref_time_scale(NSEC_PER_SEC, (u64)vcpu_tsc_khz(t->vcpu) * 1000,
+	pvclock_ref_time_scale(NSEC_PER_SEC, (u64)pvc_vcpu_tsc_khz(t->vcpu) * 1000,
 			       &c.shift, &c.mul);
 	r = set_clock_guest(t->vcpu, &c);
 	if (r != EINVAL)
-		check_fail("no master clock (%s): KVM_SET_CLOCK_GUEST %s, not EINVAL",
-			   why, r ? errno_name(r) : "succeeded");
-	if (failed)
+		pvc_fail("no master clock (%s): KVM_SET_CLOCK_GUEST %s, not EINVAL",
+			 why, r ? errno_name(r) : "succeeded");
+	if (pvc_failed())
 		return;
 	printf("# set_clock_guest: no master clock (%s): %s\n", why,
 	       "KVM_GET_CLOCK_GUEST and KVM_SET_CLOCK_GUEST return EINVAL, as the interface says");
 }
 
 /* The host side of the master clock, and why not. */
-static bool has_master_clock(struct test_vm *t, char *why, size_t len)
+static bool has_master_clock(struct pvc_vm *t, char *why, size_t len)
 {
 	struct kvm_clock_data data;
 	char cs[64] = "unknown";
@@ -1363,10 +845,10 @@ static bool has_master_clock(struct test_vm *t, char *why, size_t len)
 	memset(&data, 0, sizeof(data));
 	vm_ioctl(t->vm, KVM_GET_CLOCK, &data);
 	snprintf(why, len, "host clocksource %s, KVM_GET_CLOCK flags 0x%x%s", cs,
-		 data.flags, gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT ? "" :
+		 data.flags, pvc_gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT ? "" :
 		 ", guest pvclock without PVCLOCK_TSC_STABLE_BIT");
 	return (data.flags & KVM_CLOCK_TSC_STABLE) &&
-	       (gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT);
+	       (pvc_gr.old_clk.flags & PVCLOCK_TSC_STABLE_BIT);
 }
 
 /* KVM_SET_CLOCK_GUEST of a raw pvti: 0, or the errno. */
@@ -1388,8 +870,8 @@ static void clock_guest_expect(struct kvm_vcpu *vcpu,
 
 	printf("# set_clock_guest: %s: %s\n", what, errno_name(r));
 	if (r != want)
-		check_fail("KVM_SET_CLOCK_GUEST with %s: %s, not %s", what,
-			   errno_name(r), errno_name(want));
+		pvc_fail("KVM_SET_CLOCK_GUEST with %s: %s, not %s", what,
+			 errno_name(r), errno_name(want));
 }
 
 /* The TSC rate in Hz that a pvclock scale stands for, rounded down. */
@@ -1418,7 +900,7 @@ static void clock_guest_rate_off(struct kvm_vcpu *vcpu,
 }
 
 /* The errors the interface names, on saved clocks it must refuse. */
-static void clock_guest_errors(struct test_vm *t, const struct pvclock_ref_clock *cur,
+static void clock_guest_errors(struct pvc_vm *t, const struct pvclock_ref_clock *cur,
 			       int khz)
 {
 	static const int hz_off[] = { 1500, -1500, 500, -500 };
@@ -1472,12 +954,12 @@ static void clock_guest_off_host_rate(void)
 	int r;
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_set_clock_guest);
-	khz = (u64)vcpu_tsc_khz(vcpu);
+	khz = (u64)pvc_vcpu_tsc_khz(vcpu);
 	want = khz + khz / 5000;
 	r = __vcpu_ioctl(vcpu, KVM_SET_TSC_KHZ, (void *)(uintptr_t)want);
-	if (r || (u64)vcpu_tsc_khz(vcpu) != want) {
-		check_fail("KVM_SET_TSC_KHZ %lu (+200 ppm): %s, rate now %d kHz",
-			   want, r ? strerror(errno) : "taken", vcpu_tsc_khz(vcpu));
+	if (r || (u64)pvc_vcpu_tsc_khz(vcpu) != want) {
+		pvc_fail("KVM_SET_TSC_KHZ %lu (+200 ppm): %s, rate now %d kHz",
+			 want, r ? strerror(errno) : "taken", pvc_vcpu_tsc_khz(vcpu));
 		goto out;
 	}
 	if (!get_clock_guest_checked(vcpu, &c, "set_clock_guest"))
@@ -1487,9 +969,9 @@ static void clock_guest_off_host_rate(void)
 	       "# its own KVM_GET_CLOCK_GUEST (a scale for %lu Hz) back: %s\n",
 	       want, khz, scale_rate_hz(c.mul, c.shift), errno_name(r));
 	if (r)
-		check_fail("%s on a vCPU 200 ppm off: %s",
-			   "KVM_SET_CLOCK_GUEST refused KVM_GET_CLOCK_GUEST's own clock",
-			   errno_name(r));
+		pvc_fail("%s on a vCPU 200 ppm off: %s",
+			 "KVM_SET_CLOCK_GUEST refused KVM_GET_CLOCK_GUEST's own clock",
+			 errno_name(r));
 out:
 	kvm_vm_free(vm);
 }
@@ -1519,7 +1001,7 @@ clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
 			   t1 - x_lo <= x_hi - x_lo;
 	struct pvclock_ref_clock rebased;
 	bool exact;
-	enum pvd_clock_guest_mode mode = opts.clock_guest_mode;
+	enum pvd_clock_guest_mode mode = pvc_opts.clock_guest_mode;
 
 	pvclock_ref_rebase(saved, t1, &rebased);
 	exact = closed_form && same_clock(r, &rebased) &&
@@ -1530,34 +1012,34 @@ clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
 		       round_down ? PVD_CLOCK_GUEST_ROUND_DOWN :
 		       exact ? PVD_CLOCK_GUEST_EXACT : PVD_CLOCK_GUEST_AUTO;
 		if (mode == PVD_CLOCK_GUEST_AUTO) {
-			check_fail("%s: %s (T1, system_time and the saved clock above)",
-				   who, "the restored clock is neither round-down nor exact");
+			pvc_fail("%s: %s (T1, system_time and the saved clock above)",
+				 who, "the restored clock is neither round-down nor exact");
 			return mode;
 		}
 		printf("# %s: the kernel's T1 and system_time match %s %s\n", who,
 		       pvd_clock_guest_mode_name(mode), "(no --clock-guest-mode given)");
 	}
 	if (r->mul != saved->mul || r->shift != saved->shift)
-		check_fail("the restored clock has another scale than the saved one");
+		pvc_fail("the restored clock has another scale than the saved one");
 	if (r->system_time != want)
-		check_fail("system_time %lu is not the saved clock's %lu at T1, rounded down",
-			   r->system_time, want);
+		pvc_fail("system_time %lu is not the saved clock's %lu at T1, rounded down",
+			 r->system_time, want);
 	if (mode == PVD_CLOCK_GUEST_ROUND_DOWN && !in_bracket)
-		check_fail("T1 %lu is outside the guest TSC around the ioctl, [%lu, %lu]",
-			   t1, lo, hi);
+		pvc_fail("T1 %lu is outside the guest TSC around the ioctl, [%lu, %lu]",
+			 t1, lo, hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT && !closed_form)
-		check_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) %s (%lu .. %lu)",
-			   t1, "for any T around the ioctl", x_lo, x_hi);
+		pvc_fail("exact: T1 %lu is not T0 + ((T - T0) & ~(P - 1)) %s (%lu .. %lu)",
+			 t1, "for any T around the ioctl", x_lo, x_hi);
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
 	    (pvclock_ref_frac(saved, t1) || !clock_aligned(saved, t1)))
-		check_fail("exact: the saved clock at T1 has a fraction (0x%08x/2^32%s)",
-			   pvclock_ref_frac(saved, t1),
-			   clock_aligned(saved, t1) ? "" : ", unaligned");
+		pvc_fail("exact: the saved clock at T1 has a fraction (0x%08x/2^32%s)",
+			 pvclock_ref_frac(saved, t1),
+			 clock_aligned(saved, t1) ? "" : ", unaligned");
 	if (mode == PVD_CLOCK_GUEST_EXACT && !same_clock(r, &rebased))
-		check_fail("exact: the restored pvti is not the saved clock rebased at T1");
+		pvc_fail("exact: the restored pvti is not the saved clock rebased at T1");
 	if (!in_range)
-		check_fail("T1 %lu is outside the saved reference %lu .. the ioctl's end %lu",
-			   t1, saved->tsc_timestamp, hi);
+		pvc_fail("T1 %lu is outside the saved reference %lu .. the ioctl's end %lu",
+			 t1, saved->tsc_timestamp, hi);
 	return mode;
 }
 
@@ -1567,7 +1049,7 @@ clock_guest_verdict(const char *who, const struct pvclock_ref_clock *saved,
  * was: T1 = T0, the saved pvti itself.  The clock is saved through vCPU 0
  * and restored at once through vCPU 1.
  */
-static void clock_guest_young(struct test_vm *t)
+static void clock_guest_young(struct pvc_vm *t)
 {
 	u64 vcpu1_offset = vcpu_tsc_offset(t->vcpu1);
 	struct pvclock_ref_clock young, view0, view1;
@@ -1576,7 +1058,7 @@ static void clock_guest_young(struct test_vm *t)
 
 	err = get_clock_guest(t->vcpu, &young);
 	if (err) {
-		check_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(err));
+		pvc_fail("KVM_GET_CLOCK_GUEST for the young clock: %s", errno_name(err));
 		return;
 	}
 	period = clock_zero_period(&young);
@@ -1584,7 +1066,7 @@ static void clock_guest_young(struct test_vm *t)
 	err = set_clock_guest(t->vcpu1, &young);
 	age_after = host_tsc_ordered() + vcpu1_offset - young.tsc_timestamp;
 	if (err) {
-		check_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(err));
+		pvc_fail("KVM_SET_CLOCK_GUEST with a young saved clock: %s", errno_name(err));
 		return;
 	}
 	if (!clock_guest_views(t, &view0, &view1, "after the young restore"))
@@ -1600,9 +1082,9 @@ static void clock_guest_young(struct test_vm *t)
 		return;
 	}
 	if (!same_clock(&view0, &young))
-		check_fail("exact: a clock younger than P restored with T1 %lu, not T0 %lu%s",
-			   view0.tsc_timestamp, young.tsc_timestamp,
-			   view0.tsc_timestamp == young.tsc_timestamp ? " (another pvti)" : "");
+		pvc_fail("exact: a clock younger than P restored with T1 %lu, not T0 %lu%s",
+			 view0.tsc_timestamp, young.tsc_timestamp,
+			 view0.tsc_timestamp == young.tsc_timestamp ? " (another pvti)" : "");
 }
 
 /* What one KVM_SET_CLOCK_GUEST of the current clock costs, from the host. */
@@ -1615,7 +1097,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void clock_guest_cost(struct test_vm *t)
+static void clock_guest_cost(struct pvc_vm *t)
 {
 	static u64 ns[COST_CALLS];
 	struct pvclock_ref_clock c;
@@ -1625,16 +1107,16 @@ static void clock_guest_cost(struct test_vm *t)
 
 	r = get_clock_guest(t->vcpu, &c);
 	if (r) {
-		check_fail("KVM_GET_CLOCK_GUEST before the timing: %s", errno_name(r));
+		pvc_fail("KVM_GET_CLOCK_GUEST before the timing: %s", errno_name(r));
 		return;
 	}
 	for (i = 0; i < COST_CALLS; i++) {
-		start = mono_ns();
+		start = pvc_mono_ns();
 		r = set_clock_guest(t->vcpu, &c);
-		ns[i] = mono_ns() - start;
+		ns[i] = pvc_mono_ns() - start;
 		if (r) {
-			check_fail("KVM_SET_CLOCK_GUEST %u of the timing: %s", i,
-				   errno_name(r));
+			pvc_fail("KVM_SET_CLOCK_GUEST %u of the timing: %s", i,
+				 errno_name(r));
 			return;
 		}
 	}
@@ -1642,8 +1124,8 @@ static void clock_guest_cost(struct test_vm *t)
 	printf("# set_clock_guest: %d KVM_SET_CLOCK_GUEST calls: median %lu ns, min %lu,\n"
 	       "# 90th percentile %lu, max %lu\n", COST_CALLS, ns[COST_CALLS / 2],
 	       ns[0], ns[COST_CALLS * 9 / 10], ns[COST_CALLS - 1]);
-	report_metric("set_clock_guest.ioctl_median", (s64)ns[COST_CALLS / 2], "ns");
-	report_metric("set_clock_guest.ioctl_min", (s64)ns[0], "ns");
+	pvc_metric("set_clock_guest.ioctl_median", (s64)ns[COST_CALLS / 2], "ns");
+	pvc_metric("set_clock_guest.ioctl_min", (s64)ns[0], "ns");
 }
 
 /*
@@ -1651,29 +1133,29 @@ static void clock_guest_cost(struct test_vm *t)
  * returns it.  False where the subtest ends here (no master clock: both
  * ioctls' EINVAL checked; or a failed check).
  */
-static bool clock_guest_save(struct test_vm *t, struct pvclock_ref_clock *saved)
+static bool clock_guest_save(struct pvc_vm *t, struct pvclock_ref_clock *saved)
 {
 	struct pvclock_ref_clock view0, view1, want_scale;
 	struct kvm_clock_data data;
-	int khz = vcpu_tsc_khz(t->vcpu);
+	int khz = pvc_vcpu_tsc_khz(t->vcpu);
 	char why[160];
 
-	run_to_stage(t, t->vcpu, CG_ENABLED);
-	run_to_stage(t, t->vcpu1, CG_ENABLED);
-	run_to_stage(t, t->vcpu, CG_UPDATED);
+	pvc_run_to_stage(t, t->vcpu, CG_ENABLED);
+	pvc_run_to_stage(t, t->vcpu1, CG_ENABLED);
+	pvc_run_to_stage(t, t->vcpu, CG_UPDATED);
 	if (!has_master_clock(t, why, sizeof(why))) {
 		clock_guest_no_master(t, why);
 		return false;
 	}
 	if (!get_clock_guest_checked(t->vcpu, &view0, "set_clock_guest"))
 		return false;
-	if (!same_clock(&view0, &gr.old_clk))
-		check_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
+	if (!same_clock(&view0, &pvc_gr.old_clk))
+		pvc_fail("KVM_GET_CLOCK_GUEST differs from the guest's own pvclock");
 	pvclock_ref_time_scale(NSEC_PER_SEC, (u64)khz * 1000,
 			       &want_scale.shift, &want_scale.mul);
 	if (view0.mul != want_scale.mul || view0.shift != want_scale.shift)
-		check_fail("KVM_GET_CLOCK_GUEST's scale is not the one for the vCPU's %d kHz",
-			   khz);
+		pvc_fail("KVM_GET_CLOCK_GUEST's scale is not the one for the vCPU's %d kHz",
+			 khz);
 
 	/*
 	 * KVM_SET_CLOCK leaves each vCPU a clock update to make; the GET must
@@ -1685,11 +1167,11 @@ static bool clock_guest_save(struct test_vm *t, struct pvclock_ref_clock *saved)
 	vm_ioctl(t->vm, KVM_SET_CLOCK, &data);
 	if (!clock_guest_views(t, &view0, &view1, "after KVM_SET_CLOCK"))
 		return false;
-	if (view0.tsc_timestamp == gr.old_clk.tsc_timestamp)
-		check_fail("KVM_GET_CLOCK_GUEST after KVM_SET_CLOCK returned the old reference");
+	if (view0.tsc_timestamp == pvc_gr.old_clk.tsc_timestamp)
+		pvc_fail("KVM_GET_CLOCK_GUEST after KVM_SET_CLOCK returned the old reference");
 	*saved = view0;
-	run_to_stage(t, t->vcpu, CG_SAVED);
-	print_clock("saved", saved);
+	pvc_run_to_stage(t, t->vcpu, CG_SAVED);
+	pvc_print_clock("saved", saved);
 	return true;
 }
 
@@ -1698,10 +1180,10 @@ static bool clock_guest_save(struct test_vm *t, struct pvclock_ref_clock *saved)
  * one until it is P old; wait until it is, so that the restore has to find
  * a newer one.
  */
-static void clock_guest_wait_period(struct test_vm *t,
+static void clock_guest_wait_period(struct pvc_vm *t,
 				    const struct pvclock_ref_clock *saved)
 {
-	u64 khz = (u64)vcpu_tsc_khz(t->vcpu);
+	u64 khz = (u64)pvc_vcpu_tsc_khz(t->vcpu);
 	u64 period = clock_zero_period(saved);
 	u64 age = host_tsc_ordered() + vcpu_tsc_offset(t->vcpu1) -
 		       saved->tsc_timestamp;
@@ -1711,7 +1193,7 @@ static void clock_guest_wait_period(struct test_vm *t,
 	       "# 2^%u ticks (%lu ms); the saved reference is %lu ms old: waiting %lu ms\n",
 	       pvclock_ref_zero_period_log2(saved->mul, saved->shift), period / khz,
 	       age / khz, wait_ms);
-	sleep_ms(wait_ms);
+	pvc_sleep_ms(wait_ms);
 }
 
 /*
@@ -1720,27 +1202,27 @@ static void clock_guest_wait_period(struct test_vm *t,
  * the whole time since the save: the longer the interval, the smaller its
  * own error (1 ns over it) in the prediction of the step after the restore.
  */
-static bool clock_guest_drift(struct test_vm *t, const struct pvclock_ref_clock *saved,
+static bool clock_guest_drift(struct pvc_vm *t, const struct pvclock_ref_clock *saved,
 			      struct drift_rate *rate)
 {
-	bool wait = opts.clock_guest_mode != PVD_CLOCK_GUEST_ROUND_DOWN;
+	bool wait = pvc_opts.clock_guest_mode != PVD_CLOCK_GUEST_ROUND_DOWN;
 
-	sleep_ms(opts.interval_ms);
-	run_to_stage(t, t->vcpu, CG_DRIFTED);
-	if (!check_jump("set_clock_guest", true))
+	pvc_sleep_ms(pvc_opts.interval_ms);
+	pvc_run_to_stage(t, t->vcpu, CG_DRIFTED);
+	if (!pvc_check_jump("set_clock_guest", true))
 		return false;
 	if (wait) {
 		clock_guest_wait_period(t, saved);
-		gp.again = true;
-		run_to_stage(t, t->vcpu, CG_DRIFTED);
-		gp.again = false;
+		pvc_gp.again = true;
+		pvc_run_to_stage(t, t->vcpu, CG_DRIFTED);
+		pvc_gp.again = false;
 	}
-	if (!clock_ahead(saved, &gr.new_clk, &rate->ahead)) {
-		check_fail("the update before the restore moved the clock by %ld ns",
-			   pvd_clock_diff(saved, &gr.new_clk, gr.tsc));
+	if (!clock_ahead(saved, &pvc_gr.new_clk, &rate->ahead)) {
+		pvc_fail("the update before the restore moved the clock by %ld ns",
+			 pvd_clock_diff(saved, &pvc_gr.new_clk, pvc_gr.tsc));
 		return false;
 	}
-	rate->over_ns = gr.new_clk.system_time - saved->system_time;
+	rate->over_ns = pvc_gr.new_clk.system_time - saved->system_time;
 	return true;
 }
 
@@ -1750,7 +1232,7 @@ static void clock_guest_print_restore(const struct pvclock_ref_clock *saved,
 {
 	u64 t1 = restored->tsc_timestamp;
 
-	print_clock("restored", restored);
+	pvc_print_clock("restored", restored);
 	printf("# set_clock_guest: restored through vCPU 1; T1 %lu, guest TSC around\n"
 	       "# the ioctl [%lu, %lu] (T1 - start %ld, end - T1 %ld);\n"
 	       "# the saved clock at T1 %lu + 0x%08x/2^32 ns, %lu ticks after its reference%s\n",
@@ -1758,12 +1240,12 @@ static void clock_guest_print_restore(const struct pvclock_ref_clock *saved,
 	       pvclock_ref_read(saved, t1), pvclock_ref_frac(saved, t1),
 	       t1 - saved->tsc_timestamp,
 	       clock_aligned(saved, t1) ? "" : " (unaligned)");
-	report_metric("set_clock_guest.system_time_error",
-		      (s64)(restored->system_time - pvclock_ref_read(saved, t1)),
-		      "ns");
-	report_metric("set_clock_guest.t1_from_start", (s64)(t1 - lo), "ticks");
-	report_metric("set_clock_guest.t1_after_t0",
-		      (s64)(t1 - saved->tsc_timestamp), "ticks");
+	pvc_metric("set_clock_guest.system_time_error",
+		   (s64)(restored->system_time - pvclock_ref_read(saved, t1)),
+		   "ns");
+	pvc_metric("set_clock_guest.t1_from_start", (s64)(t1 - lo), "ticks");
+	pvc_metric("set_clock_guest.t1_after_t0",
+		   (s64)(t1 - saved->tsc_timestamp), "ticks");
 }
 
 /*
@@ -1771,7 +1253,7 @@ static void clock_guest_print_restore(const struct pvclock_ref_clock *saved,
  * sides of the ioctl: [*lo, *hi] in guest TSC.  *restored is the pvti both
  * vCPUs then have.
  */
-static bool clock_guest_restore(struct test_vm *t, const struct pvclock_ref_clock *saved,
+static bool clock_guest_restore(struct pvc_vm *t, const struct pvclock_ref_clock *saved,
 				u64 *lo, u64 *hi,
 				struct pvclock_ref_clock *restored)
 {
@@ -1788,8 +1270,8 @@ static bool clock_guest_restore(struct test_vm *t, const struct pvclock_ref_cloc
 	err = set_clock_guest(t->vcpu1, saved);
 	after = host_tsc_ordered();
 	if (err) {
-		check_fail("KVM_SET_CLOCK_GUEST on vCPU 1 with the saved clock: %s",
-			   errno_name(err));
+		pvc_fail("KVM_SET_CLOCK_GUEST on vCPU 1 with the saved clock: %s",
+			 errno_name(err));
 		return false;
 	}
 	*lo = before + vcpu1_offset;
@@ -1801,20 +1283,20 @@ static bool clock_guest_restore(struct test_vm *t, const struct pvclock_ref_cloc
 }
 
 /* Every guest read against the saved clock, in the bound of the mode. */
-static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock *saved,
+static void clock_guest_reads(struct pvc_vm *t, const struct pvclock_ref_clock *saved,
 			      const struct pvclock_ref_clock *restored,
 			      enum pvd_clock_guest_mode mode)
 {
-	const struct pvd_stats *s = &gr.run.stats;
+	const struct pvd_stats *s = &pvc_gr.run.stats;
 	s64 lo_diff, hi_diff;
 	struct pvd_stats host;
 
-	set_compare_budget(t);
-	run_to_stage(t, t->vcpu, CG_COMPARED);
-	if (!same_clock(&gr.new_clk, restored) || !same_clock(&gr.end_clk, restored))
-		check_fail("the guest read another pvti than the restored one");
+	pvc_set_compare_budget(t);
+	pvc_run_to_stage(t, t->vcpu, CG_COMPARED);
+	if (!same_clock(&pvc_gr.new_clk, restored) || !same_clock(&pvc_gr.end_clk, restored))
+		pvc_fail("the guest read another pvti than the restored one");
 	if (pvclock_ref_diff_range(saved, restored, &lo_diff, &hi_diff)) {
-		check_fail("pvclock_ref_diff_range() refused the saved and restored clocks");
+		pvc_fail("pvclock_ref_diff_range() refused the saved and restored clocks");
 		return;
 	}
 	if (mode == PVD_CLOCK_GUEST_EXACT)
@@ -1823,23 +1305,23 @@ static void clock_guest_reads(struct test_vm *t, const struct pvclock_ref_clock 
 	       "# saved - restored in [%ld, %ld] ns, the arithmetic allows [%ld, %ld] (%s)\n",
 	       s->reads, s->differ, s->min_diff, s->max_diff, lo_diff, hi_diff,
 	       pvd_clock_guest_mode_name(mode));
-	report_metric("set_clock_guest.reads", (s64)s->reads, "reads");
-	report_metric("set_clock_guest.differing", (s64)s->differ, "reads");
-	report_metric("set_clock_guest.max_diff", (s64)pvd_stats_max_abs(s), "ns");
+	pvc_metric("set_clock_guest.reads", (s64)s->reads, "reads");
+	pvc_metric("set_clock_guest.differing", (s64)s->differ, "reads");
+	pvc_metric("set_clock_guest.max_diff", (s64)pvd_stats_max_abs(s), "ns");
 	if (lo_diff != 0 ||
 	    hi_diff > (clock_aligned(saved, restored->tsc_timestamp) ? 1 : 2))
-		check_fail("the arithmetic allows [%ld, %ld] ns: not the saved clock rounded down",
-			   lo_diff, hi_diff);
+		pvc_fail("the arithmetic allows [%ld, %ld] ns: not the saved clock rounded down",
+			 lo_diff, hi_diff);
 	if (s->min_diff < lo_diff || s->max_diff > hi_diff)
-		check_fail("reads outside [%ld, %ld] ns", lo_diff, hi_diff);
-	if (pvd_stats_max_abs(s) > opts.tolerance_ns)
-		check_fail("a read differs by %lu ns, beyond --tolerance-ns %lu",
-			   pvd_stats_max_abs(s), opts.tolerance_ns);
-	if (gr.run.before_ref)
-		check_fail("%lu reads before the restored reference", gr.run.before_ref);
+		pvc_fail("reads outside [%ld, %ld] ns", lo_diff, hi_diff);
+	if (pvd_stats_max_abs(s) > pvc_opts.tolerance_ns)
+		pvc_fail("a read differs by %lu ns, beyond --tolerance-ns %lu",
+			 pvd_stats_max_abs(s), pvc_opts.tolerance_ns);
+	if (pvc_gr.run.before_ref)
+		pvc_fail("%lu reads before the restored reference", pvc_gr.run.before_ref);
 	host_recompute(t, &host);
-	if (s->reads <= LOG_ENTRIES && !pvd_stats_equal(&host, s))
-		check_fail("the host's arithmetic disagrees with the guest's");
+	if (s->reads <= PVC_LOG_ENTRIES && !pvd_stats_equal(&host, s))
+		pvc_fail("the host's arithmetic disagrees with the guest's");
 }
 
 static void test_set_clock_guest(void)
@@ -1848,24 +1330,24 @@ static void test_set_clock_guest(void)
 	enum pvd_clock_guest_mode mode;
 	struct drift_rate rate;
 	u64 lo, hi;
-	struct test_vm t;
+	struct pvc_vm t;
 	char why[192];
 
 	/* Without it, "unknown ioctl" and "no master clock" are both EINVAL. */
 	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST)) {
-		if (opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
-			subtest_skip("KVM_CAP_CLOCK_GUEST not supported: no KVM_GET_CLOCK_GUEST");
-		check_fail("no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
-			   pvd_clock_guest_mode_name(opts.clock_guest_mode),
-			   "says the kernel has it");
+		if (pvc_opts.clock_guest_mode == PVD_CLOCK_GUEST_AUTO)
+			pvc_skip("KVM_CAP_CLOCK_GUEST not supported: no KVM_GET_CLOCK_GUEST");
+		pvc_fail("no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
+			 pvd_clock_guest_mode_name(pvc_opts.clock_guest_mode),
+			 "says the kernel has it");
 		return;
 	}
-	test_vm_create(&t, guest_set_clock_guest);
-	test_vm_add_vcpu1(&t, guest_set_clock_guest);
+	pvc_vm_create(&t, guest_set_clock_guest);
+	pvc_vm_add_vcpu1(&t, guest_set_clock_guest);
 	/* Another capability with the number: a skip, never a failure. */
 	if (!clock_guest_supported(t.vcpu, why, sizeof(why))) {
 		kvm_vm_free(t.vm);
-		subtest_skip("%s", why);
+		pvc_skip("%s", why);
 	}
 	if (!clock_guest_save(&t, &saved) || !clock_guest_drift(&t, &saved, &rate) ||
 	    !clock_guest_restore(&t, &saved, &lo, &hi, &restored))
@@ -1876,7 +1358,7 @@ static void test_set_clock_guest(void)
 	if (mode == PVD_CLOCK_GUEST_EXACT &&
 	    lo - saved.tsc_timestamp >= clock_zero_period(&saved) &&
 	    restored.tsc_timestamp == saved.tsc_timestamp)
-		check_fail("exact: the saved reference was over P old, yet T1 = T0");
+		pvc_fail("exact: the saved reference was over P old, yet T1 = T0");
 	clock_guest_reads(&t, &saved, &restored, mode);
 
 	/*
@@ -1884,12 +1366,12 @@ static void test_set_clock_guest(void)
 	 * drift since T1, whichever reference the pvti names.  A
 	 * kvmclock_offset for another point than T1 shows here.
 	 */
-	run_to_stage(&t, t.vcpu, CG_STEPPED);
-	current = gr.new_clk;
+	pvc_run_to_stage(&t, t.vcpu, CG_STEPPED);
+	current = pvc_gr.new_clk;
 	check_update_step("set_clock_guest", &saved, &current, lo, hi, &rate, 0);
 	if (mode == PVD_CLOCK_GUEST_EXACT)
 		clock_guest_young(&t);
-	clock_guest_errors(&t, &current, vcpu_tsc_khz(t.vcpu));
+	clock_guest_errors(&t, &current, pvc_vcpu_tsc_khz(t.vcpu));
 	clock_guest_cost(&t);
 	clock_guest_off_host_rate();
 out:
@@ -1907,18 +1389,18 @@ enum stock_restore_stage {
 
 static void guest_stock_restore(void)
 {
-	const struct pvclock_ref_pvti *page = guest_kvm_page(0);
+	const struct pvclock_ref_pvti *page = pvc_guest_kvm_page(0);
 
-	guest_enable_kvmclock(0);
-	guest_force_update();
-	guest_snapshot(page, &gr.old_clk, &gr.old_version);
+	pvc_guest_enable_kvmclock(0);
+	pvc_guest_force_update();
+	pvc_guest_snapshot(page, &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(SR_SAVED);
-	guest_force_update();
-	guest_jump(page);
+	pvc_guest_force_update();
+	pvc_guest_jump(page);
 	GUEST_SYNC(SR_JUMPED);
-	guest_compare(page);
+	pvc_guest_compare(page);
 	GUEST_SYNC(SR_NAIVE_READ);
-	guest_compare(page);
+	pvc_guest_compare(page);
 	GUEST_SYNC(SR_RESTORED_READ);
 	GUEST_ASSERT(0);
 }
@@ -1926,7 +1408,7 @@ static void guest_stock_restore(void)
 /* An entry that ends before the guest: KVM writes the pvti and returns. */
 static int restore_enter(void *ctx)
 {
-	return no_entry_run(((struct test_vm *)ctx)->vcpu);
+	return pvc_no_entry_run(((struct pvc_vm *)ctx)->vcpu);
 }
 
 static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
@@ -1934,39 +1416,39 @@ static int restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 	u32 version;
 
 	/* The vCPU is out, but KVM's writer protocol is honoured anyway. */
-	return pvclock_ref_pvti_read(((struct test_vm *)ctx)->kvm_pvti, clk, &version) &&
+	return pvclock_ref_pvti_read(((struct pvc_vm *)ctx)->kvm_pvti, clk, &version) &&
 	       pvclock_ref_clock_valid(clk) ? 0 : -ENODATA;
 }
 
 /* Checks and figures of the guest's comparison of saved and new clock. */
-static void restore_reads(struct test_vm *t, const char *how)
+static void restore_reads(struct pvc_vm *t, const char *how)
 {
 	struct pvd_stats host;
 	char buf[96];
 
 	printf("# stock_restore %s: %lu guest reads, %lu differ from the saved clock,\n"
-	       "# saved - new in [%ld, %ld] ns\n", how, gr.run.stats.reads,
-	       gr.run.stats.differ, gr.run.stats.min_diff, gr.run.stats.max_diff);
+	       "# saved - new in [%ld, %ld] ns\n", how, pvc_gr.run.stats.reads,
+	       pvc_gr.run.stats.differ, pvc_gr.run.stats.min_diff, pvc_gr.run.stats.max_diff);
 	snprintf(buf, sizeof(buf), "stock_restore.%s.min_diff", how);
-	report_metric(buf, gr.run.stats.min_diff, "ns");
+	pvc_metric(buf, pvc_gr.run.stats.min_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_diff", how);
-	report_metric(buf, gr.run.stats.max_diff, "ns");
+	pvc_metric(buf, pvc_gr.run.stats.max_diff, "ns");
 	snprintf(buf, sizeof(buf), "stock_restore.%s.max_abs", how);
-	report_metric(buf, (s64)pvd_stats_max_abs(&gr.run.stats), "ns");
+	pvc_metric(buf, (s64)pvd_stats_max_abs(&pvc_gr.run.stats), "ns");
 	host_recompute(t, &host);
-	if (gr.run.stats.reads <= LOG_ENTRIES && !pvd_stats_equal(&host, &gr.run.stats))
-		check_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
-			   how);
-	if (gr.run.before_ref)
-		check_fail("stock_restore %s: %lu reads before the new reference",
-			   how, gr.run.before_ref);
+	if (pvc_gr.run.stats.reads <= PVC_LOG_ENTRIES && !pvd_stats_equal(&host, &pvc_gr.run.stats))
+		pvc_fail("stock_restore %s: the host's arithmetic disagrees with the guest's",
+			 how);
+	if (pvc_gr.run.before_ref)
+		pvc_fail("stock_restore %s: %lu reads before the new reference",
+			 how, pvc_gr.run.before_ref);
 	/*
 	 * KVM may rewrite the page (a guest kvmclock MSR write schedules one
 	 * 100 ms later) but, without a new master clock, with the same fields.
 	 */
-	if (!pvd_clock_equal(&gr.end_clk, &gr.new_clk))
-		check_fail("stock_restore %s: KVM changed the pvti during the reads",
-			   how);
+	if (!pvd_clock_equal(&pvc_gr.end_clk, &pvc_gr.new_clk))
+		pvc_fail("stock_restore %s: KVM changed the pvti during the reads",
+			 how);
 }
 
 static void restore_report(const struct pvclock_ref_clock *saved,
@@ -1982,17 +1464,17 @@ static void restore_report(const struct pvclock_ref_clock *saved,
 	       "# reference %s, saved - restored within [%ld, %ld] ns at every later read\n",
 	       pvclock_restore_strerror(res->status), res->attempts,
 	       res->elapsed_ns / 1000, res->offset_count == 1 ? "exact" : "a range",
-	       res->offset_count, frac_ps(res->bias), frac_ps(res->bias_min),
-	       frac_ps(res->bias_max), frac_ps(res->error),
+	       res->offset_count, pvc_frac_ps(res->bias), pvc_frac_ps(res->bias_min),
+	       pvc_frac_ps(res->bias_max), pvc_frac_ps(res->error),
 	       aligned ? "aligned" : "unaligned", res->lo, res->hi);
-	report_metric("stock_restore.attempts", res->attempts, "attempts");
-	report_metric("stock_restore.time", (s64)res->elapsed_ns, "ns");
-	report_metric("stock_restore.bias", frac_ps(res->bias), "ps");
-	report_metric("stock_restore.bias_spread",
-		      frac_ps(res->bias_max - res->bias_min), "ps");
-	report_metric("stock_restore.error", frac_ps(res->error), "ps");
-	report_metric("stock_restore.bound",
-		      res->hi > -res->lo ? res->hi : -res->lo, "ns");
+	pvc_metric("stock_restore.attempts", res->attempts, "attempts");
+	pvc_metric("stock_restore.time", (s64)res->elapsed_ns, "ns");
+	pvc_metric("stock_restore.bias", pvc_frac_ps(res->bias), "ps");
+	pvc_metric("stock_restore.bias_spread",
+		   pvc_frac_ps(res->bias_max - res->bias_min), "ps");
+	pvc_metric("stock_restore.error", pvc_frac_ps(res->error), "ps");
+	pvc_metric("stock_restore.bound",
+		   res->hi > -res->lo ? res->hi : -res->lo, "ns");
 }
 
 /*
@@ -2000,7 +1482,7 @@ static void restore_report(const struct pvclock_ref_clock *saved,
  * guest (a signal pending), so that the guest reads nothing until the
  * restore is done.  False when it made no attempt at all.
  */
-static bool restore_with_library(struct test_vm *t,
+static bool restore_with_library(struct pvc_vm *t,
 				 const struct pvclock_ref_clock *saved,
 				 struct pvclock_restore_result *res)
 {
@@ -2011,18 +1493,18 @@ static bool restore_with_library(struct test_vm *t,
 		.vm_fd = t->vm->fd,
 	};
 
-	no_entry_arm(&t->vcpu, 1);
-	pvclock_restore(&ops, saved, opts.restore_tolerance_ns,
-			(unsigned int)opts.restore_attempts,
-			opts.restore_ms * NSEC_PER_MSEC, res);
-	no_entry_disarm(&t->vcpu, 1);
+	pvc_no_entry_arm(&t->vcpu, 1);
+	pvclock_restore(&ops, saved, pvc_opts.restore_tolerance_ns,
+			(unsigned int)pvc_opts.restore_attempts,
+			pvc_opts.restore_ms * PVC_NSEC_PER_MSEC, res);
+	pvc_no_entry_disarm(&t->vcpu, 1);
 	restore_report(saved, res);
 	if (res->status == PVCLOCK_RESTORE_OK)
 		return true;
-	check_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
-		   pvclock_restore_strerror(res->status), res->attempts,
-		   (u64)(res->elapsed_ns / NSEC_PER_MSEC),
-		   opts.restore_tolerance_ns);
+	pvc_fail("stock_restore: %s (%u attempts, %lu ms, --restore-tolerance-ns %lu)",
+		 pvclock_restore_strerror(res->status), res->attempts,
+		 (u64)(res->elapsed_ns / PVC_NSEC_PER_MSEC),
+		 pvc_opts.restore_tolerance_ns);
 	return res->attempts;
 }
 
@@ -2031,52 +1513,52 @@ static void test_stock_restore(void)
 	struct pvclock_restore_result res;
 	struct kvm_clock_data data;
 	struct pvclock_ref_clock saved;
-	struct test_vm t;
+	struct pvc_vm t;
 	u32 flags;
 
-	require_tsc_clocksource();
-	test_vm_create(&t, guest_stock_restore);
-	run_to_stage(&t, t.vcpu, SR_SAVED);
+	pvc_require_tsc_clocksource();
+	pvc_vm_create(&t, guest_stock_restore);
+	pvc_run_to_stage(&t, t.vcpu, SR_SAVED);
 	/* What a VMM saves today, for the naive restore. */
 	memset(&data, 0, sizeof(data));
 	vm_ioctl(t.vm, KVM_GET_CLOCK, &data);
-	flags = require_master_clock(&t);
+	flags = pvc_require_master_clock(&t);
 	if ((flags & PVCLOCK_RESTORE_FLAGS) != PVCLOCK_RESTORE_FLAGS)
-		subtest_skip("KVM_GET_CLOCK reports no %s (flags 0x%x)",
-			     "KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC", flags);
-	saved = gr.old_clk;
-	print_clock("saved", &saved);
-	set_compare_budget(&t);
+		pvc_skip("KVM_GET_CLOCK reports no %s (flags 0x%x)",
+			 "KVM_CLOCK_REALTIME and KVM_CLOCK_HOST_TSC", flags);
+	saved = pvc_gr.old_clk;
+	pvc_print_clock("saved", &saved);
+	pvc_set_compare_budget(&t);
 
 	/* The clocks diverge; a master clock update yanks the guest's. */
-	sleep_ms(opts.interval_ms);
-	run_to_stage(&t, t.vcpu, SR_JUMPED);
-	if (!check_jump("stock_restore", true))
+	pvc_sleep_ms(pvc_opts.interval_ms);
+	pvc_run_to_stage(&t, t.vcpu, SR_JUMPED);
+	if (!pvc_check_jump("stock_restore", true))
 		goto out;
 	printf("# stock_restore: after %lu ms a master clock update moved the clock\n"
-	       "# by saved - new = %ld ns\n", opts.interval_ms, gr.diff);
-	report_metric("stock_restore.update.old_minus_new", gr.diff, "ns");
+	       "# by saved - new = %ld ns\n", pvc_opts.interval_ms, pvc_gr.diff);
+	pvc_metric("stock_restore.update.old_minus_new", pvc_gr.diff, "ns");
 
 	/* Naive: KVM_SET_CLOCK with the data saved, realtime added. */
 	data.flags &= KVM_CLOCK_REALTIME;
 	vm_ioctl(t.vm, KVM_SET_CLOCK, &data);
-	run_to_stage(&t, t.vcpu, SR_NAIVE_READ);
+	pvc_run_to_stage(&t, t.vcpu, SR_NAIVE_READ);
 	restore_reads(&t, "naive");
 
 	if (!restore_with_library(&t, &saved, &res))
 		goto out;
-	run_to_stage(&t, t.vcpu, SR_RESTORED_READ);
+	pvc_run_to_stage(&t, t.vcpu, SR_RESTORED_READ);
 	restore_reads(&t, "restored");
-	if (!pvd_clock_equal(&gr.new_clk, &res.clk))
-		check_fail("stock_restore: %s",
-			   "the guest read another pvti than the one the routine verified");
-	if (gr.run.stats.min_diff < res.lo || gr.run.stats.max_diff > res.hi)
-		check_fail("stock_restore: reads outside the range the arithmetic allows");
-	if (pvd_stats_max_abs(&gr.run.stats) > opts.restore_tolerance_ns)
-		check_fail("stock_restore: a read differs by %lu ns, %s %lu",
-			   pvd_stats_max_abs(&gr.run.stats),
-			   "beyond --restore-tolerance-ns",
-			   opts.restore_tolerance_ns);
+	if (!pvd_clock_equal(&pvc_gr.new_clk, &res.clk))
+		pvc_fail("stock_restore: %s",
+			 "the guest read another pvti than the one the routine verified");
+	if (pvc_gr.run.stats.min_diff < res.lo || pvc_gr.run.stats.max_diff > res.hi)
+		pvc_fail("stock_restore: reads outside the range the arithmetic allows");
+	if (pvd_stats_max_abs(&pvc_gr.run.stats) > pvc_opts.restore_tolerance_ns)
+		pvc_fail("stock_restore: a read differs by %lu ns, %s %lu",
+			 pvd_stats_max_abs(&pvc_gr.run.stats),
+			 "beyond --restore-tolerance-ns",
+			 pvc_opts.restore_tolerance_ns);
 out:
 	kvm_vm_free(t.vm);
 }
@@ -2104,14 +1586,14 @@ enum concurrent_update_stage {
 
 static void guest_concurrent_update(void)
 {
-	guest_enable_kvmclock(0);
-	guest_snapshot(guest_kvm_page(0), &gr.old_clk, &gr.old_version);
-	gr.tsc = rdtsc();
+	pvc_guest_enable_kvmclock(0);
+	pvc_guest_snapshot(pvc_guest_kvm_page(0), &pvc_gr.old_clk, &pvc_gr.old_version);
+	pvc_gr.tsc = rdtsc();
 	GUEST_SYNC(CU_ENABLED);
-	guest_snapshot(guest_host_page(), &gr.old_clk, &gr.old_version);
+	pvc_guest_snapshot(pvc_guest_host_page(), &pvc_gr.old_clk, &pvc_gr.old_version);
 	GUEST_SYNC(CU_SAVED);
 	for (;;) {
-		guest_concurrent(guest_host_page());
+		guest_concurrent(pvc_guest_host_page());
 		GUEST_SYNC(CU_READ);
 	}
 }
@@ -2131,7 +1613,7 @@ static void *updater_fn(void *arg)
 
 	while (!READ_ONCE(u->stop)) {
 		i = (i + 1) % u->nr;
-		host_write_pvti(u->page, &u->clk[i]);
+		pvc_host_write_pvti(u->page, &u->clk[i]);
 		u->updates++;
 		usleep(CONCURRENT_PERIOD_US);
 	}
@@ -2145,78 +1627,78 @@ static void test_concurrent_update(void)
 	pthread_t thread;
 	u64 period, age, newest, rate;
 	unsigned int i, log2, rounds = 0;
-	struct test_vm t;
+	struct pvc_vm t;
 	int khz;
 
-	test_vm_create(&t, guest_concurrent_update);
-	run_to_stage(&t, t.vcpu, CU_ENABLED);
-	khz = vcpu_tsc_khz(t.vcpu);
-	if (!pvclock_ref_clock_valid(&gr.old_clk))
-		subtest_skip("KVM gave the guest no valid pvclock");
+	pvc_vm_create(&t, guest_concurrent_update);
+	pvc_run_to_stage(&t, t.vcpu, CU_ENABLED);
+	khz = pvc_vcpu_tsc_khz(t.vcpu);
+	if (!pvclock_ref_clock_valid(&pvc_gr.old_clk))
+		pvc_skip("KVM gave the guest no valid pvclock");
 
 	/* KVM's scale; the old reference 2^40 ticks and more back. */
-	pvd_old_clock(gr.old_clk.mul, gr.old_clk.shift, gr.tsc, &old_clk);
+	pvd_old_clock(pvc_gr.old_clk.mul, pvc_gr.old_clk.shift, pvc_gr.tsc, &old_clk);
 	log2 = pvclock_ref_zero_period_log2(old_clk.mul, old_clk.shift);
 	period = 1ULL << log2;
-	age = gr.tsc - old_clk.tsc_timestamp;
+	age = pvc_gr.tsc - old_clk.tsc_timestamp;
 	memset(&u, 0, sizeof(u));
 	u.page = t.host_pvti;
 	u.nr = age / period < CONCURRENT_REFS ? age / period : CONCURRENT_REFS;
 	if (u.nr < 2)
-		subtest_skip("zero-remainder references recur every 2^%u ticks, %s",
-			     log2, "too rarely for this test");
+		pvc_skip("zero-remainder references recur every 2^%u ticks, %s",
+			 log2, "too rarely for this test");
 	newest = old_clk.tsc_timestamp + age / period * period;
 	for (i = 0; i < u.nr; i++) {
 		pvclock_ref_rebase(&old_clk, newest - i * period, &u.clk[i]);
 		if (pvclock_ref_frac(&old_clk, u.clk[i].tsc_timestamp))
-			check_fail("concurrent_update: reference %u has a remainder",
-				   i);
+			pvc_fail("concurrent_update: reference %u has a remainder",
+				 i);
 	}
-	host_write_pvti(t.host_pvti, &old_clk);
-	run_to_stage(&t, t.vcpu, CU_SAVED);
-	if (!pvd_clock_equal(&gr.old_clk, &old_clk))
-		check_fail("concurrent_update: the guest read another pvclock than the host wrote");
-	gp.budget_ticks = (u64)khz * opts.duration_ms;
-	gp.zero_period = period;
+	pvc_host_write_pvti(t.host_pvti, &old_clk);
+	pvc_run_to_stage(&t, t.vcpu, CU_SAVED);
+	if (!pvd_clock_equal(&pvc_gr.old_clk, &old_clk))
+		pvc_fail("concurrent_update: the guest read another pvclock than the host wrote");
+	pvc_gp.budget_ticks = (u64)khz * pvc_opts.duration_ms;
+	pvc_gp.zero_period = period;
 
 	TEST_ASSERT_EQ(pthread_create(&thread, NULL, updater_fn, &u), 0);
 	do {
-		run_to_stage(&t, t.vcpu, CU_READ);
+		pvc_run_to_stage(&t, t.vcpu, CU_READ);
 		rounds++;
 	} while (READ_ONCE(u.updates) * 1000 <
-		 CONCURRENT_MIN_RATE * opts.duration_ms * rounds &&
+		 CONCURRENT_MIN_RATE * pvc_opts.duration_ms * rounds &&
 		 rounds < CONCURRENT_MAX_ROUNDS);
 	WRITE_ONCE(u.stop, true);
 	pthread_join(thread, NULL);
 
-	rate = u.updates * 1000 / (opts.duration_ms * rounds);
+	rate = u.updates * 1000 / (pvc_opts.duration_ms * rounds);
 	printf("# concurrent_update: %u zero-remainder references 2^%u ticks apart,\n"
 	       "# %lu updates (%lu/s) in %u round(s) of %lu ms, %lu guest reads,\n"
 	       "# %lu references seen, %lu snapshot retries; %lu torn, %lu backwards,\n"
 	       "# %lu differing from the continuous clock\n", u.nr, log2,
-	       u.updates, rate, rounds, opts.duration_ms, gr.conc.reads,
-	       gr.conc.changes, gr.retries, gr.conc.torn, gr.conc.backwards,
-	       gr.conc.differ);
-	report_metric("concurrent_update.updates", (s64)u.updates, "updates");
-	report_metric("concurrent_update.rounds", rounds, "rounds");
-	report_metric("concurrent_update.reads", (s64)gr.conc.reads, "reads");
-	report_metric("concurrent_update.references_seen",
-		      (s64)gr.conc.changes, "references");
-	report_metric("concurrent_update.retries", (s64)gr.retries,
-		      "snapshots");
-	if (gr.conc.torn)
-		check_fail("concurrent_update: %lu torn pvti snapshots",
-			   gr.conc.torn);
-	if (gr.conc.backwards)
-		check_fail("concurrent_update: the clock went backwards %lu times",
-			   gr.conc.backwards);
-	if (gr.conc.differ)
-		check_fail("concurrent_update: %lu reads differ from the continuous clock",
-			   gr.conc.differ);
-	if (gr.conc.changes < 2 || rate < CONCURRENT_MIN_RATE)
-		check_fail("concurrent_update: %s (%lu updates in %u rounds, %lu seen)",
-			   "too few updates reached the guest", u.updates,
-			   rounds, gr.conc.changes);
+	       u.updates, rate, rounds, pvc_opts.duration_ms, pvc_gr.conc.reads,
+	       pvc_gr.conc.changes, pvc_gr.retries, pvc_gr.conc.torn, pvc_gr.conc.backwards,
+	       pvc_gr.conc.differ);
+	pvc_metric("concurrent_update.updates", (s64)u.updates, "updates");
+	pvc_metric("concurrent_update.rounds", rounds, "rounds");
+	pvc_metric("concurrent_update.reads", (s64)pvc_gr.conc.reads, "reads");
+	pvc_metric("concurrent_update.references_seen",
+		   (s64)pvc_gr.conc.changes, "references");
+	pvc_metric("concurrent_update.retries", (s64)pvc_gr.retries,
+		   "snapshots");
+	if (pvc_gr.conc.torn)
+		pvc_fail("concurrent_update: %lu torn pvti snapshots",
+			 pvc_gr.conc.torn);
+	if (pvc_gr.conc.backwards)
+		pvc_fail("concurrent_update: the clock went backwards %lu times",
+			 pvc_gr.conc.backwards);
+	if (pvc_gr.conc.differ)
+		pvc_fail("concurrent_update: %lu reads differ from the continuous clock",
+			 pvc_gr.conc.differ);
+	if (pvc_gr.conc.changes < 2 || rate < CONCURRENT_MIN_RATE)
+		pvc_fail("concurrent_update: %s (%lu updates in %u rounds, %lu seen)",
+			 "too few updates reached the guest", u.updates,
+			 rounds, pvc_gr.conc.changes);
 	kvm_vm_free(t.vm);
 }
 
@@ -2253,7 +1735,7 @@ static void test_concurrent_update(void)
  * that the drift rate's own error (under 1 ns over --interval-ms) stays
  * small against the 2 ns bound.
  */
-#define MIGRATE_UPDATE_MAX_NS	(1000 * NSEC_PER_MSEC)
+#define MIGRATE_UPDATE_MAX_NS	(1000 * PVC_NSEC_PER_MSEC)
 
 enum migrate_stage {
 	MIGRATE_CLOCK_ON = 1,	/* A: the vCPU pointed kvmclock at its page */
@@ -2266,7 +1748,7 @@ struct migrate_params {
 	gpa_t pvti_gpa[MIGRATE_VCPUS];
 	gva_t pvti_gva[MIGRATE_VCPUS];
 	struct pvclock_ref_clock saved;	/* B compares every read with it */
-	struct read_budget reads;
+	struct pvc_read_budget reads;
 };
 
 struct migrate_report {
@@ -2274,7 +1756,7 @@ struct migrate_report {
 	struct pvclock_ref_clock first;	/* the pvti at the first entry */
 	struct pvclock_ref_clock last;	/* the pvti after the reads */
 	struct pvclock_ref_clock stepped;	/* after a forced update */
-	struct read_run run;	/* saved - first at each read */
+	struct pvc_read_run run;	/* saved - first at each read */
 };
 
 static struct migrate_params mgp;
@@ -2290,8 +1772,8 @@ static void migrate_guest_source(u64 cpu)
 	GUEST_SYNC(MIGRATE_CLOCK_ON);
 	GUEST_ASSERT(!cpu);
 	for (;;) {
-		guest_toggle_kvmclock(mgp.pvti_gpa[0]);
-		guest_snapshot(pvti, &mgr[0].stepped, &version);
+		pvc_guest_toggle_kvmclock(mgp.pvti_gpa[0]);
+		pvc_guest_snapshot(pvti, &mgr[0].stepped, &version);
 		GUEST_SYNC(MIGRATE_UPDATED);
 	}
 }
@@ -2308,14 +1790,14 @@ static void migrate_guest_dest(u64 cpu)
 	u32 version;
 
 	WRITE_ONCE(r->entries, r->entries + 1);
-	guest_snapshot(pvti, &r->first, &version);
+	pvc_guest_snapshot(pvti, &r->first, &version);
 	/* No log: two vCPUs read at once, and the host checks their range. */
-	guest_read_run(&mgp.saved, &r->first, &mgp.reads, NULL, 0, &r->run);
-	guest_snapshot(pvti, &r->last, &version);
+	pvc_guest_read_run(&mgp.saved, &r->first, &mgp.reads, NULL, 0, &r->run);
+	pvc_guest_snapshot(pvti, &r->last, &version);
 	GUEST_SYNC(MIGRATE_READ);
 	GUEST_ASSERT(!cpu);
-	guest_toggle_kvmclock(mgp.pvti_gpa[0]);
-	guest_snapshot(pvti, &r->stepped, &version);
+	pvc_guest_toggle_kvmclock(mgp.pvti_gpa[0]);
+	pvc_guest_snapshot(pvti, &r->stepped, &version);
 	GUEST_SYNC(MIGRATE_STEPPED);
 	GUEST_ASSERT(0);
 }
@@ -2360,7 +1842,7 @@ static void migrate_run(struct migrate_vm *m, unsigned int cpu,
 	u64 stage;
 
 	sync_global_to_guest(m->vm, mgp);
-	stage = vcpu_run_to_sync(m->vcpu[cpu]);
+	stage = pvc_vcpu_run_to_sync(m->vcpu[cpu]);
 	TEST_ASSERT(stage == want, "vCPU %u reached stage %lu, not %u",
 		    cpu, (unsigned long)stage, want);
 	sync_global_from_guest(m->vm, mgr);
@@ -2398,7 +1880,7 @@ struct migrate_restore_ctx {
 
 static int migrate_restore_enter(void *ctx)
 {
-	return no_entry_run(((struct migrate_restore_ctx *)ctx)->b->vcpu[0]);
+	return pvc_no_entry_run(((struct migrate_restore_ctx *)ctx)->b->vcpu[0]);
 }
 
 static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
@@ -2413,7 +1895,7 @@ static int migrate_restore_read_pvti(void *ctx, struct pvclock_ref_clock *clk)
 /* Sleep for ticks of a TSC running at khz. */
 static void sleep_ticks(u64 ticks, u64 khz)
 {
-	sleep_ns((u64)((__uint128_t)ticks * 1000000 / khz));
+	pvc_sleep_ns((u64)((__uint128_t)ticks * 1000000 / khz));
 }
 
 /* A's clock ahead of the host's, in ppb, from two forced updates. */
@@ -2423,18 +1905,18 @@ static bool migrate_measure_drift(struct migrate_vm *a, struct drift_rate *rate)
 
 	migrate_run(a, 0, MIGRATE_UPDATED);
 	first = mgr[0].stepped;
-	sleep_ms(opts.interval_ms);
+	pvc_sleep_ms(pvc_opts.interval_ms);
 	migrate_run(a, 0, MIGRATE_UPDATED);
 	if (!clock_ahead(&first, &mgr[0].stepped, &rate->ahead)) {
-		check_fail("migrate: an update in A moved the clock by %ld ns",
-			   pvd_clock_diff(&first, &mgr[0].stepped,
-					  mgr[0].stepped.tsc_timestamp));
+		pvc_fail("migrate: an update in A moved the clock by %ld ns",
+			 pvd_clock_diff(&first, &mgr[0].stepped,
+					mgr[0].stepped.tsc_timestamp));
 		return false;
 	}
 	rate->over_ns = mgr[0].stepped.system_time - first.system_time;
 	printf("# migrate: in A, kvmclock gained %ld ps on the host's clock in %lu ns: %ld ppb\n",
-	       frac_ps(rate->ahead), rate->over_ns, drift_rate_ppb(rate));
-	report_metric("migrate.drift", drift_rate_ppb(rate), "ppb");
+	       pvc_frac_ps(rate->ahead), rate->over_ns, drift_rate_ppb(rate));
+	pvc_metric("migrate.drift", drift_rate_ppb(rate), "ppb");
 	return true;
 }
 
@@ -2455,7 +1937,7 @@ static bool migrate_save(struct migrate_vm *a, bool has_ioctl,
 		if (!get_clock_guest_checked(a->vcpu[0], &s->clock, "migrate"))
 			return false;
 		if (!same_clock(&s->clock, &mgr[0].stepped))
-			check_fail("migrate: KVM_GET_CLOCK_GUEST is not the pvti A's guest reads");
+			pvc_fail("migrate: KVM_GET_CLOCK_GUEST is not the pvti A's guest reads");
 	}
 	for (i = 0; i < MIGRATE_VCPUS; i++) {
 		s->tsc_offset[i] = vcpu_tsc_offset(a->vcpu[i]);
@@ -2463,9 +1945,9 @@ static bool migrate_save(struct migrate_vm *a, bool has_ioctl,
 						  MSR_KVM_SYSTEM_TIME_NEW);
 	}
 	if (s->tsc_offset[0] != s->tsc_offset[1])
-		check_fail("migrate: A's vCPUs have TSC offsets %lu and %lu",
-			   s->tsc_offset[0], s->tsc_offset[1]);
-	return !failed;
+		pvc_fail("migrate: A's vCPUs have TSC offsets %lu and %lu",
+			 s->tsc_offset[0], s->tsc_offset[1]);
+	return !pvc_failed();
 }
 
 /* KVM_SET_CLOCK_GUEST in B; [*lo, *hi] the guest TSC around it. */
@@ -2481,8 +1963,8 @@ static bool migrate_restore_ioctl(struct migrate_vm *b,
 	r = set_clock_guest(b->vcpu[0], &s->clock);
 	after = host_tsc_ordered();
 	if (r) {
-		check_fail("migrate: KVM_SET_CLOCK_GUEST in the fresh VM: %s",
-			   errno_name(r));
+		pvc_fail("migrate: KVM_SET_CLOCK_GUEST in the fresh VM: %s",
+			 errno_name(r));
 		return false;
 	}
 	*lo = before + s->tsc_offset[0];
@@ -2499,12 +1981,12 @@ static void migrate_check_no_entry(struct migrate_vm *b, const char *name)
 	sync_global_from_guest(b->vm, mgr);
 	for (i = 0; i < MIGRATE_VCPUS; i++)
 		if (mgr[i].entries)
-			check_fail("migrate %s: vCPU %u's guest ran %lu times before the restore",
-				   name, i, mgr[i].entries);
+			pvc_fail("migrate %s: vCPU %u's guest ran %lu times before the restore",
+				 name, i, mgr[i].entries);
 	printf("# migrate %s: guest entries before the restore: %lu and %lu\n",
 	       name, mgr[0].entries, mgr[1].entries);
 	snprintf(buf, sizeof(buf), "migrate.%s.entries_before_restore", name);
-	report_metric(buf, (s64)(mgr[0].entries + mgr[1].entries), "entries");
+	pvc_metric(buf, (s64)(mgr[0].entries + mgr[1].entries), "entries");
 }
 
 /*
@@ -2522,26 +2004,26 @@ static void migrate_check_reads(const char *name, unsigned int cpu,
 	       name, cpu, r->run.stats.reads, r->run.stats.differ, r->run.stats.min_diff,
 	       r->run.stats.max_diff, lo, hi);
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.reads", name, cpu);
-	report_metric(buf, (s64)r->run.stats.reads, "reads");
+	pvc_metric(buf, (s64)r->run.stats.reads, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.differing", name, cpu);
-	report_metric(buf, (s64)r->run.stats.differ, "reads");
+	pvc_metric(buf, (s64)r->run.stats.differ, "reads");
 	snprintf(buf, sizeof(buf), "migrate.%s.vcpu%u.max_diff", name, cpu);
-	report_metric(buf, (s64)pvd_stats_max_abs(&r->run.stats), "ns");
+	pvc_metric(buf, (s64)pvd_stats_max_abs(&r->run.stats), "ns");
 	if (r->run.stats.reads < mgp.reads.min_reads)
-		check_fail("migrate %s: vCPU %u made %lu reads, not %lu",
-			   name, cpu, r->run.stats.reads, mgp.reads.min_reads);
+		pvc_fail("migrate %s: vCPU %u made %lu reads, not %lu",
+			 name, cpu, r->run.stats.reads, mgp.reads.min_reads);
 	if (r->run.stats.min_diff < lo || r->run.stats.max_diff > hi)
-		check_fail("migrate %s: vCPU %u: reads outside [%ld, %ld] ns",
-			   name, cpu, lo, hi);
+		pvc_fail("migrate %s: vCPU %u: reads outside [%ld, %ld] ns",
+			 name, cpu, lo, hi);
 	if (pvd_stats_max_abs(&r->run.stats) > tolerance)
-		check_fail("migrate %s: vCPU %u: a read differs by %lu ns, beyond %lu",
-			   name, cpu, pvd_stats_max_abs(&r->run.stats), tolerance);
+		pvc_fail("migrate %s: vCPU %u: a read differs by %lu ns, beyond %lu",
+			 name, cpu, pvd_stats_max_abs(&r->run.stats), tolerance);
 	if (r->run.before_ref)
-		check_fail("migrate %s: vCPU %u: %lu reads before the reference",
-			   name, cpu, r->run.before_ref);
+		pvc_fail("migrate %s: vCPU %u: %lu reads before the reference",
+			 name, cpu, r->run.before_ref);
 	if (!same_clock(&r->last, &r->first))
-		check_fail("migrate %s: vCPU %u's pvti changed during the reads",
-			   name, cpu);
+		pvc_fail("migrate %s: vCPU %u's pvti changed during the reads",
+			 name, cpu);
 }
 
 /* Both vCPUs' first entries: the first pvti and the reads. */
@@ -2572,7 +2054,7 @@ static void migrate_check_ioctl(struct migrate_vm *b, const char *name,
 	migrate_check_no_entry(b, name);
 	migrate_run_reads(b, s);
 	migrate_run(b, 0, MIGRATE_STEPPED);
-	print_clock("first pvti in B", first);
+	pvc_print_clock("first pvti in B", first);
 	printf("# migrate %s: guest TSC around KVM_SET_CLOCK_GUEST [%lu, %lu],\n"
 	       "# %lu to %lu ticks after T0 (P %lu); the first pvti's reference %ld ticks after T0\n",
 	       name, lo, hi, lo - s->clock.tsc_timestamp,
@@ -2583,18 +2065,18 @@ static void migrate_check_ioctl(struct migrate_vm *b, const char *name,
 	if (mode == PVD_CLOCK_GUEST_AUTO)
 		return;
 	if (!same_clock(&mgr[1].first, first))
-		check_fail("migrate %s: vCPU 1's first pvti is not vCPU 0's", name);
+		pvc_fail("migrate %s: vCPU 1's first pvti is not vCPU 0's", name);
 	if (pvclock_ref_diff_range(&s->clock, first, &diff_lo, &diff_hi)) {
-		check_fail("migrate %s: no difference range for the first pvti", name);
+		pvc_fail("migrate %s: no difference range for the first pvti", name);
 		return;
 	}
 	if (mode == PVD_CLOCK_GUEST_EXACT)
 		diff_hi = diff_lo;
 	if (diff_lo || diff_hi > (clock_aligned(&s->clock, first->tsc_timestamp) ? 1 : 2))
-		check_fail("migrate %s: the arithmetic allows [%ld, %ld] ns (%s)",
-			   name, diff_lo, diff_hi, pvd_clock_guest_mode_name(mode));
+		pvc_fail("migrate %s: the arithmetic allows [%ld, %ld] ns (%s)",
+			 name, diff_lo, diff_hi, pvd_clock_guest_mode_name(mode));
 	for (i = 0; i < MIGRATE_VCPUS; i++)
-		migrate_check_reads(name, i, diff_lo, diff_hi, opts.tolerance_ns);
+		migrate_check_reads(name, i, diff_lo, diff_hi, pvc_opts.tolerance_ns);
 	snprintf(who, sizeof(who), "migrate.%s", name);
 	check_update_step(who, &s->clock, &mgr[0].stepped, lo, hi, rate,
 			  MIGRATE_UPDATE_MAX_NS);
@@ -2621,32 +2103,32 @@ static void migrate_stock(struct migrate_vm *b, const char *name,
 	char buf[96];
 
 	migrate_set_vcpus(b, s);
-	no_entry_arm(b->vcpu, MIGRATE_VCPUS);
+	pvc_no_entry_arm(b->vcpu, MIGRATE_VCPUS);
 	for (i = 0; i < MIGRATE_VCPUS; i++)
-		no_entry_run(b->vcpu[i]);
-	pvclock_restore(&ops, &s->clock, opts.restore_tolerance_ns,
-			(unsigned int)opts.restore_attempts,
-			opts.restore_ms * NSEC_PER_MSEC, &res);
-	no_entry_disarm(b->vcpu, MIGRATE_VCPUS);
+		pvc_no_entry_run(b->vcpu[i]);
+	pvclock_restore(&ops, &s->clock, pvc_opts.restore_tolerance_ns,
+			(unsigned int)pvc_opts.restore_attempts,
+			pvc_opts.restore_ms * PVC_NSEC_PER_MSEC, &res);
+	pvc_no_entry_disarm(b->vcpu, MIGRATE_VCPUS);
 	printf("# migrate %s: pvclock_restore(): %s after %u attempts in %lu us,\n"
 	       "# saved - restored within [%ld, %ld] ns at every later read\n",
 	       name, pvclock_restore_strerror(res.status), res.attempts,
 	       res.elapsed_ns / 1000, res.lo, res.hi);
 	snprintf(buf, sizeof(buf), "migrate.%s.attempts", name);
-	report_metric(buf, res.attempts, "attempts");
+	pvc_metric(buf, res.attempts, "attempts");
 	if (res.status != PVCLOCK_RESTORE_OK) {
-		check_fail("migrate %s: pvclock_restore(): %s", name,
-			   pvclock_restore_strerror(res.status));
+		pvc_fail("migrate %s: pvclock_restore(): %s", name,
+			 pvclock_restore_strerror(res.status));
 		return;
 	}
 	migrate_check_no_entry(b, name);
 	migrate_run_reads(b, s);
 	for (i = 0; i < MIGRATE_VCPUS; i++) {
 		if (!same_clock(&mgr[i].first, &res.clk))
-			check_fail("migrate %s: vCPU %u's first pvti is not %s",
-				   name, i, "the one the routine verified");
+			pvc_fail("migrate %s: vCPU %u's first pvti is not %s",
+				 name, i, "the one the routine verified");
 		migrate_check_reads(name, i, res.lo, res.hi,
-				    opts.restore_tolerance_ns);
+				    pvc_opts.restore_tolerance_ns);
 	}
 }
 
@@ -2668,7 +2150,7 @@ static bool migrate_young(struct migrate_vm *a, bool has_ioctl,
 			kvm_vm_free(b.vm);
 			return false;
 		}
-		print_clock("saved", &s->clock);
+		pvc_print_clock("saved", &s->clock);
 		if (!has_ioctl) {
 			migrate_stock(&b, "young", s);
 			kvm_vm_free(b.vm);
@@ -2688,8 +2170,8 @@ static bool migrate_young(struct migrate_vm *a, bool has_ioctl,
 		       hi - s->clock.tsc_timestamp, clock_zero_period(&s->clock));
 		kvm_vm_free(b.vm);
 	}
-	check_fail("migrate young: no restore within P of the save in %d tries",
-		   MIGRATE_TRIES);
+	pvc_fail("migrate young: no restore within P of the save in %d tries",
+		 MIGRATE_TRIES);
 	return false;
 }
 
@@ -2733,7 +2215,7 @@ static void migrate_old(const struct migrate_state *s, bool has_ioctl,
 		       "# is not P/2 past one T*: again\n", lo, hi);
 		kvm_vm_free(b.vm);
 	}
-	check_fail("migrate old: T1 - T* >= P/2 not reached in %d tries", MIGRATE_TRIES);
+	pvc_fail("migrate old: T1 - T* >= P/2 not reached in %d tries", MIGRATE_TRIES);
 }
 
 /* The master clock in A, and (stock kernels) what pvclock_restore() needs. */
@@ -2745,14 +2227,14 @@ static void migrate_require(struct migrate_vm *a, bool has_ioctl)
 
 	if (__vcpu_has_device_attr(a->vcpu[0], KVM_VCPU_TSC_CTRL,
 				   KVM_VCPU_TSC_OFFSET))
-		subtest_skip("KVM_VCPU_TSC_OFFSET not supported");
+		pvc_skip("KVM_VCPU_TSC_OFFSET not supported");
 	memset(&data, 0, sizeof(data));
 	vm_ioctl(a->vm, KVM_GET_CLOCK, &data);
 	if ((data.flags & want) != want)
-		subtest_skip("KVM_GET_CLOCK flags 0x%x lack 0x%x (%s)", data.flags,
-			     want, "no master clock, or no realtime and host TSC");
+		pvc_skip("KVM_GET_CLOCK flags 0x%x lack 0x%x (%s)", data.flags,
+			 want, "no master clock, or no realtime and host TSC");
 	if (!(mgr[0].stepped.flags & PVCLOCK_TSC_STABLE_BIT))
-		subtest_skip("guest pvclock lacks PVCLOCK_TSC_STABLE_BIT");
+		pvc_skip("guest pvclock lacks PVCLOCK_TSC_STABLE_BIT");
 }
 
 static void test_migrate(void)
@@ -2764,12 +2246,12 @@ static void test_migrate(void)
 	char why[192];
 	u64 khz;
 
-	require_tsc_clocksource();
+	pvc_require_tsc_clocksource();
 	if (!kvm_has_cap(KVM_CAP_CLOCK_GUEST) &&
-	    opts.clock_guest_mode != PVD_CLOCK_GUEST_AUTO) {
-		check_fail("migrate: no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
-			   pvd_clock_guest_mode_name(opts.clock_guest_mode),
-			   "says the kernel has it");
+	    pvc_opts.clock_guest_mode != PVD_CLOCK_GUEST_AUTO) {
+		pvc_fail("migrate: no KVM_CAP_CLOCK_GUEST, though --clock-guest-mode %s %s",
+			 pvd_clock_guest_mode_name(pvc_opts.clock_guest_mode),
+			 "says the kernel has it");
 		return;
 	}
 	migrate_vm_create(&a, migrate_guest_source);
@@ -2789,8 +2271,8 @@ static void test_migrate(void)
 		printf("# migrate: %s: the guest's pvti saved, restored by\n"
 		       "# pvclock_restore() with entries that end before the guest\n",
 		       kvm_has_cap(KVM_CAP_CLOCK_GUEST) ? why : "no KVM_CAP_CLOCK_GUEST");
-	khz = (u64)vcpu_tsc_khz(a.vcpu[0]);
-	set_read_budget(&mgp.reads, khz);
+	khz = (u64)pvc_vcpu_tsc_khz(a.vcpu[0]);
+	pvc_set_read_budget(&mgp.reads, khz);
 	if (migrate_measure_drift(&a, &rate) &&
 	    migrate_young(&a, has_ioctl, &s, &rate))
 		migrate_old(&s, has_ioctl, khz, &rate);
@@ -2828,35 +2310,35 @@ struct hotplug_report {
 
 static struct hotplug_report hpr;
 static bool hotplug_stop;
-/* Each added vCPU's first pvti; vCPU 0's is gr.old_clk. */
+/* Each added vCPU's first pvti; vCPU 0's is pvc_gr.old_clk. */
 static struct pvclock_ref_clock hotplug_first[HOTPLUG_VCPUS];
 
 /*
- * vCPU 0: every read against the clock of before the hotplugs (gr.old_clk)
+ * vCPU 0: every read against the clock of before the hotplugs (pvc_gr.old_clk)
  * at the same TSC, until the host sets hotplug_stop.  The new vCPUs only
  * turn kvmclock on and show their first pvti.
  */
 static void guest_vcpu_hotplug(u64 cpu)
 {
-	const struct pvclock_ref_pvti *page = guest_kvm_page(cpu ? 1 : 0);
+	const struct pvclock_ref_pvti *page = pvc_guest_kvm_page(cpu ? 1 : 0);
 	struct pvclock_ref_clock now, last;
 	u32 version;
 	s64 step;
 	u64 tsc;
 
-	guest_enable_kvmclock(cpu ? 1 : 0);
+	pvc_guest_enable_kvmclock(cpu ? 1 : 0);
 	if (cpu) {
-		guest_snapshot(page, &hotplug_first[cpu], &version);
+		pvc_guest_snapshot(page, &hotplug_first[cpu], &version);
 		GUEST_SYNC(HP_ENABLED);
 		GUEST_ASSERT(0);
 	}
-	guest_snapshot(page, &gr.old_clk, &gr.old_version);
-	last = gr.old_clk;
+	pvc_guest_snapshot(page, &pvc_gr.old_clk, &pvc_gr.old_version);
+	last = pvc_gr.old_clk;
 	GUEST_SYNC(HP_ENABLED);
 	while (!READ_ONCE(hotplug_stop)) {
-		guest_snapshot(page, &now, &version);
+		pvc_guest_snapshot(page, &now, &version);
 		tsc = rdtsc();
-		step = pvd_clock_diff(&gr.old_clk, &now, tsc);
+		step = pvd_clock_diff(&pvc_gr.old_clk, &now, tsc);
 		if (step)
 			hpr.differ++;
 		if (!pvd_clock_equal(&now, &last) && !hpr.moves++) {
@@ -2872,50 +2354,50 @@ static void guest_vcpu_hotplug(u64 cpu)
 
 static void *hotplug_reader(void *arg)
 {
-	struct test_vm *t = arg;
+	struct pvc_vm *t = arg;
 
-	run_to_stage(t, t->vcpu, HP_READ);
+	pvc_run_to_stage(t, t->vcpu, HP_READ);
 	return NULL;
 }
 
 /* Add vCPU id to the running VM, run it, and compare its pvti with old. */
-static void hotplug_add(struct test_vm *t, unsigned int id,
+static void hotplug_add(struct pvc_vm *t, unsigned int id,
 			const struct pvclock_ref_clock *old)
 {
 	struct kvm_vcpu *vcpu = vm_vcpu_add(t->vm, id, guest_vcpu_hotplug);
 	u64 stage;
 
 	vcpu_args_set(vcpu, 1, id);
-	stage = vcpu_run_to_sync(vcpu);
+	stage = pvc_vcpu_run_to_sync(vcpu);
 	TEST_ASSERT(stage == HP_ENABLED, "vCPU %u reached stage %lu", id,
 		    (unsigned long)stage);
 	sync_global_from_guest(t->vm, hotplug_first);
-	print_clock("added vCPU's first pvti", &hotplug_first[id]);
+	pvc_print_clock("added vCPU's first pvti", &hotplug_first[id]);
 	if (!same_clock(&hotplug_first[id], old))
-		check_fail("vcpu_hotplug: vCPU %u's first pvti is not vCPU 0's", id);
-	sleep_ms(HOTPLUG_SETTLE_MS);
+		pvc_fail("vcpu_hotplug: vCPU %u's first pvti is not vCPU 0's", id);
+	pvc_sleep_ms(HOTPLUG_SETTLE_MS);
 }
 
 static void test_vcpu_hotplug(void)
 {
 	struct pvclock_ref_clock old;
 	pthread_t reader;
-	struct test_vm t;
+	struct pvc_vm t;
 	unsigned int id;
 
-	require_tsc_clocksource();
-	test_vm_create(&t, guest_vcpu_hotplug);
+	pvc_require_tsc_clocksource();
+	pvc_vm_create(&t, guest_vcpu_hotplug);
 	/* One kvmclock page for all added vCPUs: only their first read counts. */
-	test_vm_add_kvm_page(&t, 1);
-	run_to_stage(&t, t.vcpu, HP_ENABLED);
-	require_master_clock(&t);
-	old = gr.old_clk;
-	print_clock("before", &old);
+	pvc_vm_add_kvm_page(&t, 1);
+	pvc_run_to_stage(&t, t.vcpu, HP_ENABLED);
+	pvc_require_master_clock(&t);
+	old = pvc_gr.old_clk;
+	pvc_print_clock("before", &old);
 
 	hotplug_stop = false;
 	sync_global_to_guest(t.vm, hotplug_stop);
 	TEST_ASSERT_EQ(pthread_create(&reader, NULL, hotplug_reader, &t), 0);
-	sleep_ms(HOTPLUG_SETTLE_MS);
+	pvc_sleep_ms(HOTPLUG_SETTLE_MS);
 	for (id = 1; id < HOTPLUG_VCPUS; id++)
 		hotplug_add(&t, id, &old);
 	hotplug_stop = true;
@@ -2926,34 +2408,29 @@ static void test_vcpu_hotplug(void)
 	printf("# vcpu_hotplug: %u vCPUs added while vCPU 0 read its clock %lu times:\n"
 	       "# %lu reads differ from the clock before, the reference moved %lu times\n",
 	       HOTPLUG_VCPUS - 1, hpr.reads, hpr.differ, hpr.moves);
-	report_metric("vcpu_hotplug.reads", (s64)hpr.reads, "reads");
-	report_metric("vcpu_hotplug.differing", (s64)hpr.differ, "reads");
-	report_metric("vcpu_hotplug.moves", (s64)hpr.moves, "moves");
+	pvc_metric("vcpu_hotplug.reads", (s64)hpr.reads, "reads");
+	pvc_metric("vcpu_hotplug.differing", (s64)hpr.differ, "reads");
+	pvc_metric("vcpu_hotplug.moves", (s64)hpr.moves, "moves");
 	if (hpr.moves) {
-		print_clock("moved", &hpr.moved);
+		pvc_print_clock("moved", &hpr.moved);
 		printf("# vcpu_hotplug: the reference moved: a step of %ld ns (old - new)\n",
 		       hpr.first_step);
-		report_metric("vcpu_hotplug.step", hpr.first_step, "ns");
-		check_fail("vcpu_hotplug: %s, a step of %ld ns",
-			   "adding a vCPU moved the clock's reference",
-			   hpr.first_step);
+		pvc_metric("vcpu_hotplug.step", hpr.first_step, "ns");
+		pvc_fail("vcpu_hotplug: %s, a step of %ld ns",
+			 "adding a vCPU moved the clock's reference",
+			 hpr.first_step);
 	}
 	if (hpr.differ)
-		check_fail("vcpu_hotplug: %lu reads differ from the clock before the hotplug",
-			   hpr.differ);
+		pvc_fail("vcpu_hotplug: %lu reads differ from the clock before the hotplug",
+			 hpr.differ);
 	if (!hpr.reads)
-		check_fail("vcpu_hotplug: vCPU 0 made no read");
+		pvc_fail("vcpu_hotplug: vCPU 0 made no read");
 	kvm_vm_free(t.vm);
 }
 
 /* ---- running the subtests ---- */
 
-struct subtest {
-	const char *name;
-	void (*fn)(void);
-};
-
-static const struct subtest subtests[] = {
+static const struct pvc_subtest subtests[] = {
 	{ "masterclock_update", test_masterclock_update },
 	{ "set_clock", test_set_clock },
 	{ "reference_update", test_reference_update },
@@ -2965,75 +2442,6 @@ static const struct subtest subtests[] = {
 };
 
 static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
-
-/*
- * Each subtest's watchdog, in seconds: generous, since the kselftest
- * runner's own timeout is the usual backstop.  It allows for the slowest
- * setup seen (KVM emulating every guest instruction, under QEMU's software
- * emulation), every sleep a subtest may make, and its reads.
- */
-/* VM creation, the fixed sleeps and waits for a zero period, at worst. */
-#define WATCHDOG_BASE_S			60
-/* The most --interval-ms sleeps one subtest makes (set_clock_guest's). */
-#define WATCHDOG_INTERVALS		3
-/* Guest reads a second where KVM emulates them, the slowest seen. */
-#define WATCHDOG_SLOW_READS_PER_S	5000
-/* One comparison of 0.2 s (the default read budget), with room. */
-#define WATCHDOG_COMPARISON_S		3
-/* reference_update's comparisons per rate (naive, scan, exact). */
-#define WATCHDOG_METHODS		3
-/* alarm() takes an unsigned int; a day is beyond any real run. */
-#define WATCHDOG_MAX_S			86400
-
-static unsigned int watchdog_seconds(void)
-{
-	u64 comparisons = opts.nr_freqs * WATCHDOG_METHODS;
-	u64 s = WATCHDOG_BASE_S +
-		     WATCHDOG_INTERVALS * opts.interval_ms / 1000 +
-		     opts.restore_ms / 1000 + opts.duration_ms / 1000;
-
-	if (opts.reads)
-		s += opts.reads * comparisons / WATCHDOG_SLOW_READS_PER_S;
-	else
-		s += comparisons * WATCHDOG_COMPARISON_S;
-	return s > WATCHDOG_MAX_S ? WATCHDOG_MAX_S : (unsigned int)s;
-}
-
-static void run_subtest(const struct subtest *st)
-{
-	int status;
-	pid_t pid;
-
-	memset(note, 0, sizeof(*note));
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
-	if (!pid) {
-		alarm(watchdog_seconds());
-		st->fn();
-		exit(failed ? KSFT_FAIL : KSFT_PASS);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_PASS) {
-		ksft_test_result_pass("%s\n", st->name);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP) {
-		pvc_result_skip(st->name, note->reason[0] ? note->reason :
-				"a requirement of the selftest library is not met");
-	} else {
-		if (WIFSIGNALED(status))
-			ksft_print_msg("%s: %s\n", st->name,
-				       WTERMSIG(status) == SIGALRM ? "timed out" :
-				       strsignal(WTERMSIG(status)));
-		else if (!note->reason[0])
-			ksft_print_msg("%s: exit code %d (%s, see stderr)\n",
-				       st->name, WEXITSTATUS(status),
-				       "a library assertion, or a SIGSEGV, SIGBUS, SIGILL or SIGFPE the library caught");
-		ksft_test_result_fail("%s\n", st->name);
-	}
-}
 
 static void usage(FILE *f)
 {
@@ -3071,11 +2479,10 @@ static void usage(FILE *f)
 
 int main(int argc, char *argv[])
 {
-	unsigned int i, nr;
 	char err[256];
-	int fd;
+	unsigned int i;
 
-	switch (pvd_parse_args(argc, argv, &opts, err, sizeof(err))) {
+	switch (pvd_parse_args(argc, argv, &pvc_opts, err, sizeof(err))) {
 	case PVD_ARGS_HELP:
 		usage(stdout);
 		return KSFT_PASS;
@@ -3090,29 +2497,10 @@ int main(int argc, char *argv[])
 		break;
 	}
 
-	/* Children print too: line buffering keeps output in order. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	ksft_print_header();
-	fd = open("/dev/kvm", O_RDWR);
-	if (fd < 0)
-		ksft_exit_skip("/dev/kvm: %s\n", strerror(errno));
-	close(fd);
-
-	note = mmap(NULL, sizeof(*note), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (note == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-
-	for (i = 0, nr = 0; i < ARRAY_SIZE(subtests); i++) {
+	for (i = 0; i < ARRAY_SIZE(subtests); i++)
 		TEST_ASSERT(!strcmp(subtests[i].name, pvd_subtest_names[i]),
 			    "subtest %u is %s in the table, %s for --only", i,
 			    subtests[i].name, pvd_subtest_names[i]);
-		nr += pvd_selected(&opts, i);
-	}
-	ksft_set_plan(nr);
-	for (i = 0; i < ARRAY_SIZE(subtests); i++)
-		if (pvd_selected(&opts, i))
-			run_subtest(&subtests[i]);
-	ksft_finished();
+	pvc_run_subtests(subtests, ARRAY_SIZE(subtests));
 	return KSFT_PASS;
 }
