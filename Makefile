@@ -48,7 +48,8 @@ bench: $(BUILD)/bench
 # Each fragment may add suites to CI_SUITES: pairs of a name and a command
 # that prints TAP, run by `make test` after the host tests.
 CI_SUITES := "make help" "tests/test_make_help.sh" \
-	     "selftest" "env BUILD=$(BUILD) scripts/selftest-ci.sh"
+	     "selftest" "env BUILD=$(BUILD) scripts/selftest-ci.sh" \
+	     "subtests" "env BUILD=$(BUILD) tests/test_subtests.sh"
 -include $(sort $(wildcard mk/*.mk))
 
 # The README's test command, and what CI runs: the host tests, then the

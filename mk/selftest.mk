@@ -69,7 +69,7 @@ selftest:
 	@mkdir -p $(KOUT)
 	$(MAKE) -C $(KTREE)/tools/testing/selftests/kvm \
 		-f $(PVC_ROOT)/scripts/kvm-standalone.mk \
-		$(KSELFTEST_VARS) pvclock-drift-test
+		$(KSELFTEST_VARS) pvclock-drift-test pvc-runner-test
 	@if [ -n "$(SELFTEST_COPY)" ]; then \
 		cmp -s $(SELFTEST_BIN) $(SELFTEST_COPY) || \
 			cp $(SELFTEST_BIN) $(SELFTEST_COPY); \

@@ -29,9 +29,9 @@ PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
 	    $(PVCLOCK_SRC)/include/x86/pvclock_util.h
-PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_OBJDIR)/pvclock_ref.o \
-	    $(PVC_OBJDIR)/pvclock_restore.o $(PVC_OBJDIR)/pvclock_drift_opts.o \
-	    $(PVC_OBJDIR)/pvclock_util.o
+PVC_LIB_OBJS := $(PVC_OBJDIR)/pvclock_ref.o $(PVC_OBJDIR)/pvclock_restore.o \
+		$(PVC_OBJDIR)/pvclock_drift_opts.o $(PVC_OBJDIR)/pvclock_util.o
+PVC_OBJS := $(PVC_OBJDIR)/pvclock_drift_test.o $(PVC_LIB_OBJS)
 # The project's headers, before the tree's: a copy installed in the tree
 # may be older.
 PVC_INC := -I$(PVCLOCK_SRC)/include -I$(PVCLOCK_SRC)/include/x86 \
@@ -39,8 +39,10 @@ PVC_INC := -I$(PVCLOCK_SRC)/include -I$(PVCLOCK_SRC)/include/x86 \
 
 $(shell mkdir -p $(PVC_OBJDIR))
 
-.PHONY: pvclock-drift-test
+.PHONY: pvclock-drift-test pvc-runner-test
 pvclock-drift-test: $(OUTPUT)/pvclock_drift_test
+# The subtest runner's own test (tests/pvc_runner_test.c), for CI.
+pvc-runner-test: $(OUTPUT)/pvc_runner_test
 
 $(OUTPUT)/pvclock_drift_test: $(PVC_OBJS) $(LIBKVM_OBJS)
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(TARGET_ARCH) $(PVC_OBJS) \
@@ -50,6 +52,14 @@ $(PVC_OBJDIR)/pvclock_drift_test.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_test.c \
 				    $(PVC_HDRS)
 	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
 		-c $< -o $@
+
+$(OUTPUT)/pvc_runner_test: $(PVC_OBJDIR)/pvc_runner_test.o $(PVC_LIB_OBJS) \
+			   $(LIBKVM_OBJS)
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(TARGET_ARCH) $< $(PVC_LIB_OBJS) \
+		$(LIBKVM_OBJS) $(LDLIBS) -o $@
+
+$(PVC_OBJDIR)/pvc_runner_test.o: $(PVCLOCK_SRC)/tests/pvc_runner_test.c $(PVC_HDRS)
+	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) -c $< -o $@
 
 # The tests' shared code, guest code among it.
 $(PVC_OBJDIR)/pvclock_util.o: $(PVCLOCK_SRC)/lib/x86/pvclock_util.c $(PVC_HDRS)

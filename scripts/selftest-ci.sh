@@ -27,6 +27,11 @@
 #     KVM lacks the v6.8 fix ("Don't unnecessarily force masterclock
 #     update on vCPU hotplug"): there it must report the step the moved
 #     reference made, and be the only subtest that failed.
+#  5. The subtest runner's own test (tests/pvc_runner_test.c), built
+#     against each tree: a skip, a failure or an assertion of the selftest
+#     library inside a subtest gives exactly one KTAP line for it, and
+#     every output of 3. and 4. and of this one is KTAP that each tree's
+#     tools/testing/kunit/kunit.py parse accepts without an [ERROR].
 #
 # Logs go to $BUILD/selftest-ci (build/selftest-ci).
 
@@ -68,6 +73,62 @@ check_ktap()
 	done
 }
 
+# The whole of a log parsed as KTAP by every tree's kunit.py (its
+# kunit_parser.py): its summary and no [ERROR] line, and the count it gives
+# if $2 is set.  Its exit code says nothing here: 0 even with [ERROR]
+# lines, 1 when a test failed.
+ktap_strict()
+{
+	local log=$1 want=${2:-} ver out
+
+	for ver in $trees; do
+		out=$(python3 "$build/trees/linux-$ver/tools/testing/kunit/kunit.py" \
+			parse <"$log" 2>&1) || true
+		grep -q 'Testing complete\.' <<<"$out" ||
+			fail "kunit.py parse of $ver did not parse $log"
+		! grep -q '\[ERROR\]' <<<"$out" ||
+			fail "$ver's kunit.py parse finds errors in $log: $(grep -m1 '\[ERROR\]' <<<"$out")"
+		[ -z "$want" ] || grep -qF "$want" <<<"$out" ||
+			fail "$ver's kunit.py parse of $log does not say '$want'"
+	done
+}
+
+# The subtest runner's own test (tests/pvc_runner_test.c) built against
+# tree $1, run on this machine's KVM or else in the VM runner's matching
+# kernel: every way a subtest ends, a skip, failure or assertion of the
+# selftest library after the plan among them, gives exactly one KTAP line
+# named after it, the plan and the totals once, and every tree's parser
+# accepts the whole.
+check_runner()
+{
+	local ver=$1 bin=$build/kvm-$1/pvc_runner_test log=$logs/runner-test-$1.log
+	local rc=0 got want
+
+	if kvm_usable; then
+		"$bin" >"$log" 2>/dev/null || rc=$?
+	else
+		BUILD=$build scripts/vm-run.sh --kernel "debian-$ver" -- "$bin" \
+			>"$log" 2>/dev/null || rc=$?
+	fi
+	[ $rc -eq 1 ] || fail "pvc_runner_test ($ver) exited $rc, not 1, see $log"
+	got=$(grep -E '^(not )?ok ' "$log")
+	want="ok 1 pass
+ok 2 own_skip # SKIP the test's own reason
+not ok 3 own_fail
+ok 4 library_require # SKIP - Requirement not met: false
+ok 5 library_skip # SKIP the library's reason
+not ok 6 library_assert
+not ok 7 library_fail
+ok 8 child_line
+not ok 9 crash"
+	[ "$got" = "$want" ] ||
+		fail "pvc_runner_test ($ver): the test lines are not one per subtest as expected, see $log"
+	[ "$(grep -c '^1\.\.' "$log")" = 1 ] && [ "$(grep -c '^# Totals:' "$log")" = 1 ] ||
+		fail "pvc_runner_test ($ver): not one plan and one totals line, see $log"
+	ktap_strict "$log" "Ran 9 tests: passed: 2, failed: 4, skipped: 3"
+	ok "$ver: a skip, failure or assertion of the library inside a subtest gives one KTAP line for it; kunit.py parse of $trees: no [ERROR]"
+}
+
 run_binary()
 {
 	local bin=$1 log=$2 rc=0
@@ -77,6 +138,7 @@ run_binary()
 	if kvm_usable; then
 		[ $rc -eq 0 ] || fail "$bin exited $rc, see $log"
 		check_ktap "$log"
+		ktap_strict "$log"
 		ok "ran $bin: $must_run passed"
 	else
 		[ $rc -eq 4 ] || fail "$bin exited $rc without a usable /dev/kvm (want 4), see $log"
@@ -141,6 +203,7 @@ run_in_vm()
 		fail "set_clock_guest did not skip for want of KVM_CAP_CLOCK_GUEST in $kernel, see $log"
 	check_exact "$log"
 	check_migrate_stock "$log"
+	ktap_strict "$log"
 	[ "$kernel" != debian-6.1 ] ||
 		ok "in a VM of $kernel: vcpu_hotplug failed as it must, $(sed -n 's/^# vcpu_hotplug: the reference moved: \(a step of .*\) (old - new)$/\1/p' "$log") (no v6.8 fix)"
 	ok "in a VM of $kernel ($(sed -n 's/^# vm: kernel \([^ ]*\).*accel \([a-z]*\).*/\1, \2/p' "$log")): every subtest passed but set_clock_guest (skipped)$([ "$kernel" != debian-6.1 ] || echo " and vcpu_hotplug (failed, above)"); exact 0 differing in each of $exact_rows comparisons of >= 1000000 reads; migrate restored twice by pvclock_restore() before any guest entry, every read within 1 ns"
@@ -209,6 +272,9 @@ for ver in $INTREE_KVERS; do
 	install_in_tree "$ver"
 done
 
+for ver in $trees; do
+	check_runner "$ver"
+done
 for ver in $trees; do
 	run_binary "$build/kvm-$ver/pvclock_drift_test" "$logs/run-$ver.log"
 done

@@ -68,14 +68,8 @@ static inline const char *pvd_clock_guest_mode_name(enum pvd_clock_guest_mode m)
 	}
 }
 
-/* The subtests in the order they run; --only and --list name them. */
-static const char *const pvd_subtest_names[] = {
-	"masterclock_update", "set_clock", "reference_update",
-	"set_clock_guest", "stock_restore", "concurrent_update", "migrate",
-	"vcpu_hotplug",
-};
-
-#define PVD_NR_SUBTESTS		PVD_ARRAY_SIZE(pvd_subtest_names)
+/* --only's bits: the most subtests one test may have. */
+#define PVD_MAX_SUBTESTS	32
 
 struct pvd_opts {
 	uint32_t only;		/* --only: a bit per subtest; 0 runs them all */
@@ -100,7 +94,7 @@ struct pvd_opts {
 #define PVD_MIN_FREQ_KHZ	1000ULL		/* 1 MHz */
 #define PVD_MAX_FREQ_KHZ	100000000ULL	/* 100 GHz */
 
-/* Does this run include subtest i (an index of pvd_subtest_names)? */
+/* Does this run include subtest i (an index of the test's table)? */
 static inline bool pvd_selected(const struct pvd_opts *o, unsigned int i)
 {
 	return !o->only || (o->only & 1U << i);
@@ -117,12 +111,14 @@ enum pvd_args_result {
 void pvd_default_opts(struct pvd_opts *o);
 
 /*
- * Fill *o from argv; on error, a one-line message (no newline) in err.  An
- * option given twice is an error, not "the last one wins", and so is one
- * whose value is missing or is the next option.
+ * Fill *o from argv; --only takes the nr names in names, the test's
+ * subtests (at most PVD_MAX_SUBTESTS).  On error, a one-line message (no
+ * newline) in err.  An option given twice is an error, not "the last one
+ * wins", and so is one whose value is missing or is the next option.
  */
-enum pvd_args_result pvd_parse_args(int argc, char **argv, struct pvd_opts *o,
-				    char *err, size_t errlen);
+enum pvd_args_result pvd_parse_args(int argc, char **argv,
+				    const char *const *names, unsigned int nr,
+				    struct pvd_opts *o, char *err, size_t errlen);
 
 /* What the guest sees over its reads: old minus new clock, in ns. */
 struct pvd_stats {

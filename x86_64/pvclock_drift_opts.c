@@ -96,7 +96,8 @@ static const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
  * --only: subtest names, comma-separated, each at most once.  The entry that
  * failed is in *bad.
  */
-static const char *pvd_parse_only(const char *s, struct pvd_opts *o,
+static const char *pvd_parse_only(const char *s, const char *const *names,
+				  unsigned int nr, struct pvd_opts *o,
 				  unsigned int *bad)
 {
 	unsigned int n, i;
@@ -105,11 +106,10 @@ static const char *pvd_parse_only(const char *s, struct pvd_opts *o,
 	for (n = 1; ; n++) {
 		*bad = n;
 		len = strcspn(s, ",");
-		for (i = 0; i < PVD_NR_SUBTESTS; i++)
-			if (strlen(pvd_subtest_names[i]) == len &&
-			    !strncmp(s, pvd_subtest_names[i], len))
+		for (i = 0; i < nr; i++)
+			if (strlen(names[i]) == len && !strncmp(s, names[i], len))
 				break;
-		if (i == PVD_NR_SUBTESTS)
+		if (i == nr)
 			return "is not a subtest";
 		if (o->only & 1U << i)
 			return "is named twice";
@@ -197,7 +197,8 @@ static bool pvd_parse_mode(const char *arg, struct pvd_opts *o,
 
 /* The value of option d: false, with the reason in err, when it is bad. */
 static bool pvd_parse_value(const struct pvd_opt_desc *d, unsigned int idx,
-			    const char *arg, struct pvd_opts *o,
+			    const char *arg, const char *const *names,
+			    unsigned int nr, struct pvd_opts *o,
 			    char *err, size_t errlen)
 {
 	unsigned int bad;
@@ -207,7 +208,7 @@ static bool pvd_parse_value(const struct pvd_opt_desc *d, unsigned int idx,
 	case PVD_OPT_CLOCK_GUEST_MODE:
 		return pvd_parse_mode(arg, o, err, errlen);
 	case PVD_OPT_ONLY:
-		why = pvd_parse_only(arg, o, &bad);
+		why = pvd_parse_only(arg, names, nr, o, &bad);
 		if (why)
 			snprintf(err, errlen, "--only: entry %u %s (--list names them)",
 				 bad, why);
@@ -255,8 +256,9 @@ static int pvd_check_option(int c, const char *arg,
 	return (int)d;
 }
 
-enum pvd_args_result pvd_parse_args(int argc, char **argv, struct pvd_opts *o,
-				    char *err, size_t errlen)
+enum pvd_args_result pvd_parse_args(int argc, char **argv,
+				    const char *const *names, unsigned int nr,
+				    struct pvd_opts *o, char *err, size_t errlen)
 {
 	struct pvd_opt_desc desc[PVD_NR_OPTS];
 	struct option longopts[PVD_NR_OPTS + 1] = {};
@@ -299,7 +301,8 @@ enum pvd_args_result pvd_parse_args(int argc, char **argv, struct pvd_opts *o,
 			snprintf(err, errlen, "--%s needs a value", desc[d].name);
 			return PVD_ARGS_ERROR;
 		}
-		if (!pvd_parse_value(&desc[d], d, optarg, o, err, errlen))
+		if (!pvd_parse_value(&desc[d], d, optarg, names, nr, o, err,
+				     errlen))
 			return PVD_ARGS_ERROR;
 	}
 	if (optind < argc) {

@@ -2441,15 +2441,14 @@ static const struct pvc_subtest subtests[] = {
 	{ "vcpu_hotplug", test_vcpu_hotplug },
 };
 
-static_assert(ARRAY_SIZE(subtests) == PVD_NR_SUBTESTS);
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [options]\n"
-		"Measure how far a KVM guest's clock jumps when its pvclock reference moves.\n"
-		"Subtests: masterclock_update, set_clock, reference_update, set_clock_guest,\n"
-		"stock_restore, concurrent_update, migrate, vcpu_hotplug.\n"
+		"Measure how far a KVM guest's clock jumps when its pvclock reference moves.\n",
+		PVD_NAME);
+	pvc_usage_subtests(f, subtests, ARRAY_SIZE(subtests));
+	fprintf(f,
 		"\n"
 		"  --interval-ms N        time between the two master clock updates (1000)\n"
 		"  --max-drift-ppb N      fail masterclock_update beyond N ppb (report only)\n"
@@ -2473,34 +2472,11 @@ static void usage(FILE *f)
 		"  --help                 this text\n"
 		"\n"
 		"Numbers are decimal or 0x hex.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
-		"Each figure is also printed as '# metric NAME VALUE UNIT'.\n",
-		PVD_NAME);
+		"Each figure is also printed as '# metric NAME VALUE UNIT'.\n");
 }
 
 int main(int argc, char *argv[])
 {
-	char err[256];
-	unsigned int i;
-
-	switch (pvd_parse_args(argc, argv, &pvc_opts, err, sizeof(err))) {
-	case PVD_ARGS_HELP:
-		usage(stdout);
-		return KSFT_PASS;
-	case PVD_ARGS_LIST:
-		for (i = 0; i < ARRAY_SIZE(subtests); i++)
-			printf("%s\n", subtests[i].name);
-		return KSFT_PASS;
-	case PVD_ARGS_ERROR:
-		fprintf(stderr, "%s: %s\n", PVD_NAME, err);
-		return KSFT_FAIL;
-	case PVD_ARGS_RUN:
-		break;
-	}
-
-	for (i = 0; i < ARRAY_SIZE(subtests); i++)
-		TEST_ASSERT(!strcmp(subtests[i].name, pvd_subtest_names[i]),
-			    "subtest %u is %s in the table, %s for --only", i,
-			    subtests[i].name, pvd_subtest_names[i]);
-	pvc_run_subtests(subtests, ARRAY_SIZE(subtests));
-	return KSFT_PASS;
+	return pvc_main(argc, argv, PVD_NAME, subtests, ARRAY_SIZE(subtests),
+			usage);
 }

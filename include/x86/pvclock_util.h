@@ -11,6 +11,7 @@
 #define SELFTEST_KVM_PVCLOCK_UTIL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <linux/compiler.h>
 
 #include "kvm_util.h"
@@ -152,5 +153,16 @@ struct pvc_subtest {
  * child process, one result line each, and the totals.
  */
 void pvc_run_subtests(const struct pvc_subtest *st, unsigned int nr);
+
+/* "Subtests: " and the table's names, for a test's usage(). */
+void pvc_usage_subtests(FILE *f, const struct pvc_subtest *st, unsigned int nr);
+
+/*
+ * A test's main(): its options (pvd_parse_args(), --only and --list from
+ * the table st), then its subtests; the exit code.
+ */
+int pvc_main(int argc, char **argv, const char *name,
+	     const struct pvc_subtest *st, unsigned int nr,
+	     void (*usage)(FILE *f));
 
 #endif /* SELFTEST_KVM_PVCLOCK_UTIL_H */

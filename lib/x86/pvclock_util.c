@@ -560,28 +560,94 @@ static unsigned int watchdog_seconds(void)
 	return s > WATCHDOG_MAX_S ? WATCHDOG_MAX_S : (unsigned int)s;
 }
 
+/*
+ * Whether a line of a child's stdout is its own KTAP bookkeeping, which the
+ * parent prints for it: a result line or a plan (kselftest.h's counters are
+ * per file, so the library may print "ok N" or "1..0" in the child), the
+ * totals, or the library's "Planned tests != run tests".  The reason of a
+ * skip among them is kept in reason.
+ */
+static bool child_ktap_line(const char *line, char *reason, size_t len)
+{
+	const char *p = line, *skip;
+	bool ktap;
+
+	if (!strncmp(p, "not ", 4))
+		p += 4;
+	ktap = !strncmp(p, "ok ", 3) || !strncmp(line, "1..", 3) ||
+	       !strncmp(line, "# Totals:", 9) ||
+	       !strncmp(line, "# Planned tests != run tests", 28) ||
+	       strstr(line, " skipped test(s) detected.") ||
+	       !strncmp(line, "TAP version", 11) ||
+	       !strncmp(line, "KTAP version", 12);
+	skip = strstr(line, "# SKIP ");
+	if (ktap && skip && !reason[0])
+		snprintf(reason, len, "%.*s", (int)strcspn(skip + 7, "\n"),
+			 skip + 7);
+	return ktap;
+}
+
+/*
+ * Copy the child's stdout to ours, its KTAP bookkeeping aside; a line too
+ * long for the buffer is copied in pieces, each judged on its own start.
+ */
+static void filter_child(int fd, char *reason, size_t len)
+{
+	bool start = true;
+	char line[1024];
+	FILE *f;
+
+	f = fdopen(fd, "r");
+	TEST_ASSERT(f, "fdopen: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		/* 6.1's ksft_exit_fail_msg(): the message is a diagnostic. */
+		if (start && !strncmp(line, "Bail out! ", 10))
+			printf("# %s", line);
+		else if (!start || !child_ktap_line(line, reason, len))
+			fputs(line, stdout);
+		start = strchr(line, '\n');
+	}
+	fclose(f);
+}
+
+/*
+ * One subtest in a child process, and exactly one KTAP line for it, which
+ * the parent prints from the child's exit status and reason: whatever the
+ * child printed (a skip or a failure of the selftest library prints a test
+ * line, a plan or the totals of its own, numbered as that tree's library
+ * numbers them) goes through filter_child().
+ */
 static void run_subtest(const struct pvc_subtest *st)
 {
-	int status;
+	char lib_reason[sizeof(note->reason)] = "";
+	int status, fds[2];
 	pid_t pid;
 
 	memset(note, 0, sizeof(*note));
 	fflush(stdout);
 	fflush(stderr);
+	TEST_ASSERT(!pipe(fds), "pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 	if (!pid) {
+		close(fds[0]);
+		TEST_ASSERT(dup2(fds[1], STDOUT_FILENO) == STDOUT_FILENO,
+			    "dup2: %s", strerror(errno));
+		close(fds[1]);
 		alarm(watchdog_seconds());
 		st->fn();
 		exit(failed ? KSFT_FAIL : KSFT_PASS);
 	}
+	close(fds[1]);
+	filter_child(fds[0], lib_reason, sizeof(lib_reason));
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_PASS) {
 		ksft_test_result_pass("%s\n", st->name);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP) {
 		pvc_result_skip(st->name, note->reason[0] ? note->reason :
+				lib_reason[0] ? lib_reason :
 				"a requirement of the selftest library is not met");
 	} else {
 		if (WIFSIGNALED(status))
@@ -621,4 +687,54 @@ void pvc_run_subtests(const struct pvc_subtest *st, unsigned int nr)
 		if (pvd_selected(&pvc_opts, i))
 			run_subtest(&st[i]);
 	ksft_finished();
+}
+
+/* "Subtests: a, b, ...", wrapped before 80 columns, for a test's usage(). */
+void pvc_usage_subtests(FILE *f, const struct pvc_subtest *st, unsigned int nr)
+{
+	size_t col = fprintf(f, "Subtests:");
+	unsigned int i;
+	size_t len;
+
+	for (i = 0; i < nr; i++) {
+		len = strlen(st[i].name) + 1;
+		if (col + 1 + len >= 80) {
+			fprintf(f, "\n%s%c", st[i].name, i + 1 < nr ? ',' : '.');
+			col = len;
+		} else {
+			col += fprintf(f, " %s%c", st[i].name, i + 1 < nr ? ',' : '.');
+		}
+	}
+	fprintf(f, "\n");
+}
+
+int pvc_main(int argc, char **argv, const char *name,
+	     const struct pvc_subtest *st, unsigned int nr,
+	     void (*usage)(FILE *f))
+{
+	const char *names[PVD_MAX_SUBTESTS];
+	char err[256];
+	unsigned int i;
+
+	TEST_ASSERT(nr <= PVD_MAX_SUBTESTS, "%u subtests, at most %d", nr,
+		    PVD_MAX_SUBTESTS);
+	for (i = 0; i < nr; i++)
+		names[i] = st[i].name;
+	switch (pvd_parse_args(argc, argv, names, nr, &pvc_opts, err,
+			       sizeof(err))) {
+	case PVD_ARGS_HELP:
+		usage(stdout);
+		return KSFT_PASS;
+	case PVD_ARGS_LIST:
+		for (i = 0; i < nr; i++)
+			printf("%s\n", names[i]);
+		return KSFT_PASS;
+	case PVD_ARGS_ERROR:
+		fprintf(stderr, "%s: %s\n", name, err);
+		return KSFT_FAIL;
+	case PVD_ARGS_RUN:
+		break;
+	}
+	pvc_run_subtests(st, nr);
+	return KSFT_PASS;
 }
