@@ -123,8 +123,6 @@ static const struct num_opt num_opts[] = {
 	  0, 1000000000 },
 	{ "max-set-clock-ns", offsetof(struct pvd_opts, max_set_clock_ns),
 	  0, 1000000000000ULL },
-	{ "candidates", offsetof(struct pvd_opts, candidates), 1, 1ULL << 24 },
-	{ "window", offsetof(struct pvd_opts, window), 1, 1ULL << 40 },
 	{ "reads", offsetof(struct pvd_opts, reads), 1, 100000000 },
 	{ "tolerance-ns", offsetof(struct pvd_opts, tolerance_ns), 0, 1000000 },
 	{ "restore-tolerance-ns", offsetof(struct pvd_opts, restore_tolerance_ns),
@@ -132,7 +130,6 @@ static const struct num_opt num_opts[] = {
 	{ "restore-attempts", offsetof(struct pvd_opts, restore_attempts),
 	  1, PVD_MAX_RESTORE_ATTEMPTS },
 	{ "restore-ms", offsetof(struct pvd_opts, restore_ms), 1, 600000 },
-	{ "duration-ms", offsetof(struct pvd_opts, duration_ms), 1, 3600000 },
 };
 
 /* Values that are never numbers, whatever the option (2^N is no more). */
@@ -179,14 +176,14 @@ static void test_numeric_option(const struct num_opt *n)
 	snprintf(a0, sizeof(a0), "--%s=", n->name);
 	expect_error(args, "needs a value");
 	/* after another option, and with the next option where its value is */
-	args[0] = strcmp(n->name, "reads") ? "--reads" : "--candidates";
+	args[0] = strcmp(n->name, "reads") ? "--reads" : "--interval-ms";
 	args[1] = "5";
 	snprintf(a0, sizeof(a0), "--%s", n->name);
 	args[2] = a0;
 	args[3] = NULL;
 	expect_error(args, "needs a value");
 	args[0] = a0;
-	args[1] = "--window";
+	args[1] = "--tolerance-ns";
 	args[2] = "5";
 	expect_error(args, "needs a value");
 	args[1] = "--";
@@ -268,75 +265,30 @@ static void test_given_flags(void)
 	       "--max-set-clock-ns=0 is a threshold of 0", NULL);
 }
 
-static void test_freqs(void)
+/*
+ * Knobs no user needed are gone: unknown options now, and their values the
+ * test's constants (reference_update's rates, the scan's candidates, the
+ * exact window, concurrent_update's reading time).
+ */
+static void test_dropped(void)
 {
-	static const struct {
-		const char *value;
-		const char *want;
-	} bad[] = {
-		{ "", "needs a value" },
-		{ ",", "entry 1 is not a number" },
-		{ "1000000,", "entry 2 is not a number" },
-		{ ",1000000", "entry 1 is not a number" },
-		{ "1000000,,host", "entry 2 is not a number" },
-		{ "hostx", "entry 1 is not a number" },
-		{ "HOST", "entry 1 is not a number" },
-		{ "hos", "entry 1 is not a number" },
-		{ "1000000, 2000000", "entry 2 is not a number" },
-		{ "3GHz", "entry 1 is not a number" },
-		{ "-3000000", "entry 1 is out of range" },
-		{ "host,-1", "entry 2 is out of range" },
-		{ "0", "entry 1 is out of range" },
-		{ "0x,host", "entry 1 is not a number" },
-		{ "host,0x5F5E100x", "entry 2 is not a number" },
-		{ "host,host ", "entry 2 is not a number" },
-		{ "999", "entry 1 is out of range" },
-		{ "100000001", "entry 1 is out of range" },
-		{ "4294967296", "entry 1 is out of range" },
-		{ "18446744073709551616", "entry 1 is out of range" },
-		{ "2^20", "entry 1 is not a number" },
+	static const char *const gone[] = {
+		"--freq-khz=host", "--candidates=100", "--window=5",
+		"--duration-ms=2000",
 	};
-	const char *args[4];
-	char a0[160], err[256], list[128];
+	char err[256];
 	struct pvd_opts o;
 	unsigned int i;
-	int eq;
 
-	args[0] = "--freq-khz";
-	args[1] = NULL;
-	expect_error(args, "--freq-khz needs a value");
-	/* one entry too many */
-	snprintf(list, sizeof(list), "host");
-	for (i = 1; i <= PVD_MAX_FREQS; i++)
-		strcat(list, ",host");
-	for (eq = 0; eq < 2; eq++) {
-		one_value("freq-khz", list, eq, a0, sizeof(a0), args);
-		expect_error(args, "entry 17 is out of range");
-	}
-	for (eq = 0; eq < 2; eq++) {
-		for (i = 0; i < PVD_ARRAY_SIZE(bad); i++) {
-			one_value("freq-khz", bad[i].value, eq, a0, sizeof(a0),
-				  args);
-			expect_error(args, bad[i].want);
-		}
-	}
-
-	args[0] = "--freq-khz";
-	snprintf(list, sizeof(list), "host,1000,0x5F5E100,1048576");
-	for (i = 4; i < 16; i++)
-		strcat(list, ",host");
-	args[1] = list;
-	args[2] = NULL;
-	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
-	       o.nr_freqs == 16 && o.freq_khz[0] == PVD_HOST_RATE &&
-	       o.freq_khz[1] == 1000 && o.freq_khz[2] == 100000000 &&
-	       o.freq_khz[3] == 1 << 20 && o.freq_khz[15] == PVD_HOST_RATE,
-	       "--freq-khz: 16 entries in every notation are accepted", err);
-	args[0] = "--freq-khz=3000000";
-	args[1] = NULL;
-	report(parse(args, &o, err, sizeof(err)) == PVD_ARGS_RUN &&
-	       o.nr_freqs == 1 && o.freq_khz[0] == 3000000,
-	       "--freq-khz=3000000 replaces the default list", err);
+	for (i = 0; i < PVD_ARRAY_SIZE(gone); i++)
+		expect_error((const char *const[]){ gone[i], NULL },
+			     "unknown option");
+	report(parse((const char *const[]){ NULL }, &o, err, sizeof(err)) ==
+	       PVD_ARGS_RUN && o.nr_freqs == 5 &&
+	       o.freq_khz[0] == PVD_HOST_RATE && o.freq_khz[4] == 4200000 &&
+	       o.candidates == 100 && o.window == 1ULL << 34 &&
+	       o.duration_ms == 2000,
+	       "the dropped knobs' values are the defaults", err);
 }
 
 /* --clock-guest-mode takes exactly one of two words. */
@@ -474,8 +426,8 @@ static void test_names_and_strays(void)
 	/* after "-hx" stopped inside a cluster, a fresh parse starts over */
 	expect_result((const char *const[]){ "-hx", NULL }, PVD_ARGS_ERROR,
 		      "'-hx' is not -h");
-	expect_value((const char *const[]){ "--window", "5", NULL },
-		     offsetof(struct pvd_opts, window), 5);
+	expect_value((const char *const[]){ "--tolerance-ns", "5", NULL },
+		     offsetof(struct pvd_opts, tolerance_ns), 5);
 }
 
 /* A message cut short by a small buffer is still one terminated line. */
@@ -545,7 +497,7 @@ static void test_only_and_list(void)
 static void test_small_buffer(void)
 {
 	const char *const args[] = {
-		"--freq-khz", "1000000,0", NULL,
+		"--clock-guest-mode", "round-up", NULL,
 	};
 	char err[17];
 	struct pvd_opts o;
@@ -564,7 +516,7 @@ int main(void)
 	for (i = 0; i < PVD_ARRAY_SIZE(num_opts); i++)
 		test_numeric_option(&num_opts[i]);
 	test_given_flags();
-	test_freqs();
+	test_dropped();
 	test_clock_guest_mode();
 	test_names_and_strays();
 	test_only_and_list();

@@ -78,6 +78,7 @@ struct pvd_opts {
 	bool has_max_drift;
 	uint64_t max_set_clock_ns;
 	bool has_max_set_clock;
+	/* reference_update's rates, the scan's and exact's widths: no option */
 	uint32_t freq_khz[PVD_MAX_FREQS];
 	unsigned int nr_freqs;
 	uint64_t candidates;
@@ -87,12 +88,9 @@ struct pvd_opts {
 	uint64_t restore_tolerance_ns;	/* stock_restore's bound on any read */
 	uint64_t restore_attempts;	/* KVM_SET_CLOCK attempts at most */
 	uint64_t restore_ms;		/* time the restore may take at most */
-	uint64_t duration_ms;		/* concurrent_update's guest reading */
+	uint64_t duration_ms;		/* concurrent_update's reading: no option */
 	enum pvd_clock_guest_mode clock_guest_mode;
 };
-
-#define PVD_MIN_FREQ_KHZ	1000ULL		/* 1 MHz */
-#define PVD_MAX_FREQ_KHZ	100000000ULL	/* 100 GHz */
 
 /* Does this run include subtest i (an index of the test's table)? */
 static inline bool pvd_selected(const struct pvd_opts *o, unsigned int i)

@@ -62,37 +62,6 @@ static const char *pvd_parse_num(const char *s, char stop,
 }
 
 /*
- * --freq-khz: TSC rates in kHz, comma-separated; "host" stands for the rate
- * KVM gives this host's guests.  The entry that failed is in *bad.
- */
-static const char *pvd_parse_freqs(const char *s, struct pvd_opts *o,
-				   unsigned int *bad)
-{
-	const char *why = NULL;
-	unsigned int n;
-	uint64_t khz;
-
-	for (n = 0; s; n++) {
-		*bad = n + 1;
-		if (n == PVD_MAX_FREQS)
-			return "is out of range";
-		if (!strncmp(s, "host", 4) && (!s[4] || s[4] == ','))
-			khz = PVD_HOST_RATE;
-		else
-			why = pvd_parse_num(s, ',', PVD_MIN_FREQ_KHZ,
-					    PVD_MAX_FREQ_KHZ, &khz);
-		if (why)
-			return why;
-		o->freq_khz[n] = (uint32_t)khz;
-		s = strchr(s, ',');
-		if (s)
-			s++;
-	}
-	o->nr_freqs = n;
-	return NULL;
-}
-
-/*
  * --only: subtest names, comma-separated, each at most once.  The entry that
  * failed is in *bad.
  */
@@ -125,16 +94,15 @@ static const char *pvd_parse_only(const char *s, const char *const *names,
 /* The options that take no number, first in the table. */
 #define PVD_OPT_HELP		0
 #define PVD_OPT_LIST		1
-#define PVD_OPT_FREQ_KHZ	2
-#define PVD_OPT_CLOCK_GUEST_MODE	3
-#define PVD_OPT_ONLY		4
+#define PVD_OPT_CLOCK_GUEST_MODE	2
+#define PVD_OPT_ONLY		3
 /* Those that take no value at all. */
 #define PVD_OPT_NO_VALUE(d)	((d) <= PVD_OPT_LIST)
-#define PVD_NR_OPTS		16
+#define PVD_NR_OPTS		12
 
 struct pvd_opt_desc {
 	const char *name;
-	uint64_t *value;	/* NULL: the first five, not numbers */
+	uint64_t *value;	/* NULL: the first four, not numbers */
 	bool *given;
 	uint64_t min, max;
 };
@@ -151,13 +119,12 @@ static bool pvd_exact_name(const char *arg, const char *name)
 	       (!arg[len + 2] || arg[len + 2] == '=');
 }
 
-/* The options, in getopt_long()'s order; the first five take no number. */
+/* The options, in getopt_long()'s order; the first four take no number. */
 static void pvd_opt_table(struct pvd_opts *o, struct pvd_opt_desc *desc)
 {
 	const struct pvd_opt_desc table[PVD_NR_OPTS] = {
 		{ .name = "help" },
 		{ .name = "list" },
-		{ .name = "freq-khz" },
 		{ .name = "clock-guest-mode" },
 		{ .name = "only" },
 		{ "interval-ms", &o->interval_ms, NULL, 1, 3600000 },
@@ -165,8 +132,6 @@ static void pvd_opt_table(struct pvd_opts *o, struct pvd_opt_desc *desc)
 		  0, 1000000000 },
 		{ "max-set-clock-ns", &o->max_set_clock_ns,
 		  &o->has_max_set_clock, 0, 1000000000000ULL },
-		{ "candidates", &o->candidates, NULL, 1, 1ULL << 24 },
-		{ "window", &o->window, NULL, 1, PVCLOCK_REF_MAX_WINDOW },
 		{ "reads", &o->reads, NULL, 1, 100000000 },
 		{ "tolerance-ns", &o->tolerance_ns, NULL, 0, 1000000 },
 		{ "restore-tolerance-ns", &o->restore_tolerance_ns, NULL,
@@ -174,7 +139,6 @@ static void pvd_opt_table(struct pvd_opts *o, struct pvd_opt_desc *desc)
 		{ "restore-attempts", &o->restore_attempts, NULL, 1,
 		  PVD_MAX_RESTORE_ATTEMPTS },
 		{ "restore-ms", &o->restore_ms, NULL, 1, 600000 },
-		{ "duration-ms", &o->duration_ms, NULL, 1, 3600000 },
 	};
 
 	memcpy(desc, table, sizeof(table));
@@ -212,14 +176,6 @@ static bool pvd_parse_value(const struct pvd_opt_desc *d, unsigned int idx,
 		if (why)
 			snprintf(err, errlen, "--only: entry %u %s (--list names them)",
 				 bad, why);
-		return !why;
-	case PVD_OPT_FREQ_KHZ:
-		why = pvd_parse_freqs(arg, o, &bad);
-		if (why)
-			snprintf(err, errlen,
-				 "--freq-khz: entry %u %s (want 'host' or %llu..%llu kHz, at most %u entries)",
-				 bad, why, PVD_MIN_FREQ_KHZ, PVD_MAX_FREQ_KHZ,
-				 PVD_MAX_FREQS);
 		return !why;
 	}
 	why = pvd_parse_num(arg, '\0', d->min, d->max, d->value);
