@@ -15,11 +15,9 @@
 #   make lava-selftest
 #	the CI suite (tests/test_lava.sh)
 
-# Every test program the project builds, by name, in the selftest's build
-# folder ($(KOUT): $(BUILD)/kvm-$(BASE_KVER) by default).  The one list of
-# them: the LAVA job runs each.  A fragment included later (selftest.mk)
-# may set it in its place.
-SELFTEST_PROGS ?= pvclock_drift_test
+# The job runs every test program the project builds: SELFTEST_PROGS, the
+# one list of them (mk/selftest.mk), in $(KOUT) ($(BUILD)/kvm-$(BASE_KVER)
+# by default).
 LAVA_URL ?=
 LAVA_CPU ?= EPYC,+svm
 LAVA_JOB := $(BUILD)/lava/job
