@@ -83,19 +83,37 @@ kvm_tree_defines()
 		"$tree/include/uapi/linux/kvm.h" "$tree/usr/include/linux/kvm.h"
 }
 
-# The compatibility header $1 resolved for this tree: its include lines
-# (prefixed "I "), then its body (prefixed "B ").  A top-level "#ifndef
-# NAME" block goes, with the comment just above it, when the tree defines
-# NAME, and stays otherwise; the guard and the file's own comment go; a
-# static inline function becomes static, as in any .c file.
+# Does file $3 use a macro that the "#ifndef $2" block of the
+# compatibility header $1 defines?
+kvm_block_used()
+{
+	local macro
+
+	for macro in $(awk -v name="$2" '
+		$0 == "#ifndef " name { on = 1; next }
+		on && /^#endif/ { exit }
+		on && /^#define/ { sub(/^#define[ \t]+/, ""); sub(/[ \t(].*/, ""); print }' "$1"); do
+		grep -qw -- "$macro" "$3" && return 0
+	done
+	return 1
+}
+
+# The compatibility header $1 resolved for this tree and for the file $2
+# that includes it: its include lines (prefixed "I "), then its body
+# (prefixed "B ").  A top-level "#ifndef NAME" block goes, with the comment
+# just above it, when the tree defines NAME or when the file uses none of
+# the block's macros, and stays otherwise; the guard and the file's own
+# comment go; a static inline function becomes static, as in any .c file.
 kvm_compat_for_tree()
 {
-	local compat=$1 guard name defined=" "
+	local compat=$1 file=$2 guard name defined=" "
 
 	guard=$(sed -n 's/^#ifndef \([A-Z0-9_]*_H\)$/\1/p' "$compat" | head -n 1)
 	for name in $(sed -n 's/^#ifndef \([A-Za-z0-9_]*\)$/\1/p' "$compat"); do
-		[ "$name" != "$guard" ] && kvm_tree_defines "$name" &&
+		[ "$name" != "$guard" ] || continue
+		if kvm_tree_defines "$name" || ! kvm_block_used "$compat" "$name" "$file"; then
 			defined="$defined$name "
+		fi
 	done
 	awk -v guard="$guard" -v defined="$defined" '
 	function flush() { for (i = 0; i < np; i++) print "B " pend[i]; np = 0 }
@@ -135,7 +153,7 @@ kvm_test_for_tree()
 {
 	local test=$1 compat=$2 resolved inc body
 
-	resolved=$(kvm_compat_for_tree "$compat") || return 1
+	resolved=$(kvm_compat_for_tree "$compat" "$test") || return 1
 	inc=$(printf '%s\n' "$resolved" | sed -n 's/^I //p' |
 		while read -r line; do
 			grep -qxF "$line" "$test" || echo "$line"

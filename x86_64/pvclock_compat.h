@@ -9,8 +9,9 @@
  * This header stays out of tree.  scripts/kvm-tree.sh writes each .c file
  * that includes it into a tree (make install, make patch) with it resolved
  * for that tree: each top-level "#ifndef NAME" block below goes, with the
- * comment above it, where the tree's selftest headers or uapi define NAME,
- * and stays where they do not; the rest joins the file.  Keep every choice
+ * comment above it, where the tree's selftest headers or uapi define NAME
+ * or where the file uses none of the block's macros, and stays otherwise;
+ * the rest joins the file.  Keep every choice
  * in that form, and define only macros: a file that does not use one of
  * them must still build without a warning.
  */
