@@ -21,7 +21,5 @@ printf 'trees (linux-source-X.Y):'
 papt apt-cache search --names-only '^linux-source-[0-9]+\.[0-9]+$' |
 	sed -n 's/^linux-source-\([0-9.]*\) .*/\1/p' | sort -uV | paste -sd ' ' | sed 's/^/ /'
 printf 'cloud kernels (debian-X.Y):'
-papt apt-cache search --names-only \
-	'^linux-(image|binary-unsigned)-[0-9]+\.[0-9]+\.[0-9].*-cloud-amd64(-unsigned)?$' |
-	sed -n 's/^linux-[a-z-]*-\([0-9]*\.[0-9]*\)\.[0-9].*/\1/p' | sort -uV | paste -sd ' ' |
-	sed 's/^/ /'
+debian_kernels '[0-9]+\.[0-9]+' | sed 's/^\([0-9]*\.[0-9]*\)\..*/\1/' | sort -uV |
+	paste -sd ' ' | sed 's/^/ /'

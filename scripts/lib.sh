@@ -209,7 +209,7 @@ deb_download()
 	(cd "$2" && papt apt-get download -q "$1" >&2)
 }
 
-# not_in_archive PACKAGE VERSION: the one-line error for a kernel series
+# not_in_archive PACKAGE: the one-line error for a kernel series
 # that Debian's suites no longer (or never) carried.
 not_in_archive()
 {
@@ -227,6 +227,20 @@ papt_has()
 	papt apt-cache show "$1" >/dev/null 2>&1
 }
 
+# debian_kernels SERIES_RE: Debian's cloud kernels whose series (6.12,
+# 7.3, ...) matches the extended regular expression SERIES_RE, in the
+# project's package lists, one "RELEASE PACKAGE" line each.  Debian 12
+# ships one package, linux-image-RELEASE-unsigned; Debian 13 and later
+# split it into linux-binary-unsigned-RELEASE and linux-modules-RELEASE.
+debian_kernels()
+{
+	papt apt-cache search --names-only \
+		"^linux-(image-$1\\.[0-9].*-cloud-amd64-unsigned|binary-unsigned-$1\\.[0-9].*-cloud-amd64)\$" \
+		2>/dev/null | cut -d' ' -f1 |
+		sed -n -e 's/^linux-image-\(.*\)-unsigned$/\1 &/p' \
+		       -e 's/^linux-binary-unsigned-\(.*\)$/\1 &/p'
+}
+
 # linux_source_deb VERSION CACHE: the newest .deb of Debian's
 # linux-source-VERSION in the folder CACHE, downloaded into it when there is
 # none.  Offline, the newest copy already cached will do.
@@ -240,7 +254,7 @@ linux_source_deb()
 		echo "$deb"
 		return 0
 	fi
-	papt_has "$pkg" || not_in_archive "$pkg" "$1"
+	papt_has "$pkg" || not_in_archive "$pkg"
 	note "downloading $pkg (Debian's $1 source)"
 	deb_download "$pkg" "$cache" ||
 		die "downloading $pkg failed (network or package list unavailable; pass KSRC=/path/to/linux instead)"

@@ -126,25 +126,10 @@ parse_args()
 	done
 }
 
-# Debian's cloud kernels of series $1 (6.12, 7.3, ...) in the project's
-# package lists, one "RELEASE PACKAGE" line each.  Debian 12 ships one
-# package, linux-image-RELEASE-unsigned; Debian 13 and later split it into
-# linux-binary-unsigned-RELEASE and linux-modules-RELEASE.
-debian_kernels()
-{
-	local v=${1//./\\.}
-
-	papt apt-cache search --names-only \
-		"^linux-(image-$v\\.[0-9].*-cloud-amd64-unsigned|binary-unsigned-$v\\.[0-9].*-cloud-amd64)\$" \
-		2>/dev/null | cut -d' ' -f1 |
-		sed -n -e 's/^linux-image-\(.*\)-unsigned$/\1 &/p' \
-		       -e 's/^linux-binary-unsigned-\(.*\)$/\1 &/p'
-}
-
 # The newest of them: "RELEASE PACKAGE", or nothing.
 debian_newest_kernel()
 {
-	debian_kernels "$1" | sort -V -k1,1 | tail -n 1
+	debian_kernels "${1//./\\.}" | sort -V -k1,1 | tail -n 1
 }
 
 # unpack_kernel PACKAGE RELEASE DEST: DEST/vmlinuz and DEST/modules (the
