@@ -42,13 +42,6 @@ ramdisk_modules=(kvm_amd kvm_intel virtio_pci virtio_blk ext4)
 # The job's timeouts, in minutes: each program may take 3 (the test
 # definition's KVM_TEST_TIMEOUT), deploying and booting 3 each.
 
-need_value()
-{
-	if [ $# -lt 2 ] || [ -z "$2" ]; then
-		usage_error "$1 needs a value"
-	fi
-}
-
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) need_value "$@"; kernel=$2; shift 2 ;;

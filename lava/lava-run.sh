@@ -51,13 +51,6 @@ lavadir=$build/lava
 # Debian 12's own kernel series: libguestfs's appliance kernel.
 appliance_series=6.1
 
-need_value()
-{
-	if [ $# -lt 2 ] || [ -z "$2" ]; then
-		usage_error "$1 needs a value"
-	fi
-}
-
 while [ $# -gt 0 ]; do
 	case $1 in
 	--cpu)

@@ -70,6 +70,15 @@ usage_error()
 	exit "${usage_exit:-2}"
 }
 
+# need_value OPTION [VALUE]: a usage error unless the option has a
+# non-empty value (call it with "$@" of an argument loop).
+need_value()
+{
+	if [ $# -lt 2 ] || [ -z "$2" ]; then
+		usage_error "$1 needs a value"
+	fi
+}
+
 # note MESSAGE...: a progress line on stderr, "${note_prefix}MESSAGE".
 note()
 {

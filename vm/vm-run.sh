@@ -75,13 +75,6 @@ no_result()
 	exit "$NO_RESULT"
 }
 
-need_value()
-{
-	if [ $# -lt 2 ] || [ -z "$2" ]; then
-		usage_error "$1 needs a value"
-	fi
-}
-
 positive()
 {
 	[[ $2 =~ ^[1-9][0-9]{0,5}$ ]] || usage_error "$1: '$2' is not a whole number of seconds from 1 to 999999"
