@@ -11,13 +11,13 @@
 #     from its files, the kselftest runner runs it (where this machine
 #     has KVM), make uninstall leaves the copy identical to the tree
 #     (diff -r).
-#  3. Both builds run on this machine's KVM: where /dev/kvm is usable,
+#  3. Each build runs on this machine's KVM: where /dev/kvm is usable,
 #     masterclock_update, set_clock and reference_update must run and pass
 #     (a skip is a failure); elsewhere the test must exit 4 (skip).
 #  4. Whatever this machine has, the test runs inside Debian's BASE_KVER,
 #     6.12 and 6.1 kernels booted by the VM runner, each with the build
-#     that matches it, with --reads 1000000: every subtest --list names other than
-#     set_clock_guest must pass, set_clock_guest must skip with its
+#     that matches it, with --reads 1000000: every subtest --list names
+#     other than set_clock_guest must pass, set_clock_guest must skip with its
 #     reason (no KVM_CAP_CLOCK_GUEST), exact must show 0 differing reads
 #     out of at least 1,000,000 at every rate, and migrate must restore
 #     with pvclock_restore() into the fresh VM in both its restores, with
