@@ -26,10 +26,10 @@ PATCH_KVERS ?= 6.1 6.12 $(BASE_KVER)
 .PHONY: fuzz badinput checkpatch stability patch patch-check bisect-selftest
 
 # The selftest's option parser on the host, with no kernel tree.
-$(BUILD)/san/test_opts: tests/test_opts.c x86_64/pvclock_drift_opts.c \
-			x86_64/pvclock_drift.h $(LIB_HDR)
+$(BUILD)/san/test_opts: tests/test_opts.c lib/x86/pvclock_drift_opts.c \
+			include/x86/pvclock_drift.h $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -o $@ tests/test_opts.c x86_64/pvclock_drift_opts.c
+	$(CC) $(HOST_CFLAGS) -Iinclude/x86 $(SAN_CFLAGS) -o $@ tests/test_opts.c lib/x86/pvclock_drift_opts.c
 
 BADINPUT_SUITES := \
 	"selftest options (asan+ubsan)" "$(BUILD)/san/test_opts" \

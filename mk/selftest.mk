@@ -24,7 +24,7 @@ PVC_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 # Every test program the project builds, by name (x86_64/NAME.c), in the
 # selftest's build folder ($(KOUT)): the one list of them.  make selftest
 # builds each, and the LAVA job runs each (mk/lava.mk).
-SELFTEST_PROGS := pvclock_drift_test
+SELFTEST_PROGS := pvclock_drift_test pvclock_restore_test pvclock_clock_guest_test
 KVER ?= $(BASE_KVER)
 KTREES := $(abspath $(BUILD))/trees
 RUN_ARGS ?=

@@ -28,13 +28,15 @@ PVC_OBJDIR := $(OUTPUT)/pvclock
 PVC_HDRS := $(PVCLOCK_SRC)/include/pvclock_ref.h \
 	    $(PVCLOCK_SRC)/include/pvclock_restore.h \
 	    $(PVCLOCK_SRC)/x86_64/pvclock_compat.h \
-	    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
-	    $(PVCLOCK_SRC)/include/x86/pvclock_util.h
+	    $(PVCLOCK_SRC)/include/x86/pvclock_drift.h \
+	    $(PVCLOCK_SRC)/include/x86/pvclock_util.h \
+	    $(PVCLOCK_SRC)/include/x86/pvclock_migrate.h
 PVC_LIB_OBJS := $(PVC_OBJDIR)/pvclock_ref.o $(PVC_OBJDIR)/pvclock_restore.o \
-		$(PVC_OBJDIR)/pvclock_drift_opts.o $(PVC_OBJDIR)/pvclock_util.o
+		$(PVC_OBJDIR)/pvclock_drift_opts.o $(PVC_OBJDIR)/pvclock_util.o \
+		$(PVC_OBJDIR)/pvclock_migrate.o
 # The test programs, x86_64/NAME.c each (mk/selftest.mk passes its
 # SELFTEST_PROGS).
-PVC_TESTS ?= pvclock_drift_test
+PVC_TESTS ?= pvclock_drift_test pvclock_restore_test pvclock_clock_guest_test
 PVC_PROGS := $(addprefix $(OUTPUT)/,$(PVC_TESTS))
 PVC_TEST_OBJS := $(addprefix $(PVC_OBJDIR)/,$(addsuffix .o,$(PVC_TESTS)))
 # The project's headers, before the tree's: a copy installed in the tree
@@ -66,15 +68,8 @@ $(PVC_OBJDIR)/pvc_runner_test.o: $(PVCLOCK_SRC)/tests/pvc_runner_test.c $(PVC_HD
 	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) -c $< -o $@
 
 # The tests' shared code, guest code among it.
-$(PVC_OBJDIR)/pvclock_util.o: $(PVCLOCK_SRC)/lib/x86/pvclock_util.c $(PVC_HDRS)
+$(PVC_OBJDIR)/%.o: $(PVCLOCK_SRC)/lib/x86/%.c $(PVC_HDRS)
 	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) -c $< -o $@
-
-# Host code only: the option parser.
-$(PVC_OBJDIR)/pvclock_drift_opts.o: $(PVCLOCK_SRC)/x86_64/pvclock_drift_opts.c \
-				    $(PVCLOCK_SRC)/x86_64/pvclock_drift.h \
-				    $(PVCLOCK_SRC)/include/pvclock_ref.h
-	$(CC) $(PVC_INC) $(CFLAGS) $(CPPFLAGS) $(TARGET_ARCH) \
-		-c $< -o $@
 
 $(PVC_OBJDIR)/pvclock_ref.o: $(PVCLOCK_SRC)/lib/pvclock_ref.c \
 			     $(PVCLOCK_SRC)/include/pvclock_ref.h

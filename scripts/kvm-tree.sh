@@ -50,9 +50,9 @@ kvm_part_files()
 		echo "lib/$archdir/pvclock_restore.c lib/pvclock_restore.c"
 		;;
 	test)
-		echo "include/$archdir/pvclock_drift.h x86_64/pvclock_drift.h"
+		echo "include/$archdir/pvclock_drift.h include/x86/pvclock_drift.h"
 		echo "include/$archdir/pvclock_util.h include/x86/pvclock_util.h"
-		echo "lib/$archdir/pvclock_drift_opts.c x86_64/pvclock_drift_opts.c"
+		echo "lib/$archdir/pvclock_drift_opts.c lib/x86/pvclock_drift_opts.c"
 		echo "lib/$archdir/pvclock_util.c lib/x86/pvclock_util.c"
 		echo "$archdir/pvclock_drift_test.c x86_64/pvclock_drift_test.c"
 		;;

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The selftest's option parser, pvd_parse_args() from x86_64/pvclock_drift.h
+ * The selftest's option parser, pvd_parse_args() from include/x86/pvclock_drift.h
  * (getopt_long() and strtoull()), over a matrix of good and bad command
  * lines: every option with a missing, empty, malformed, negative, zero,
  * out-of-range and beyond-its-type value, in both the "--opt value" and the
  * "--opt=value" forms; unknown and abbreviated options and stray arguments.
  * A bad command line must give PVD_ARGS_ERROR with a one-line message naming
- * the option; a good one must set exactly that value.  Built with
+ * the option; a good one must set exactly that value.  Each test takes only
+ * the options it names: any other is an error there.  Built with
  * AddressSanitizer + UBSan.  TAP, one line per case.
  */
 #include <inttypes.h>
@@ -16,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../x86_64/pvclock_drift.h"
+#include "../include/x86/pvclock_drift.h"
 
 #define MAX_ARGS 8
 
@@ -38,6 +39,9 @@ static const char *const subtests[] = {
 	"set_clock_guest", "stock_restore", "concurrent_update", "migrate",
 	"vcpu_hotplug",
 };
+
+/* The options parse() lets through: all of them, but in test_accepted(). */
+static uint32_t accepted = ~0U;
 
 /*
  * Parse a NULL-terminated argument list.  The strings are copied into
@@ -63,8 +67,8 @@ static enum pvd_args_result parse(const char *const *args, struct pvd_opts *o,
 	}
 	argv[argc] = NULL;
 	err[0] = '\0';
-	return pvd_parse_args(argc, argv, subtests, PVD_ARRAY_SIZE(subtests), o,
-			      err, errlen);
+	return pvd_parse_args(argc, argv, subtests, PVD_ARRAY_SIZE(subtests),
+			      accepted, o, err, errlen);
 }
 
 static void describe(char *buf, size_t len, const char *const *args)
@@ -494,6 +498,42 @@ static void test_only_and_list(void)
 		     "unexpected argument");
 }
 
+/*
+ * A test that takes only --reads: every other option with a value is an
+ * unknown option there, in both forms, and --help, --list and --only still
+ * work.
+ */
+static void test_accepted(void)
+{
+	static const char *const others[] = {
+		"--interval-ms=5", "--max-drift-ppb=5", "--max-set-clock-ns=5",
+		"--tolerance-ns=5", "--clock-guest-mode=exact",
+		"--restore-tolerance-ns=5", "--restore-attempts=5",
+		"--restore-ms=5",
+	};
+	char err[256];
+	struct pvd_opts o;
+	unsigned int i;
+
+	accepted = PVD_OPT(PVD_OPT_READS);
+	for (i = 0; i < PVD_ARRAY_SIZE(others); i++) {
+		expect_error((const char *const[]){ others[i], NULL },
+			     "unknown option");
+		expect_error((const char *const[]){ "--reads=7", others[i], NULL },
+			     "unknown option");
+	}
+	expect_value((const char *const[]){ "--reads", "7", NULL },
+		     offsetof(struct pvd_opts, reads), 7);
+	expect_result((const char *const[]){ "--help", NULL }, PVD_ARGS_HELP,
+		      "--help where the test takes only --reads");
+	expect_result((const char *const[]){ "--list", NULL }, PVD_ARGS_LIST,
+		      "--list where the test takes only --reads");
+	report(parse((const char *const[]){ "--only", "set_clock", NULL }, &o,
+		     err, sizeof(err)) == PVD_ARGS_RUN && o.only == 1U << 1,
+	       "--only where the test takes only --reads", err);
+	accepted = ~0U;
+}
+
 static void test_small_buffer(void)
 {
 	const char *const args[] = {
@@ -520,6 +560,7 @@ int main(void)
 	test_clock_guest_mode();
 	test_names_and_strays();
 	test_only_and_list();
+	test_accepted();
 	test_small_buffer();
 	printf("1..%u\n", tests);
 	printf("# pvd_parse_args: %u cases, %u failed\n", tests, failed);

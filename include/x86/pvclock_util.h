@@ -26,6 +26,8 @@
 /* Time budget of one reference_update comparison, and its least reads. */
 #define PVC_COMPARE_MS		200
 #define PVC_COMPARE_MIN_READS	1000
+/* 1 ns in 2^-32 ns, the unit of the fractions pvclock_ref_frac() gives. */
+#define PVC_NS_FRAC		0x100000000LL
 /* A jump beyond this is no clock at all. */
 #define PVC_SANE_JUMP_NS	(10 * PVC_NSEC_PER_MSEC)
 
@@ -127,6 +129,35 @@ void pvc_sleep_ns(u64 ns);
 void pvc_sleep_ms(u64 ms);
 u64 pvc_mono_ns(void);
 
+/* ---- host: clocks and TSCs ---- */
+
+/*
+ * A drift rate: the clock gained ahead (2^-32 ns) on the host's raw clock
+ * over over_ns of it, both from two master clock updates' pvtis.  Each
+ * system_time is a whole ns floor, so ahead is good to within 1 ns.
+ */
+struct pvc_drift_rate {
+	s64 ahead;
+	u64 over_ns;
+};
+
+u64 pvc_host_tsc_ordered(void);
+u64 pvc_vcpu_tsc_offset(struct kvm_vcpu *vcpu);
+u64 pvc_clock_zero_period(const struct pvclock_ref_clock *c);
+/*
+ * How far the clock c is ahead of the clock ref at ref's reference, with
+ * the fraction c's floor drops, in 2^-32 ns: the jump a guest on c sees
+ * when it moves to ref, before either rounds.  False beyond
+ * PVC_SANE_JUMP_NS.
+ */
+bool pvc_clock_ahead(const struct pvclock_ref_clock *c,
+		     const struct pvclock_ref_clock *ref, s64 *ahead);
+/* The same reference and scale; flags aside. */
+bool pvc_same_clock(const struct pvclock_ref_clock *a,
+		    const struct pvclock_ref_clock *b);
+s64 pvc_drift_rate_ppb(const struct pvc_drift_rate *r);
+void pvc_host_recompute(const struct pvc_vm *t, struct pvd_stats *s);
+
 /* ---- host: subtest results ---- */
 
 void __printf(1, 2) __noreturn pvc_skip(const char *fmt, ...);
@@ -150,19 +181,24 @@ struct pvc_subtest {
 
 /*
  * The KTAP header and plan, then each subtest that pvc_opts selects in a
- * child process, one result line each, and the totals.
+ * child process, one result line each, and the totals.  Exits: 4 when
+ * every subtest skipped, else 0 when all passed or skipped, else 1.
  */
 void pvc_run_subtests(const struct pvc_subtest *st, unsigned int nr);
 
-/* "Subtests: " and the table's names, for a test's usage(). */
-void pvc_usage_subtests(FILE *f, const struct pvc_subtest *st, unsigned int nr);
+/* A test: its name, what it does in a line, its subtests and options. */
+struct pvc_test {
+	const char *name;
+	const char *summary;
+	const struct pvc_subtest *subtests;
+	unsigned int nr_subtests;
+	u32 options;	/* PVD_OPT() bits beyond --help, --list and --only */
+};
 
 /*
- * A test's main(): its options (pvd_parse_args(), --only and --list from
- * the table st), then its subtests; the exit code.
+ * A test's main(): its options (pvd_parse_args(); --help and --list from
+ * the test's table), then its subtests; the exit code.
  */
-int pvc_main(int argc, char **argv, const char *name,
-	     const struct pvc_subtest *st, unsigned int nr,
-	     void (*usage)(FILE *f));
+int pvc_main(int argc, char **argv, const struct pvc_test *test);
 
 #endif /* SELFTEST_KVM_PVCLOCK_UTIL_H */

@@ -401,6 +401,83 @@ u64 pvc_mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* ---- host: clocks and TSCs ---- */
+
+/* The guest's figures, recomputed by the host from its logged TSC values. */
+void pvc_host_recompute(const struct pvc_vm *t, struct pvd_stats *s)
+{
+	u64 n = pvc_gr.run.stats.reads < PVC_LOG_ENTRIES ?
+		pvc_gr.run.stats.reads : PVC_LOG_ENTRIES;
+	u64 i;
+
+	pvd_stats_init(s);
+	for (i = 0; i < n; i++)
+		pvd_stats_add(s, pvd_clock_diff(&pvc_gr.old_clk, &pvc_gr.new_clk,
+						t->log[i]));
+}
+
+
+/* The host's TSC, read after everything before it has completed. */
+u64 pvc_host_tsc_ordered(void)
+{
+	u32 lo, hi;
+
+	__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return (u64)hi << 32 | lo;
+}
+
+/* Guest TSC minus host TSC, as KVM_VCPU_TSC_OFFSET reports it. */
+u64 pvc_vcpu_tsc_offset(struct kvm_vcpu *vcpu)
+{
+	u64 offset = 0;
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (u64)(uintptr_t)&offset,
+	};
+
+	TEST_ASSERT(!__vcpu_ioctl(vcpu, KVM_GET_DEVICE_ATTR, &attr),
+		    "KVM_GET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET): %s",
+		    strerror(errno));
+	return offset;
+}
+
+/*
+ * A clock's exact references (reads with no fraction) recur every
+ * 2^pvclock_ref_zero_period_log2() ticks from its own reference.
+ */
+u64 pvc_clock_zero_period(const struct pvclock_ref_clock *c)
+{
+	return 1ULL << pvclock_ref_zero_period_log2(c->mul, c->shift);
+}
+
+bool pvc_clock_ahead(const struct pvclock_ref_clock *c,
+		     const struct pvclock_ref_clock *ref, s64 *ahead)
+{
+	s64 whole = (s64)(pvclock_ref_read(c, ref->tsc_timestamp) -
+			  ref->system_time);
+
+	if (whole > (s64)PVC_SANE_JUMP_NS || whole < -(s64)PVC_SANE_JUMP_NS)
+		return false;
+	*ahead = whole * PVC_NS_FRAC +
+		 (s64)pvclock_ref_frac(c, ref->tsc_timestamp);
+	return true;
+}
+
+bool pvc_same_clock(const struct pvclock_ref_clock *a,
+		    const struct pvclock_ref_clock *b)
+{
+	return a->tsc_timestamp == b->tsc_timestamp &&
+	       a->system_time == b->system_time && a->mul == b->mul &&
+	       a->shift == b->shift;
+}
+
+s64 pvc_drift_rate_ppb(const struct pvc_drift_rate *r)
+{
+	return (s64)((__int128)r->ahead * 1000000000 /
+		     ((__int128)r->over_ns * PVC_NS_FRAC));
+}
+
 /* ---- host: subtest results ---- */
 
 /* Shared with the children, which report a reason here before exiting. */
@@ -686,55 +763,121 @@ void pvc_run_subtests(const struct pvc_subtest *st, unsigned int nr)
 	for (i = 0; i < nr; i++)
 		if (pvd_selected(&pvc_opts, i))
 			run_subtest(&st[i]);
+	/*
+	 * A test whose every subtest skipped (a kernel without the interface
+	 * it tests) skipped as a whole: kselftest's runner says so.
+	 */
+	if (planned && ksft_get_xskip_cnt() == (int)planned) {
+		ksft_print_cnts();
+		exit(KSFT_SKIP);
+	}
 	ksft_finished();
 }
 
-/* "Subtests: a, b, ...", wrapped before 80 columns, for a test's usage(). */
-void pvc_usage_subtests(FILE *f, const struct pvc_subtest *st, unsigned int nr)
+/* "Subtests: a, b, ...", wrapped before 80 columns. */
+static void usage_subtests(FILE *f, const struct pvc_test *test)
 {
 	size_t col = fprintf(f, "Subtests:");
-	unsigned int i;
+	unsigned int i, nr = test->nr_subtests;
+	const char *name;
 	size_t len;
 
 	for (i = 0; i < nr; i++) {
-		len = strlen(st[i].name) + 1;
+		name = test->subtests[i].name;
+		len = strlen(name) + 1;
 		if (col + 1 + len >= 80) {
-			fprintf(f, "\n%s%c", st[i].name, i + 1 < nr ? ',' : '.');
+			fprintf(f, "\n%s%c", name, i + 1 < nr ? ',' : '.');
 			col = len;
 		} else {
-			col += fprintf(f, " %s%c", st[i].name, i + 1 < nr ? ',' : '.');
+			col += fprintf(f, " %s%c", name, i + 1 < nr ? ',' : '.');
 		}
 	}
 	fprintf(f, "\n");
 }
 
-int pvc_main(int argc, char **argv, const char *name,
-	     const struct pvc_subtest *st, unsigned int nr,
-	     void (*usage)(FILE *f))
+/* Each option's lines of --help, in the parser's order. */
+static const char *const option_help[PVD_NR_OPTS] = {
+	[PVD_OPT_INTERVAL_MS] =
+	"  --interval-ms N        time between the two master clock updates that\n"
+	"                         measure the drift (1000)\n",
+	[PVD_OPT_MAX_DRIFT_PPB] =
+	"  --max-drift-ppb N      fail masterclock_update beyond N ppb (report only)\n",
+	[PVD_OPT_MAX_SET_CLOCK_NS] =
+	"  --max-set-clock-ns N   fail set_clock beyond N ns either way (report only)\n",
+	[PVD_OPT_READS] =
+	"  --reads N              guest reads per comparison (as many as fit in 0.2 s,\n"
+	"                         at least 1000)\n",
+	[PVD_OPT_TOLERANCE_NS] =
+	"  --tolerance-ns N       the bound on any read after KVM_SET_CLOCK_GUEST (2)\n",
+	[PVD_OPT_CLOCK_GUEST_MODE] =
+	"  --clock-guest-mode M   what KVM_SET_CLOCK_GUEST must do: round-down or\n"
+	"                         exact; the kernel then has the ioctls (a skip is a\n"
+	"                         failure).  Default: whichever the kernel's numbers match\n",
+	[PVD_OPT_RESTORE_TOLERANCE_NS] =
+	"  --restore-tolerance-ns N  pvclock_restore()'s bound on any read (1)\n",
+	[PVD_OPT_RESTORE_ATTEMPTS] =
+	"  --restore-attempts N   pvclock_restore()'s KVM_SET_CLOCK calls at most (1000)\n",
+	[PVD_OPT_RESTORE_MS] =
+	"  --restore-ms N         time pvclock_restore() may take (2000)\n",
+	[PVD_OPT_ONLY] =
+	"  --only NAME,...        run only these subtests (in their usual order)\n",
+	[PVD_OPT_LIST] =
+	"  --list                 print the subtests' names, one a line, and exit\n",
+	[PVD_OPT_HELP] =
+	"  --help                 this text\n",
+};
+
+/* The options go in this order: the test's own, then the three all take. */
+static const enum pvd_option help_order[] = {
+	PVD_OPT_INTERVAL_MS, PVD_OPT_MAX_DRIFT_PPB, PVD_OPT_MAX_SET_CLOCK_NS,
+	PVD_OPT_READS, PVD_OPT_TOLERANCE_NS, PVD_OPT_CLOCK_GUEST_MODE,
+	PVD_OPT_RESTORE_TOLERANCE_NS, PVD_OPT_RESTORE_ATTEMPTS,
+	PVD_OPT_RESTORE_MS, PVD_OPT_ONLY, PVD_OPT_LIST, PVD_OPT_HELP,
+};
+
+static void usage(FILE *f, const struct pvc_test *test)
+{
+	u32 accepted = test->options | PVD_OPTS_ALWAYS;
+	unsigned int i;
+
+	static_assert(ARRAY_SIZE(help_order) == PVD_NR_OPTS);
+	fprintf(f, "Usage: %s [options]\n%s\n", test->name, test->summary);
+	usage_subtests(f, test);
+	fprintf(f, "\n");
+	for (i = 0; i < ARRAY_SIZE(help_order); i++)
+		if (accepted & PVD_OPT(help_order[i]))
+			fputs(option_help[help_order[i]], f);
+	fprintf(f,
+		"\n"
+		"Numbers are decimal or 0x hex.  Exit codes: 0 pass, 1 fail, 4 skip.\n"
+		"Each figure is also printed as '# metric NAME VALUE UNIT'.\n");
+}
+
+int pvc_main(int argc, char **argv, const struct pvc_test *test)
 {
 	const char *names[PVD_MAX_SUBTESTS];
+	unsigned int i, nr = test->nr_subtests;
 	char err[256];
-	unsigned int i;
 
 	TEST_ASSERT(nr <= PVD_MAX_SUBTESTS, "%u subtests, at most %d", nr,
 		    PVD_MAX_SUBTESTS);
 	for (i = 0; i < nr; i++)
-		names[i] = st[i].name;
-	switch (pvd_parse_args(argc, argv, names, nr, &pvc_opts, err,
-			       sizeof(err))) {
+		names[i] = test->subtests[i].name;
+	switch (pvd_parse_args(argc, argv, names, nr, test->options, &pvc_opts,
+			       err, sizeof(err))) {
 	case PVD_ARGS_HELP:
-		usage(stdout);
+		usage(stdout, test);
 		return KSFT_PASS;
 	case PVD_ARGS_LIST:
 		for (i = 0; i < nr; i++)
 			printf("%s\n", names[i]);
 		return KSFT_PASS;
 	case PVD_ARGS_ERROR:
-		fprintf(stderr, "%s: %s\n", name, err);
+		fprintf(stderr, "%s: %s\n", test->name, err);
 		return KSFT_FAIL;
 	case PVD_ARGS_RUN:
 		break;
 	}
-	pvc_run_subtests(st, nr);
+	pvc_run_subtests(test->subtests, nr);
 	return KSFT_PASS;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * pvclock_drift_test's options: host code only (getopt_long(), strtoull()),
+ * The pvclock tests' options: host code only (getopt_long(), strtoull()),
  * kept apart from pvclock_drift.h, which guest code includes, so that the
  * host unit tests (tests/test_opts.c) can run the parser without KVM.
  */
@@ -91,14 +91,8 @@ static const char *pvd_parse_only(const char *s, const char *const *names,
 
 /* getopt_long() returns this plus the index of a long option. */
 #define PVD_OPT_BASE	256
-/* The options that take no number, first in the table. */
-#define PVD_OPT_HELP		0
-#define PVD_OPT_LIST		1
-#define PVD_OPT_CLOCK_GUEST_MODE	2
-#define PVD_OPT_ONLY		3
-/* Those that take no value at all. */
+/* Those that take no value at all, first in the table. */
 #define PVD_OPT_NO_VALUE(d)	((d) <= PVD_OPT_LIST)
-#define PVD_NR_OPTS		12
 
 struct pvd_opt_desc {
 	const char *name;
@@ -194,12 +188,13 @@ static bool pvd_parse_value(const struct pvd_opt_desc *d, unsigned int idx,
  * its index in desc, or -1 with the reason in err.
  */
 static int pvd_check_option(int c, const char *arg,
-			    const struct pvd_opt_desc *desc, uint32_t *seen,
-			    char *err, size_t errlen)
+			    const struct pvd_opt_desc *desc, uint32_t accepted,
+			    uint32_t *seen, char *err, size_t errlen)
 {
 	unsigned int d = (unsigned int)((c == ':' ? optopt : c) - PVD_OPT_BASE);
 
-	if (d >= PVD_NR_OPTS || !pvd_exact_name(arg, desc[d].name)) {
+	if (d >= PVD_NR_OPTS || !(accepted & 1U << d) ||
+	    !pvd_exact_name(arg, desc[d].name)) {
 		snprintf(err, errlen, "unknown option '%.*s'",
 			 (int)strcspn(arg, "="), arg);
 		return -1;
@@ -214,7 +209,8 @@ static int pvd_check_option(int c, const char *arg,
 
 enum pvd_args_result pvd_parse_args(int argc, char **argv,
 				    const char *const *names, unsigned int nr,
-				    struct pvd_opts *o, char *err, size_t errlen)
+				    uint32_t accepted, struct pvd_opts *o,
+				    char *err, size_t errlen)
 {
 	struct pvd_opt_desc desc[PVD_NR_OPTS];
 	struct option longopts[PVD_NR_OPTS + 1] = {};
@@ -244,7 +240,8 @@ enum pvd_args_result pvd_parse_args(int argc, char **argv,
 			break;
 		if (c == 'h' && !strcmp(arg, "-h"))
 			return PVD_ARGS_HELP;
-		d = pvd_check_option(c, arg, desc, &seen, err, errlen);
+		d = pvd_check_option(c, arg, desc, accepted | PVD_OPTS_ALWAYS,
+				     &seen, err, errlen);
 		if (d < 0)
 			return PVD_ARGS_ERROR;
 		if (d == PVD_OPT_HELP)

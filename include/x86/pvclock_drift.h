@@ -98,6 +98,31 @@ static inline bool pvd_selected(const struct pvd_opts *o, unsigned int i)
 	return !o->only || (o->only & 1U << i);
 }
 
+/*
+ * The options, in the parser's order; a test names those it takes as bits
+ * (PVD_OPT(PVD_OPT_READS) | ...), and every test takes --help, --list and
+ * --only.  Any other is a usage error there.
+ */
+enum pvd_option {
+	PVD_OPT_HELP,
+	PVD_OPT_LIST,
+	PVD_OPT_CLOCK_GUEST_MODE,
+	PVD_OPT_ONLY,
+	PVD_OPT_INTERVAL_MS,
+	PVD_OPT_MAX_DRIFT_PPB,
+	PVD_OPT_MAX_SET_CLOCK_NS,
+	PVD_OPT_READS,
+	PVD_OPT_TOLERANCE_NS,
+	PVD_OPT_RESTORE_TOLERANCE_NS,
+	PVD_OPT_RESTORE_ATTEMPTS,
+	PVD_OPT_RESTORE_MS,
+	PVD_NR_OPTS
+};
+
+#define PVD_OPT(o)		(1U << (o))
+#define PVD_OPTS_ALWAYS		(PVD_OPT(PVD_OPT_HELP) | PVD_OPT(PVD_OPT_LIST) | \
+				 PVD_OPT(PVD_OPT_ONLY))
+
 enum pvd_args_result {
 	PVD_ARGS_RUN,
 	PVD_ARGS_HELP,
@@ -105,18 +130,20 @@ enum pvd_args_result {
 	PVD_ARGS_ERROR,
 };
 
-/* The options' defaults (x86_64/pvclock_drift_opts.c, host code only). */
+/* The options' defaults (lib/x86/pvclock_drift_opts.c, host code only). */
 void pvd_default_opts(struct pvd_opts *o);
 
 /*
  * Fill *o from argv; --only takes the nr names in names, the test's
- * subtests (at most PVD_MAX_SUBTESTS).  On error, a one-line message (no
- * newline) in err.  An option given twice is an error, not "the last one
- * wins", and so is one whose value is missing or is the next option.
+ * subtests (at most PVD_MAX_SUBTESTS), and accepted names the other options
+ * the test takes.  On error, a one-line message (no newline) in err.  An
+ * option given twice is an error, not "the last one wins", and so is one
+ * whose value is missing or is the next option.
  */
 enum pvd_args_result pvd_parse_args(int argc, char **argv,
 				    const char *const *names, unsigned int nr,
-				    struct pvd_opts *o, char *err, size_t errlen);
+				    uint32_t accepted, struct pvd_opts *o,
+				    char *err, size_t errlen);
 
 /* What the guest sees over its reads: old minus new clock, in ns. */
 struct pvd_stats {
