@@ -827,7 +827,8 @@ static void clock_guest_reads(struct pvc_vm *t, const struct pvclock_ref_clock *
 
 	pvc_set_compare_budget(t);
 	pvc_run_to_stage(t, t->vcpu, CG_COMPARED);
-	if (!pvc_same_clock(&pvc_gr.new_clk, restored) || !pvc_same_clock(&pvc_gr.end_clk, restored))
+	if (!pvc_same_clock(&pvc_gr.new_clk, restored) ||
+	    !pvc_same_clock(&pvc_gr.end_clk, restored))
 		pvc_fail("the guest read another pvti than the restored one");
 	if (pvclock_ref_diff_range(saved, restored, &lo_diff, &hi_diff)) {
 		pvc_fail("pvclock_ref_diff_range() refused the saved and restored clocks");
@@ -920,7 +921,8 @@ static bool migrate_save_clock(struct pvc_migrate_vm *a,
 				     "migrate_clock_guest"))
 		return false;
 	if (!pvc_same_clock(&s->clock, &pvc_mgr[0].stepped))
-		pvc_fail("migrate_clock_guest: KVM_GET_CLOCK_GUEST is not the pvti A's guest reads");
+		pvc_fail("migrate_clock_guest: %s",
+			 "KVM_GET_CLOCK_GUEST is not the pvti A's guest reads");
 	return !pvc_failed();
 }
 
@@ -997,7 +999,8 @@ static void migrate_check(struct pvc_migrate_vm *b, enum pvc_migrate_when when,
 	pvc_migrate_run(b, 0, PVC_MIGRATE_STEPPED);
 	pvc_print_clock("first pvti in B", first);
 	printf("# migrate_clock_guest %s: guest TSC around KVM_SET_CLOCK_GUEST [%lu, %lu],\n"
-	       "# %lu to %lu ticks after T0 (P %lu); the first pvti's reference %ld ticks after T0\n",
+	       "# %lu to %lu ticks after T0 (P %lu);\n"
+	       "# the first pvti's reference %ld ticks after T0\n",
 	       wname, lo, hi, lo - s->clock.tsc_timestamp,
 	       hi - s->clock.tsc_timestamp, pvc_clock_zero_period(&s->clock),
 	       (s64)(first->tsc_timestamp - s->clock.tsc_timestamp));

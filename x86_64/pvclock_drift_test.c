@@ -279,7 +279,6 @@ static void label_rate(char *buf, size_t len, u32 khz)
 		snprintf(buf, len, "%ukHz", khz);
 }
 
-
 static void report_cell(const char *rate, enum pvclock_ref_method m,
 			const struct pvclock_ref_clock *old_clk,
 			const struct pvclock_ref_choice *c)
@@ -729,7 +728,8 @@ int main(int argc, char *argv[])
 {
 	static const struct pvc_test test = {
 		.name = "pvclock_drift_test",
-		.summary = "Measure how far a KVM guest's clock jumps when its pvclock reference moves.",
+		.summary = "Measure how far a KVM guest's clock jumps when its pvclock\n"
+			   "reference moves.",
 		.subtests = subtests,
 		.nr_subtests = ARRAY_SIZE(subtests),
 		.options = PVD_OPT(PVD_OPT_INTERVAL_MS) |

@@ -309,7 +309,8 @@ int main(int argc, char *argv[])
 {
 	static const struct pvc_test test = {
 		.name = "pvclock_restore_test",
-		.summary = "Restore a guest's KVM clock with KVM_GET_CLOCK and KVM_SET_CLOCK alone.",
+		.summary = "Restore a guest's KVM clock with KVM_GET_CLOCK and\n"
+			   "KVM_SET_CLOCK alone.",
 		.subtests = subtests,
 		.nr_subtests = ARRAY_SIZE(subtests),
 		.options = PVD_OPT(PVD_OPT_INTERVAL_MS) | PVD_OPT(PVD_OPT_READS) |

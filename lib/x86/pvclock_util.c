@@ -416,7 +416,6 @@ void pvc_host_recompute(const struct pvc_vm *t, struct pvd_stats *s)
 						t->log[i]));
 }
 
-
 /* The host's TSC, read after everything before it has completed. */
 u64 pvc_host_tsc_ordered(void)
 {
