@@ -3,14 +3,16 @@
 #
 # install.sh install|uninstall KSRC [PVCLOCK_SRC]
 #
-# install: copy pvclock_drift_test, its header and the pvclock_ref and
-# pvclock_restore libraries into KSRC's KVM selftests, where the upstream
-# series puts them (scripts/kvm-tree.sh: the libraries in include/ARCH/ and
-# lib/ARCH/, the test in ARCH/ in the form of that tree's API), and register
-# them in its Makefile in one marked block, with -mgeneral-regs-only for the
-# objects that guest code runs, so that `make -C tools/testing/selftests
-# TARGETS=kvm` builds the test and the kselftest runner runs it.  Running it
-# again refreshes the copies.
+# install: copy the three pvclock tests (pvclock_drift_test,
+# pvclock_restore_test, pvclock_clock_guest_test), the code they share and
+# the pvclock_ref and pvclock_restore libraries into KSRC's KVM selftests,
+# where the upstream series and the kernel series put them
+# (scripts/kvm-tree.sh: the shared code in include/ARCH/ and lib/ARCH/, the
+# tests in ARCH/, each file in the form of that tree's API), and register
+# them in its Makefile in one marked block, with -mgeneral-regs-only for
+# the objects that guest code runs, so that `make -C tools/testing/selftests
+# TARGETS=kvm` builds the tests and the kselftest runner runs them.
+# Running it again refreshes the copies.
 #
 # uninstall: remove exactly what install added (and the objects an in-tree
 # build made of those files), leaving the tree as it was.
@@ -35,25 +37,32 @@ installed_files()
 {
 	local part
 
-	for part in $KVM_PARTS; do
+	for part in $KVM_INSTALL_PARTS; do
 		kvm_part_files "$part"
 	done
 }
 
+# The host-only objects: the option parser and pvclock_restore(), which a
+# VMM runs.  Every other installed object holds guest code.
+HOST_ONLY="pvclock_drift_opts.c pvclock_restore.c"
+
 makefile_block()
 {
-	local part var value
+	local part var value dst from
 
 	echo "$BEGIN_MARK"
-	for part in $KVM_PARTS; do
+	for part in $KVM_INSTALL_PARTS; do
 		kvm_part_make "$part" | while read -r var value; do
 			echo "$var += $value"
 		done
 	done
 	echo "# Guest code runs these; KVM may emulate guest code without SSE."
-	echo "%/lib/$archdir/pvclock_ref.o: CFLAGS += -mgeneral-regs-only"
-	echo "%/lib/$archdir/pvclock_util.o: CFLAGS += -mgeneral-regs-only"
-	echo "%/$archdir/pvclock_drift_test.o: CFLAGS += -mgeneral-regs-only"
+	installed_files | while read -r dst from; do
+		case " $HOST_ONLY " in
+		*" $(basename "$dst") "*) continue ;;
+		esac
+		[[ $dst != *.c ]] || echo "%/${dst%.c}.o: CFLAGS += -mgeneral-regs-only"
+	done
 	echo "$END_MARK"
 }
 
@@ -128,7 +137,7 @@ do_install()
 			[ ! -e "$kvm/$dst" ] || die "$kvm/$dst exists and was not installed by this script"
 		done < <(installed_files)
 	fi
-	for part in $KVM_PARTS; do
+	for part in $KVM_INSTALL_PARTS; do
 		kvm_put_part "$part" "$src" || die "cannot install the $part files"
 	done
 	installed_files | cut -d' ' -f1 >"$kvm/$MANIFEST"

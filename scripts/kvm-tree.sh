@@ -1,22 +1,35 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
 #
-# kvm-tree.sh: sourced by install.sh and make-patch.sh.  Where this
-# project's files go in a kernel tree's KVM selftests, and the test in the
-# form of that tree's API.
+# kvm-tree.sh: sourced by install.sh, make-patch.sh and kernel-patch.sh.
+# Where this project's files go in a kernel tree's KVM selftests, and each
+# file in the form of that tree's API.
 #
-# Three parts, each one patch of the upstream series:
-#   ref      the pvclock_ref library: include/ARCH/, lib/ARCH/
-#   restore  the pvclock_restore library: include/ARCH/, lib/ARCH/
-#   test     pvclock_drift_test: ARCH/; its header, include/ARCH/; its
-#            option parser (host code) and the tests' shared code
-#            (pvclock_util), lib/ARCH/ and include/ARCH/
+# Each part is one patch of the upstream series:
+#   ref          the pvclock_ref library: include/ARCH/, lib/ARCH/
+#   restore      the pvclock_restore library: include/ARCH/, lib/ARCH/
+#   drift        the code the pvclock tests share (pvclock_util, the
+#                option parser pvclock_drift_opts): lib/ARCH/ and
+#                include/ARCH/; pvclock_drift_test: ARCH/
+#   restore_test the migration flow the restore tests share
+#                (pvclock_migrate): lib/ARCH/, include/ARCH/;
+#                pvclock_restore_test: ARCH/
+#   clock_guest  pvclock_clock_guest_test: ARCH/.  It needs
+#                KVM_[GS]ET_CLOCK_GUEST, which no released kernel has: it
+#                travels with the kernel series (make kernel-patch), not in
+#                the selftest series (KVM_PARTS); make install adds it too
+#                (KVM_INSTALL_PARTS), where it skips without the ioctls.
 # ARCH is x86_64 before 6.14 (tests listed in Makefile) and x86 from 6.14
-# on (tests listed in Makefile.kvm).  The test and lib/x86/pvclock_util.c
-# reach the tree's selftest API through x86_64/pvclock_compat.h here; in a
-# tree it is resolved away (kvm_test_for_tree), so that no compatibility
-# header goes upstream.
+# on (tests listed in Makefile.kvm).  The .c files reach the tree's
+# selftest API through x86_64/pvclock_compat.h here; in a tree it is
+# resolved away (kvm_test_for_tree), so that no compatibility header goes
+# upstream.
 
-KVM_PARTS="ref restore test"
+# shellcheck disable=SC2034 # read by the scripts that source this file
+KVM_PARTS="ref restore drift restore_test"
+# shellcheck disable=SC2034
+
+KVM_INSTALL_PARTS="$KVM_PARTS clock_guest"
 
 # Sets kvm, mkfile, archdir and progvar for the tree in $1, or fails.
 kvm_detect_layout()
@@ -49,12 +62,20 @@ kvm_part_files()
 		echo "include/$archdir/pvclock_restore.h include/pvclock_restore.h"
 		echo "lib/$archdir/pvclock_restore.c lib/pvclock_restore.c"
 		;;
-	test)
+	drift)
 		echo "include/$archdir/pvclock_drift.h include/x86/pvclock_drift.h"
 		echo "include/$archdir/pvclock_util.h include/x86/pvclock_util.h"
 		echo "lib/$archdir/pvclock_drift_opts.c lib/x86/pvclock_drift_opts.c"
 		echo "lib/$archdir/pvclock_util.c lib/x86/pvclock_util.c"
 		echo "$archdir/pvclock_drift_test.c x86_64/pvclock_drift_test.c"
+		;;
+	restore_test)
+		echo "include/$archdir/pvclock_migrate.h include/x86/pvclock_migrate.h"
+		echo "lib/$archdir/pvclock_migrate.c lib/x86/pvclock_migrate.c"
+		echo "$archdir/pvclock_restore_test.c x86_64/pvclock_restore_test.c"
+		;;
+	clock_guest)
+		echo "$archdir/pvclock_clock_guest_test.c x86_64/pvclock_clock_guest_test.c"
 		;;
 	esac
 }
@@ -65,11 +86,16 @@ kvm_part_make()
 	case $1 in
 	ref) echo "LIBKVM_$archdir lib/$archdir/pvclock_ref.c" ;;
 	restore) echo "LIBKVM_$archdir lib/$archdir/pvclock_restore.c" ;;
-	test)
+	drift)
 		echo "LIBKVM_$archdir lib/$archdir/pvclock_drift_opts.c"
 		echo "LIBKVM_$archdir lib/$archdir/pvclock_util.c"
 		echo "$progvar $archdir/pvclock_drift_test"
 		;;
+	restore_test)
+		echo "LIBKVM_$archdir lib/$archdir/pvclock_migrate.c"
+		echo "$progvar $archdir/pvclock_restore_test"
+		;;
+	clock_guest) echo "$progvar $archdir/pvclock_clock_guest_test" ;;
 	esac
 }
 
@@ -231,4 +257,42 @@ kvm_add_sorted()
 	}' "$mkfile" >"$tmp"
 	cat "$tmp" >"$mkfile"	# keeps the file's mode and owner
 	rm -f "$tmp"
+}
+
+# The proposed uapi that no released kernel has: the selftest series must
+# neither define nor use it in code (comments may name the proposal).
+KVM_PROPOSED_UAPI='KVM_(GET|SET)_CLOCK_GUEST|KVM_CAP_CLOCK_GUEST'
+
+# The lines that patches $@ add to C files and that define or use
+# KVM_PROPOSED_UAPI in code, outside comments and strings, as
+# "PATCH: FILE: LINE"; nothing when there is none.
+kvm_proposed_uapi_in_code()
+{
+	awk -v re="(^|[^A-Za-z0-9_])($KVM_PROPOSED_UAPI)([^A-Za-z0-9_]|\$)" '
+	FNR == 1 { patch = FILENAME; sub(/.*\//, "", patch); c = 0 }
+	/^diff --git / { file = $NF; sub(/^b\//, "", file); c = 0; next }
+	file !~ /\.[ch]$/ || !/^\+/ || /^\+\+\+ / { next }
+	{
+		text = substr($0, 2); code = ""
+		while (text != "") {
+			if (c) {
+				i = index(text, "*/")
+				if (!i) { text = ""; break }
+				text = substr(text, i + 2); c = 0
+			} else if (match(text, /\/\*|\/\/|"([^"\\]|\\.)*"/)) {
+				code = code substr(text, 1, RSTART - 1) " "
+				tok = substr(text, RSTART, 2)
+				if (tok == "//")
+					text = ""
+				else if (tok == "/*") {
+					text = substr(text, RSTART + 2); c = 1
+				} else
+					text = substr(text, RSTART + RLENGTH)
+			} else {
+				code = code text; text = ""
+			}
+		}
+		if (code ~ re)
+			print patch ": " file ": " substr($0, 2)
+	}' "$@"
 }

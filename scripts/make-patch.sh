@@ -3,13 +3,19 @@
 #
 # make-patch.sh KSRC [OUTDIR]
 #	Write a `git format-patch` series against the kernel tree KSRC, with a
-#	cover letter: one commit for the pvclock_ref library, one for the
-#	pvclock_restore library, one for pvclock_drift_test, each with its
-#	message from scripts/series/ and its line in the kvm Makefile where
-#	the list keeps it (scripts/kvm-tree.sh: the libraries among the other
-#	LIBKVM_<arch> objects, the test in sorted order among the x86 tests).
-#	The test takes the form of KSRC's selftest API, with no compatibility
-#	header, and no build flag is added.  The author and Signed-off-by are
+#	cover letter (scripts/series/cover.txt): one commit for each part of
+#	scripts/kvm-tree.sh's KVM_PARTS, in order: the pvclock_ref library,
+#	the pvclock_restore library, the shared code with pvclock_drift_test,
+#	the migration flow with pvclock_restore_test.  Each has its message
+#	from scripts/series/PART.txt and its lines in the kvm Makefile where
+#	the lists keep them (the libraries among the other LIBKVM_<arch>
+#	objects, the tests in sorted order among the x86 tests).  Each file
+#	takes the form of KSRC's selftest API, with no compatibility header,
+#	and no build flag is added.  The series runs on released kernels: it
+#	fails if a patch defines or uses in code the proposed
+#	KVM_[GS]ET_CLOCK_GUEST or KVM_CAP_CLOCK_GUEST (their test,
+#	pvclock_clock_guest_test, goes with the kernel series: make
+#	kernel-patch).  The author and Signed-off-by are
 #	the user's git config (user.name, user.email).  OUTDIR defaults to
 #	build/patch/<tree name>; the patch files are the only lines on stdout,
 #	the cover letter first.
@@ -100,5 +106,7 @@ cover=$(find "$out" -name '0000-cover-letter.patch')
 subject=$(head -n 1 "$work/src/scripts/series/cover.txt")
 tail -n +3 "$work/src/scripts/series/cover.txt" >"$work/blurb"
 cover_letter "$cover" "$subject" "$work/blurb"
+bad=$(kvm_proposed_uapi_in_code "$out"/*.patch)
+[ -z "$bad" ] || die "the series uses the proposed uapi in code: $(head -n 1 <<<"$bad")"
 echo "$me: project $head, $n patches against $base in $out" >&2
 find "$out" -name '*.patch' | sort
