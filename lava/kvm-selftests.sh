@@ -14,9 +14,11 @@
 #                  where it shows vmx); else fail, with a line
 #                  "kvm-selftests: setup failed: WHY", and no test runs
 #   PROGRAM/NAME   one per KTAP result line of PROGRAM, in the test set
-#                  PROGRAM: pass, fail, or skip ("# SKIP")
-#   PROGRAM/ktap_plan
+#                  PROGRAM: pass, fail, or skip ("# SKIP"); NAME is the
+#                  subtest's own (unique across the programs)
+#   PROGRAM/PROGRAM.ktap_plan
 #                  only when the results do not match the KTAP plan: fail
+#                  (the program in its name, so that it is unique too)
 #   PROGRAM        from its exit code: 0 pass, 4 skip, anything else fail
 #
 # Exit 0 once the cases are recorded, whatever they are; 1 when DIR has no
@@ -167,7 +169,7 @@ run_program()
 	done <"$work/$name.cases"
 	if [ "$plan" -ge 0 ] && [ "$plan" != "$seen" ]; then
 		say "$name: $seen results for a plan of $plan"
-		record ktap_plan fail
+		record "$name.ktap_plan" fail
 	fi
 	test_set stop
 	case $rc in

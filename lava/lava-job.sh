@@ -20,7 +20,9 @@
 # The ramdisk: busybox, lava/ramdisk-init as /init, the kernel's KVM,
 # virtio_blk and ext4 modules with what they depend on (uncompressed, with
 # their modules.dep), and /opt/kvm-selftests: the PROGRAMs, tests.list
-# (their names, one a line) and kvm-selftests.sh.  DIR/kernel.txt names K.
+# (their names, one a line) and kvm-selftests.sh.  DIR/kernel.txt names K,
+# DIR/tests.list the programs and DIR/subtests.list their subtests
+# ("PROGRAM NAME" lines, from each program's --list) for lava-run.sh.
 # Exit 0, or 2 for a bad command line and 1 when something fails, with
 # one line.
 
@@ -39,8 +41,6 @@ progs=()
 # The modules the ramdisk loads where they are not built in: KVM (the test
 # definition loads it), the test overlay's disk and its filesystem.
 ramdisk_modules=(kvm_amd kvm_intel virtio_pci virtio_blk ext4)
-# The job's timeouts, in minutes: each program may take 3 (the test
-# definition's KVM_TEST_TIMEOUT), deploying and booting 3 each.
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -156,10 +156,24 @@ fi
 (cd "$ramdisk" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -9 >"$out/ramdisk.cpio.gz" ||
 	die "cannot make the ramdisk"
 cp "$ramdisk/opt/kvm-selftests/tests.list" "$out/tests.list"
+# Each program's subtests, as its --list names them ("PROGRAM NAME" lines),
+# for lava-run.sh to check that each has its test case.  A 7.x build
+# cannot list without /dev/kvm (it exits 4 before main()): that program's
+# subtests are then known only from what the job records.
+for p in "${progs[@]}"; do
+	names=$("$p" --list </dev/null 2>/dev/null | grep -E '^[a-z0-9_]+$') ||
+		{ note "$(basename "$p") --list failed here (no /dev/kvm?): lava-run.sh checks only the subtests it records"; continue; }
+	for n in $names; do
+		echo "$(basename "$p") $n"
+	done
+done >"$out/subtests.list"
 rm -rf "$ramdisk"
 cp "$kimage" "$out/bzImage"
 echo "$kernel" >"$out/kernel.txt"
 
+# The job's timeouts, in minutes: each program may take 3 (the test
+# definition's KVM_TEST_TIMEOUT), and 2 more for the setup; deploying and
+# booting take 3 each, and the job 2 more than its actions.
 test_minutes=$((2 + 3 * ${#progs[@]}))
 job_minutes=$((test_minutes + 8))
 base=${url:-file://$(cd "$out" && pwd)}

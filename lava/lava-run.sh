@@ -28,9 +28,12 @@
 # files made beside it.  libguestfs runs under software emulation
 # (force_tcg).
 #
-# Exit 0 only when kvm_setup passed, every program of JOBDIR/tests.list has
-# its test case, and every test case passed, or skipped where
-# lava/expected says the kernel (JOBDIR/kernel.txt) must skip it.  Else 1,
+# Exit 0 only when kvm_setup passed, every program of JOBDIR/tests.list and
+# every subtest of JOBDIR/subtests.list has its test case, and every test
+# case is as the kernel (JOBDIR/kernel.txt) must give it: lava/expected says
+# which interfaces the kernel lacks and which subtests need them; such a
+# subtest skips, a program all of whose subtests skip skips (exit 4), every
+# other case passes (make vm-run's judgement of the same kernel).  Else 1,
 # with a line saying why: setup failed (and why), a test case failed or
 # missing, lava-run's error (QEMU or libguestfs not starting), or the run
 # past its bound (the job's timeout plus 2 minutes).  2: a bad command
@@ -75,7 +78,7 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
-for f in job.yaml tests.list kernel.txt; do
+for f in job.yaml tests.list subtests.list kernel.txt; do
 	[ -f "$jobdir/$f" ] || usage_error "$jobdir/$f is missing: make lava-job writes the job"
 done
 jobdir=$(cd "$jobdir" && pwd)
@@ -229,39 +232,118 @@ EOF
 grep '^target' "$out/parsed.txt" | cut -f2- | sed 's/^/  /' >&2 || true
 
 kernel=$(cat "$jobdir/kernel.txt")
-# expected CASE: the result lava/expected says the kernel must give for
-# CASE ([SET/]NAME); pass when it names none.
+
+# lava/expected: the interfaces this kernel lacks, and those each subtest
+# needs.
+declare -A lacked=() needs=()
+lineno=0
+while read -r kind a b extra; do
+	lineno=$((lineno + 1))
+	case $kind in
+	'' | '#'*) continue ;;
+	esac
+	if [ -z "$b" ] || [ -n "$extra" ]; then
+		die "lava/expected:$lineno: not 'lacks KERNEL INTERFACE' or 'needs SUBTEST INTERFACE'"
+	fi
+	case $kind in
+	lacks) if [[ $kernel =~ ^($a)$ ]]; then lacked[$b]=1; fi ;;
+	needs) needs[$a]+=" $b" ;;
+	*) die "lava/expected:$lineno: '$kind' is neither lacks nor needs" ;;
+	esac
+done <"$root/lava/expected"
+
+# subtest_expected NAME: skip where the kernel lacks an interface that the
+# subtest NAME needs, else pass.
+subtest_expected()
+{
+	local i
+
+	for i in ${needs[$1]:-}; do
+		if [ -n "${lacked[$i]:-}" ]; then
+			echo skip
+			return
+		fi
+	done
+	echo pass
+}
+
+# The test cases recorded, in order, as keys: NAME outside a set (kvm_setup,
+# a program's exit code), SET/NAME in one (a program's subtests).
+keys=()
+declare -A result=() subtests=() listed=()
+while IFS=$'\t' read -r kind set name res; do
+	[ "$kind" = case ] || continue
+	if [ "$set" = - ]; then
+		key=$name
+	else
+		key=$set/$name
+		[ "$name" = "$set.ktap_plan" ] || subtests[$set]+=" $name"
+	fi
+	keys+=("$key")
+	result[$key]=$res
+done <"$out/parsed.txt"
+# The subtests each program's --list named when the job was made; a
+# program that could not list them is judged by those it recorded.
+while read -r prog name; do
+	[ -n "$name" ] && listed[$prog]+=" $name"
+done <"$jobdir/subtests.list"
+for prog in "${!listed[@]}"; do
+	subtests[$prog]=${listed[$prog]}
+done
+declare -A is_prog=()
+while read -r prog _; do
+	case $prog in
+	'' | '#'*) continue ;;
+	esac
+	is_prog[$prog]=1
+done <"$jobdir/tests.list"
+
+# expected KEY: the result the kernel must give for the test case KEY.  A
+# program's exit code: skip (4) when each of its subtests must skip, else
+# pass (0).
 expected()
 {
-	awk -v k="$kernel" -v c="$1" '
-		/^#/ || NF < 3 { next }
-		k ~ ("^(" $1 ")$") && c ~ ("^(" $2 ")$") { r = $3 }
-		END { print r ? r : "pass" }' "$root/lava/expected"
+	local key=$1 name
+
+	case $key in
+	*/*.ktap_plan) echo pass ;;
+	*/*) subtest_expected "${key#*/}" ;;
+	*)
+		if [ -n "${is_prog[$key]:-}" ] && [ -n "${subtests[$key]:-}" ]; then
+			for name in ${subtests[$key]}; do
+				if [ "$(subtest_expected "$name")" = pass ]; then
+					echo pass
+					return
+				fi
+			done
+			echo skip
+		else
+			echo pass
+		fi
+		;;
+	esac
 }
 
 bad=()
-setup=
-declare -A seen=() count=()
+setup=${result[kvm_setup]:-}
+declare -A count=()
+width=24
+for key in "${keys[@]}"; do
+	[ ${#key} -lt "$width" ] || width=$((${#key} + 1))
+done
 {
-	printf '%-40s %-6s %s\n' CASE RESULT EXPECTED
-	while IFS=$'\t' read -r kind set name result; do
-		[ "$kind" = case ] || continue
-		if [ "$set" = - ]; then
-			key=$name
-			seen[$name]=1
-			[ "$name" != kvm_setup ] || setup=$result
-		else
-			key=$set/$name
-		fi
+	printf '%-*s %-6s %s\n' "$width" CASE RESULT EXPECTED
+	for key in "${keys[@]}"; do
+		res=${result[$key]}
 		want=$(expected "$key")
-		count[$result]=$((${count[$result]:-0} + 1))
-		if [ "$result" = "$want" ]; then
-			printf '%-40s %-6s %s\n' "$key" "$result" "$want"
+		count[$res]=$((${count[$res]:-0} + 1))
+		if [ "$res" = "$want" ]; then
+			printf '%-*s %-6s %s\n' "$width" "$key" "$res" "$want"
 		else
-			bad+=("$key $result")
-			printf '%-40s %-6s %s\n' "$key" "$result" "$want  <-- not as expected"
+			bad+=("$key $res")
+			printf '%-*s %-6s %s\n' "$width" "$key" "$res" "$want  <-- not as expected"
 		fi
-	done <"$out/parsed.txt"
+	done
 } >"$out/results.txt"
 sed 's/^/  /' "$out/results.txt"
 
@@ -293,11 +375,15 @@ if [ "$setup" != pass ]; then
 		<(grep -F 'setup failed:' "$out/parsed.txt" || true))
 	die "setup failed in $kernel, no test ran: ${why:-no reason given} (log: $log)"
 fi
+# Every program has its test case, and every subtest it listed its own.
 while read -r prog _; do
 	case $prog in
 	'' | '#'*) continue ;;
 	esac
-	[ -n "${seen[$prog]:-}" ] || bad+=("$prog missing")
+	for name in ${listed[$prog]:-}; do
+		[ -n "${result[$prog/$name]:-}" ] || bad+=("$prog/$name missing")
+	done
+	[ -n "${result[$prog]:-}" ] || bad+=("$prog missing")
 done <"$jobdir/tests.list"
 if [ ${#bad[@]} -gt 0 ]; then
 	extra=

@@ -8,13 +8,17 @@
 #      programs; and a setup that fails (no KVM device, a modprobe that
 #      fails): kvm_setup fails with the reason and nothing else runs.
 #   2. bad command lines of lava-job.sh and lava-run.sh: one line, exit 2.
-#   3. make lava-job, then lava-run.sh for real in debian-BASE_KVER: exit
-#      0, kvm_setup passed, a test case for every program of the job and
-#      for every subtest its --list names.
-#   4. the judgement (lava-run.sh --judge) of that run's log, changed: a
-#      skip the kernel should not give, a failed subtest, a program's case
-#      missing, libguestfs and QEMU not starting, the overlay's disk not
-#      mounted: each exit 1 with a line naming it.
+#   3. make lava-job: tests.list is make's SELFTEST_PROGS, subtests.list
+#      each program's --list, and lava/expected names only subtests that
+#      exist; then lava-run.sh for real in debian-BASE_KVER: exit 0, and
+#      the table is every subtest of every program and each program, with
+#      the results the contract gives Debian's kernels (the clock-guest
+#      subtests skip, a program made only of them skips, the rest pass).
+#   4. the judgement (lava-run.sh --judge) of that run's log: again exit 0;
+#      changed, or of a bzImage (which must pass what Debian's skip), a
+#      failed subtest, a program's or a subtest's case missing, libguestfs
+#      and QEMU not starting, the overlay's disk not mounted: each exit 1
+#      with a line naming it.
 #   5. the same job on a CPU without SVM: exit 1 with the setup failure's
 #      line, kvm_setup failed and no other test case.
 set -uo pipefail
@@ -82,7 +86,7 @@ case mixed/delta_one pass
 case mixed fail
 case nokvm skip
 case crash/first pass
-case crash/ktap_plan fail
+case crash/crash.ktap_plan fail
 case crash fail
 case clean/only pass
 case clean pass" "$(grep '^case ' <<<"$out")"
@@ -129,12 +133,37 @@ bad lava-run.sh --frobnicate
 bad lava-run.sh "$tmp/tests"
 
 # ---- 3. a real run in debian-BASE_KVER ----
+# What the tests' contract says of Debian's kernels: no KVM_GET/SET_CLOCK_GUEST,
+# so these subtests skip, a program all of whose subtests are among them
+# skips as a whole (exit 4), and every other test case passes.
+debian_skips=" set_clock_guest migrate_clock_guest "
 job=$build/lava/job
 if ! make -s lava-job BUILD="${BUILD:-build}" KERNEL="debian-$BASE_KVER" >"$tmp/job.log" 2>&1; then
 	sed 's/^/# /' "$tmp/job.log"
 	fail "make lava-job KERNEL=debian-$BASE_KVER failed"
 fi
-ok "make lava-job KERNEL=debian-$BASE_KVER: $(grep -c . "$job/tests.list") program(s), $job/job.yaml"
+# The programs make builds, as make itself names them.
+# shellcheck disable=SC2016 # make expands it
+progs=$(make -s --no-print-directory BUILD="${BUILD:-build}" \
+	--eval 'lava-test-progs: ; @echo $(SELFTEST_PROGS)' lava-test-progs)
+same "make lava-job: tests.list is make's SELFTEST_PROGS, in order ($(wc -w <<<"$progs") programs)" \
+	"$progs" "$(tr '\n' ' ' <"$job/tests.list" | sed 's/ $//')"
+# Each program's subtests, as its own --list names them.
+listed=
+for prog in $progs; do
+	for name in $("$build/kvm-$BASE_KVER/$prog" --list 2>/dev/null | grep -E '^[a-z0-9_]+$'); do
+		listed+="$prog $name"$'\n'
+	done
+done
+same "make lava-job: subtests.list is each program's --list" "${listed%$'\n'}" "$(cat "$job/subtests.list")"
+# lava/expected names subtests that exist (a renamed one would otherwise
+# leave its expectation unused).
+unknown=
+while read -r kind name _; do
+	[ "$kind" = needs ] || continue
+	grep -qE " $name\$" "$job/subtests.list" || unknown+=" $name"
+done <lava/expected
+same "lava/expected: each subtest it names is one a program lists" "" "$unknown"
 
 run=$build/lava/test-svm
 start=$(date +%s)
@@ -144,31 +173,29 @@ secs=$(($(date +%s) - start))
 sed 's/^/# /' "$tmp/run.log"
 same "lava-run.sh in debian-$BASE_KVER: exit 0 ($secs s)" 0 "$rc"
 results=$run/results.txt
-if grep -qE '^kvm_setup +pass ' "$results" 2>/dev/null; then
-	ok "debian-$BASE_KVER: kvm_setup passed"
-else
-	not_ok "debian-$BASE_KVER: kvm_setup did not pass"
-fi
-while read -r prog _; do
-	[ -n "$prog" ] || continue
-	if grep -qE "^$prog +(pass|skip|fail) " "$results" 2>/dev/null; then
-		ok "debian-$BASE_KVER: a test case for program $prog"
-	else
-		not_ok "debian-$BASE_KVER: no test case for program $prog"
-	fi
-	# Every subtest its --list names (a program without --list is not
-	# checked here), each with its own test case.
-	names=$("$build/kvm-$BASE_KVER/$prog" --list 2>/dev/null | grep -E '^[a-z0-9_]+$') || continue
-	missing=
+# The recorded results (not lava-run.sh's EXPECTED column) against the
+# contract: each case of the table, in the table's order.
+want="kvm_setup pass"$'\n'
+for prog in $progs; do
+	all_skip=1
+	names=$(awk -v p="$prog" '$1 == p { print $2 }' "$job/subtests.list")
+	[ -n "$names" ] || all_skip=0
 	for name in $names; do
-		grep -qE "^$prog/$name +(pass|skip|fail) " "$results" || missing+=" $name"
+		if [[ $debian_skips == *" $name "* ]]; then
+			want+="$prog/$name skip"$'\n'
+		else
+			want+="$prog/$name pass"$'\n'
+			all_skip=0
+		fi
 	done
-	if [ -z "$missing" ]; then
-		ok "debian-$BASE_KVER: each of the $(wc -w <<<"$names") subtests of $prog a test case ($(grep -cE "^$prog/[^ ]+ +pass " "$results") passed, $(grep -cE "^$prog/[^ ]+ +skip " "$results") skipped)"
+	if [ "$all_skip" = 1 ]; then
+		want+="$prog skip"$'\n'
 	else
-		not_ok "debian-$BASE_KVER: subtests of $prog without a test case:$missing"
+		want+="$prog pass"$'\n'
 	fi
-done <"$job/tests.list"
+done
+same "debian-$BASE_KVER: every subtest of every program a test case, as the contract says ($(grep -cE ' pass +pass' "$results" 2>/dev/null) passed, $(grep -cE ' skip +skip' "$results" 2>/dev/null) skipped)" \
+	"${want%$'\n'}" "$(sed 1d "$results" 2>/dev/null | awk '{ print $1, $2 }')"
 
 # ---- 4. the judgement, on that log changed ----
 # judged WHAT LOG KERNEL LINE: lava-run.sh --judge LOG, the job's kernel
@@ -178,7 +205,7 @@ judged()
 	local what=$1 log=$2 line=$4 out rc
 
 	mkdir -p "$tmp/judge"
-	cp "$job/job.yaml" "$job/tests.list" "$tmp/judge/"
+	cp "$job/job.yaml" "$job/tests.list" "$job/subtests.list" "$tmp/judge/"
 	echo "$3" >"$tmp/judge/kernel.txt"
 	out=$(BUILD=$build lava/lava-run.sh --judge "$log" --out "$tmp/judge/out" "$tmp/judge" 2>&1)
 	rc=$?
@@ -188,17 +215,29 @@ judged()
 		not_ok "judgement: $what: exit $rc" "$(tail -n 1 <<<"$out")"
 	fi
 }
-log=$build/lava/test-svm/lava.log
-if [ -f "$log" ]; then
-	judged "a skip that a bzImage should not give" "$log" /boot/bzImage-7.3 \
-		"1 test case\(s\) not as /boot/bzImage-7.3 should give: pvclock_drift_test/set_clock_guest skip"
-	sed 's/\("case": "migrate", "definition": "[^"]*", \)\(.*\)"result": "pass"/\1\2"result": "fail"/' \
+log=$run/lava.log
+first_prog=$(head -n 1 "$job/tests.list")
+# A subtest that passed, and the last one listed.
+passed=$(sed 1d "$results" | awk '$1 ~ /\// && $2 == "pass" { print $1; exit }')
+last=$(tail -n 1 "$job/subtests.list" | tr ' ' /)
+if [ "$rc" = 0 ] && [ -f "$log" ] && [ -n "$passed" ]; then
+	out=$(BUILD=$build lava/lava-run.sh --judge "$log" --out "$tmp/judge-same" "$job" 2>&1)
+	same "judgement: the log judged again: exit 0" 0 "$?"
+	# The project's kernel (a bzImage) has KVM_GET/SET_CLOCK_GUEST: what
+	# skipped in Debian's must pass there, the program too.
+	skipped=$(sed 1d "$results" | awk '$2 == "skip" { printf "%s%s skip", s, $1; s = " " }')
+	judged "skips that a bzImage should not give" "$log" /boot/bzImage-7.3 \
+		"$(grep -o ' skip' <<<"$skipped" | wc -l) test case\(s\) not as /boot/bzImage-7.3 should give: $skipped"
+	sed "s/\(\"case\": \"${passed#*/}\", \"definition\": \"[^\"]*\", \)\(.*\)\"result\": \"pass\"/\1\2\"result\": \"fail\"/" \
 		"$log" >"$tmp/fail.log"
 	judged "a failed subtest" "$tmp/fail.log" "debian-$BASE_KVER" \
-		"1 test case\(s\) not as debian-$BASE_KVER should give: pvclock_drift_test/migrate fail"
-	grep -vE '"case": "pvclock_drift_test", "definition"' "$log" >"$tmp/missing.log"
+		"1 test case\(s\) not as debian-$BASE_KVER should give: $passed fail"
+	grep -vE "\"case\": \"$first_prog\", \"definition\"" "$log" >"$tmp/missing.log"
 	judged "a program's test case missing" "$tmp/missing.log" "debian-$BASE_KVER" \
-		"1 test case\(s\) not as debian-$BASE_KVER should give: pvclock_drift_test missing"
+		"1 test case\(s\) not as debian-$BASE_KVER should give: $first_prog missing"
+	grep -vE "\"case\": \"${last#*/}\", \"definition\"" "$log" >"$tmp/missing.log"
+	judged "a subtest's test case missing" "$tmp/missing.log" "debian-$BASE_KVER" \
+		"1 test case\(s\) not as debian-$BASE_KVER should give: $last missing"
 	{
 		sed '/start: 1.2 apply-overlay-guest/q' "$log"
 		echo '{"dt": "2026-12-07T18:36:40.598359", "lvl": "results", "msg": {"case": "job", "definition": "lava", "error_msg": "Unable to start libguestfs", "error_type": "Infrastructure", "result": "fail"}}'
@@ -210,6 +249,8 @@ if [ -f "$log" ]; then
 		echo '{"dt": "2026-12-07T18:41:38.647737", "lvl": "target", "msg": "qemu-system-x86_64: unable to find CPU model '"'NoSuchCPU'"'"}'
 		echo '{"dt": "2026-12-07T18:41:38.769426", "lvl": "results", "msg": {"case": "job", "definition": "lava", "error_msg": "Connection closed", "error_type": "Infrastructure", "result": "fail"}}'
 	} >"$tmp/qemu.log"
+	judged "QEMU not starting" "$tmp/qemu.log" "debian-$BASE_KVER" \
+		"no kvm_setup test case in debian-$BASE_KVER: Connection closed; qemu-system-x86_64: unable to find CPU model 'NoSuchCPU'"
 	{
 		sed '/"lvl": "input", "msg": "mount \/dev\/disk\/by-uuid/q' "$log"
 		echo '{"dt": "2026-12-07T18:45:07.988665", "lvl": "target", "msg": "mount: mounting /dev/disk/by-uuid/9eea45d0-d21b-410c-aa59-b891e2fa2210 on /lava-28164 failed: No such file or directory"}'
@@ -217,10 +258,8 @@ if [ -f "$log" ]; then
 	} >"$tmp/mount.log"
 	judged "the overlay's disk not mounted" "$tmp/mount.log" "debian-$BASE_KVER" \
 		"no kvm_setup test case in debian-$BASE_KVER: lava-test-shell timed out after 300 seconds; the device did not mount the test overlay: mount: mounting /dev/disk/by-uuid/"
-	judged "QEMU not starting" "$tmp/qemu.log" "debian-$BASE_KVER" \
-		"no kvm_setup test case in debian-$BASE_KVER: Connection closed; qemu-system-x86_64: unable to find CPU model 'NoSuchCPU'"
 else
-	not_ok "judgement: no log of the run in debian-$BASE_KVER"
+	not_ok "judgement: no successful run in debian-$BASE_KVER to judge again"
 fi
 
 # ---- 5. a CPU without SVM: KVM cannot load ----
