@@ -28,7 +28,6 @@
 # shellcheck disable=SC2034 # read by the scripts that source this file
 KVM_PARTS="ref restore drift restore_test"
 # shellcheck disable=SC2034
-
 KVM_INSTALL_PARTS="$KVM_PARTS clock_guest"
 
 # Sets kvm, mkfile, archdir and progvar for the tree in $1, or fails.
@@ -99,6 +98,36 @@ kvm_part_make()
 	esac
 }
 
+# An awk function: the code of C line "text" without its comments and
+# string literals (each a blank), the global c saying whether a comment
+# is open at its end, as at its start.
+KVM_AWK_CODE='
+function code_of(text,    code, tok) {
+	code = ""
+	while (text != "") {
+		if (c) {
+			if (!index(text, "*/"))
+				return code
+			text = substr(text, index(text, "*/") + 2)
+			c = 0
+		} else if (match(text, /\/\*|\/\/|"([^"\\]|\\.)*"/)) {
+			code = code substr(text, 1, RSTART - 1) " "
+			tok = substr(text, RSTART, 2)
+			if (tok == "//")
+				return code
+			if (tok == "/*") {
+				text = substr(text, RSTART + 2)
+				c = 1
+			} else {
+				text = substr(text, RSTART + RLENGTH)
+			}
+		} else {
+			return code text
+		}
+	}
+	return code
+}'
+
 # Is macro $1 defined by the tree's selftest headers or its uapi?
 kvm_tree_defines()
 {
@@ -109,17 +138,19 @@ kvm_tree_defines()
 		"$tree/include/uapi/linux/kvm.h" "$tree/usr/include/linux/kvm.h"
 }
 
-# Does file $3 use a macro that the "#ifndef $2" block of the
-# compatibility header $1 defines?
+# Does file $3 use, in code, a macro that the "#ifndef $2" block of the
+# compatibility header $1 defines?  A name in a comment or a string is no
+# use.
 kvm_block_used()
 {
-	local macro
+	local macro code
 
+	code=$(awk "$KVM_AWK_CODE"'{ print code_of($0) }' "$3")
 	for macro in $(awk -v name="$2" '
 		$0 == "#ifndef " name { on = 1; next }
 		on && /^#endif/ { exit }
 		on && /^#define/ { sub(/^#define[ \t]+/, ""); sub(/[ \t(].*/, ""); print }' "$1"); do
-		grep -qw -- "$macro" "$3" && return 0
+		grep -qw -- "$macro" <<<"$code" && return 0
 	done
 	return 1
 }
@@ -172,9 +203,11 @@ kvm_compat_for_tree()
 }
 
 # The test $1 for this tree on stdout, with its compatibility header $2
-# resolved in place: its system include lines that the test lacks after the
-# test's last system include, its others where it was included, and its
-# body after the last include line.
+# resolved in place: where the test included it, the header's include
+# lines that the test lacks, in the header's order, so that they come
+# after what the test included before it, as out of tree (the tools
+# copy of <asm/pvclock-abi.h> needs the types that the selftest headers
+# bring); its body after the last include line.
 kvm_test_for_tree()
 {
 	local test=$1 compat=$2 resolved inc body
@@ -187,20 +220,15 @@ kvm_test_for_tree()
 	body=$(printf '%s\n' "$resolved" | sed -n 's/^B //p' | cat -s |
 		sed -e '/./,$!d')
 	# The environment, not -v: awk would read the backslashes of C strings.
-	SYS=$(printf '%s\n' "$inc" | grep '^#include <') \
-	LOCAL=$(printf '%s\n' "$inc" | grep -v '^#include <') \
-	BODY=$body NAME=$(basename "$compat") awk '
+	INC=$inc BODY=$body NAME=$(basename "$compat") awk '
 	{ line[NR] = $0 }
 	/^#include/ { last = NR }
-	/^#include </ { lastsys = NR }
 	END {
 		for (i = 1; i <= NR; i++) {
 			if (line[i] != "#include \"" ENVIRON["NAME"] "\"")
 				print line[i]
-			else if (ENVIRON["LOCAL"] != "")
-				print ENVIRON["LOCAL"]
-			if (i == lastsys && ENVIRON["SYS"] != "")
-				print ENVIRON["SYS"]
+			else if (ENVIRON["INC"] != "")
+				print ENVIRON["INC"]
 			if (i == last && ENVIRON["BODY"] != "")
 				print "\n" ENVIRON["BODY"]
 		}
@@ -268,31 +296,9 @@ KVM_PROPOSED_UAPI='KVM_(GET|SET)_CLOCK_GUEST|KVM_CAP_CLOCK_GUEST'
 # "PATCH: FILE: LINE"; nothing when there is none.
 kvm_proposed_uapi_in_code()
 {
-	awk -v re="(^|[^A-Za-z0-9_])($KVM_PROPOSED_UAPI)([^A-Za-z0-9_]|\$)" '
+	awk -v re="(^|[^A-Za-z0-9_])($KVM_PROPOSED_UAPI)([^A-Za-z0-9_]|\$)" "$KVM_AWK_CODE"'
 	FNR == 1 { patch = FILENAME; sub(/.*\//, "", patch); c = 0 }
 	/^diff --git / { file = $NF; sub(/^b\//, "", file); c = 0; next }
 	file !~ /\.[ch]$/ || !/^\+/ || /^\+\+\+ / { next }
-	{
-		text = substr($0, 2); code = ""
-		while (text != "") {
-			if (c) {
-				i = index(text, "*/")
-				if (!i) { text = ""; break }
-				text = substr(text, i + 2); c = 0
-			} else if (match(text, /\/\*|\/\/|"([^"\\]|\\.)*"/)) {
-				code = code substr(text, 1, RSTART - 1) " "
-				tok = substr(text, RSTART, 2)
-				if (tok == "//")
-					text = ""
-				else if (tok == "/*") {
-					text = substr(text, RSTART + 2); c = 1
-				} else
-					text = substr(text, RSTART + RLENGTH)
-			} else {
-				code = code text; text = ""
-			}
-		}
-		if (code ~ re)
-			print patch ": " file ": " substr($0, 2)
-	}' "$@"
+	code_of(substr($0, 2)) ~ re { print patch ": " file ": " substr($0, 2) }' "$@"
 }

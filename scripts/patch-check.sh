@@ -5,12 +5,16 @@
 #	For each Debian tree (default: OLD_KVERS and BASE_KVER of
 #	mk/versions.conf, 6.12, 6.1 and 7.3; 7.3 has the x86/ layout and
 #	Makefile.kvm of 6.14 on): make the patch series against it
-#	(scripts/make-patch.sh), run the tree's checkpatch.pl --strict on
+#	(scripts/make-patch.sh), check that no patch defines or uses in code
+#	the proposed KVM_[GS]ET_CLOCK_GUEST or KVM_CAP_CLOCK_GUEST (a
+#	comment may name them), run the tree's checkpatch.pl --strict on
 #	each patch (any error, warning or check fails, the MAINTAINERS
 #	notice aside), apply the series with `git am` to a fresh copy of the
 #	tree (under a throwaway history, as Debian's trees are not git
-#	repositories), build the test there with the tree's own KVM selftest
-#	makefile after each patch, and check that the binary starts.  For BASE_KVER also the kernel patches
+#	repositories), build with the tree's own KVM selftest makefile after
+#	each patch the tests added so far and kvm_clock_test (which links
+#	every LIBKVM object), with no warning from our files, and check that
+#	each test starts (--help).  For BASE_KVER also the kernel patches
 #	(kernel/patches, against Debian's BASE_KVER source): checkpatch.pl
 #	--strict on each, and each variant's series of kernel/patches/series
 #	applied with `git am` to a fresh copy of the files it changes (so 0003
@@ -23,6 +27,8 @@ set -uo pipefail
 me="patch-check.sh"
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/kvm-tree.sh
+. "$root/scripts/kvm-tree.sh"
 export BUILD=$build
 KVM=tools/testing/selftests/kvm
 logs=$build/patch-check
@@ -118,7 +124,8 @@ check_kernel_series()
 
 check_tree()
 {
-	local ver=$1 tree copy out series bin log patch i=0 arch
+	local ver=$1 tree copy out series log patch i=0 bad
+	local parts=() progs=() targets var value bin why
 	local gitc=(-c user.name=pvclock-base -c user.email=pvclock-base@invalid -c commit.gpgsign=false)
 
 	log=$logs/$ver
@@ -136,6 +143,14 @@ check_tree()
 	}
 	series=$(printf '%s\n' "$series" | grep -v '/0000-cover-letter.patch$')
 	ok "$ver: make patch: $(printf '%s\n' "$series" | wc -l) patches and a cover letter"
+	# shellcheck disable=SC2086 # one file a line, no spaces
+	bad=$(kvm_proposed_uapi_in_code $series)
+	if [ -z "$bad" ]; then
+		ok "$ver: no patch defines or uses KVM_[GS]ET_CLOCK_GUEST or KVM_CAP_CLOCK_GUEST in code"
+	else
+		not_ok "$ver: the series defines or uses the proposed uapi in code" \
+			"$(head -n 1 <<<"$bad")"
+	fi
 	for patch in $series; do
 		checkpatch_strict "$tree" "$patch" "$log/checkpatch-$(basename "$patch" .patch).log"
 	done
@@ -153,10 +168,10 @@ check_tree()
 		not_ok "$ver: a throwaway history for the copy"
 		return
 	fi
-	arch=x86_64
-	[ -f "$copy/$KVM/Makefile.kvm" ] && arch=x86
+	why=$(kvm_detect_layout "$copy") || { not_ok "$ver: $why"; return; }
+	kvm_detect_layout "$copy"
+	read -r -a parts <<<"$KVM_PARTS"
 	mkdir -p "$out"
-	bin=$out/$arch/pvclock_drift_test
 	# Each patch applies and the tree still builds: the series bisects.
 	for patch in $series; do
 		i=$((i + 1))
@@ -164,24 +179,29 @@ check_tree()
 			not_ok "$ver: git am $(basename "$patch")" "$log/am-$i.log"
 			return
 		fi
-		if make -C "$copy/$KVM" OUTPUT="$out" -j2 \
-			$([ "$i" -lt "$(printf '%s\n' "$series" | wc -l)" ] &&
-			  echo "$out/$arch/kvm_clock_test" || echo "$bin") \
+		# The patch's tests and those before it; kvm_clock_test links
+		# the LIBKVM objects the patch may add.
+		while read -r var value; do
+			[ "$var" != "$progvar" ] || progs+=("$out/$value")
+		done < <(kvm_part_make "${parts[$((i - 1))]}")
+		targets=("$out/$archdir/kvm_clock_test" "${progs[@]}")
+		if make -C "$copy/$KVM" OUTPUT="$out" -j2 "${targets[@]}" \
 			>"$log/build-$i.log" 2>&1 &&
 		   ! grep -qE 'pvclock[a-z_]*\.[ch]:[0-9]+(:[0-9]+)?: (warning|error)' \
 			"$log/build-$i.log"; then
-			ok "$ver: patch $i applies on a fresh copy and the tree's kvm Makefile builds, no warnings"
+			ok "$ver: patch $i applies on a fresh copy and the tree's kvm Makefile builds $(printf '%s ' "${targets[@]##*/}")with no warnings"
 		else
 			not_ok "$ver: patch $i: the tree's kvm Makefile builds" "$log/build-$i.log"
 			return
 		fi
 	done
-	[ -x "$bin" ] || { not_ok "$ver: no $bin"; return; }
-	if "$bin" --help 2>&1 | grep -q -- '--max-drift-ppb'; then
-		ok "$ver: the built test starts (--help)"
-	else
-		not_ok "$ver: the built test starts (--help)"
-	fi
+	for bin in "${progs[@]}"; do
+		if [ -x "$bin" ] && "$bin" --help 2>&1 | grep -q -- '--only'; then
+			ok "$ver: $(basename "$bin") starts (--help)"
+		else
+			not_ok "$ver: $(basename "$bin") starts (--help)"
+		fi
+	done
 	rm -rf "$copy"
 }
 
