@@ -1,20 +1,24 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The KVM selftest x86_64/pvclock_drift_test against a kernel tree.
+# The KVM selftests (SELFTEST_PROGS: x86_64/NAME.c each) against a kernel
+# tree.
 #
-#   make selftest            build against Debian's linux-source-$(BASE_KVER)
+#   make selftest            build each against Debian's linux-source-$(BASE_KVER)
 #                            (mk/versions.conf), fetched and cached under
 #                            $(BUILD)/trees on first use
 #   make selftest KVER=6.1   the same with linux-source-6.1 (any X.Y that
 #                            Debian's suites carry: make debian-versions)
 #   make selftest KSRC=dir   against a tree of your own (make headers is run
 #                            in it when usr/include is missing)
-#   make run [RUN_ARGS=...]  build, then run the test on this machine's KVM
-#   make install KSRC=dir    add the test to dir's KVM selftests
-#   make uninstall KSRC=dir  take it out again
-#   make selftest-ci         what CI checks: both Debian trees, install into a
-#                            fresh copy, its own build and runner, uninstall,
-#                            and subtests 1-3 passing on this machine's KVM
+#   make run [RUN_ARGS=...]  build, then run pvclock_drift_test on this
+#                            machine's KVM
+#   make install KSRC=dir    add the tests to dir's KVM selftests
+#   make uninstall KSRC=dir  take them out again
+#   make selftest-ci         what CI checks (scripts/selftest-ci.sh): the
+#                            three Debian trees, install into fresh 7.3 and
+#                            6.12 copies, their own build and runner,
+#                            uninstall, every program on this machine's KVM
+#                            and in Debian's 7.3, 6.12 and 6.1 kernels
 #
 # The tree is only read: objects go to $(BUILD)/kvm-*.  Its selftest library
 # is compiled with -mgeneral-regs-only here, because guest code (library and
@@ -39,14 +43,15 @@ KOUT := $(abspath $(BUILD))/kvm-ksrc$(subst /,_,$(KTREE))
 KTREE_CMD := $(PVC_ROOT)/scripts/get-tree.sh --headers $(KTREE)
 endif
 
-# The default tree's binary, and that of a tree given by KSRC, is also left
-# at $(BUILD)/pvclock_drift_test; another KVER keeps its own in $(KOUT).
+# The default tree's programs, and those of a tree given by KSRC, are also
+# left at $(BUILD)/NAME (build/pvclock_drift_test, ...), where scripts look
+# for them; another KVER keeps its own in $(KOUT) alone.
 ifeq ($(strip $(KSRC))$(KVER),$(BASE_KVER))
-SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
+SELFTEST_COPIES := $(abspath $(BUILD))
 else ifneq ($(strip $(KSRC)),)
-SELFTEST_COPY := $(abspath $(BUILD))/pvclock_drift_test
+SELFTEST_COPIES := $(abspath $(BUILD))
 else
-SELFTEST_COPY :=
+SELFTEST_COPIES :=
 endif
 SELFTEST_BIN := $(KOUT)/pvclock_drift_test
 
@@ -66,8 +71,8 @@ KSELFTEST_VARS := \
 
 .PHONY: selftest run install uninstall selftest-clean selftest-ci
 
-#: make selftest [KSRC=dir|KVER=6.1]  build build/pvclock_drift_test against a tree
-#:                    (default: Debian's $(BASE_KVER) source)
+#: make selftest [KSRC=dir|KVER=6.1]  build the tests (build/pvclock_drift_test, ...)
+#:                    against a tree (default: Debian's $(BASE_KVER) source)
 selftest:
 	@$(KTREE_CMD) >/dev/null
 	@mkdir -p $(KOUT)
@@ -75,17 +80,19 @@ selftest:
 		-f $(PVC_ROOT)/scripts/kvm-standalone.mk \
 		$(KSELFTEST_VARS) PVC_TESTS="$(SELFTEST_PROGS)" \
 		pvclock-tests pvc-runner-test
-	@if [ -n "$(SELFTEST_COPY)" ]; then \
-		cmp -s $(SELFTEST_BIN) $(SELFTEST_COPY) || \
-			cp $(SELFTEST_BIN) $(SELFTEST_COPY); \
+	@if [ -n "$(SELFTEST_COPIES)" ]; then \
+		for p in $(SELFTEST_PROGS); do \
+			cmp -s $(KOUT)/$$p $(SELFTEST_COPIES)/$$p || \
+				cp $(KOUT)/$$p $(SELFTEST_COPIES)/$$p || exit 1; \
+		done; \
 	fi
-	@echo "selftest: $(or $(SELFTEST_COPY),$(SELFTEST_BIN)) (built against $(KTREE))"
+	@echo "selftest: $(SELFTEST_PROGS) in $(or $(SELFTEST_COPIES),$(KOUT)) (built against $(KTREE))"
 
 #: make run [RUN_ARGS=...]  build and run the selftest on this machine
 run: selftest
 	$(SELFTEST_BIN) $(RUN_ARGS)
 
-#: make install KSRC=dir    add the test to a tree's KVM selftests
+#: make install KSRC=dir    add the tests to a tree's KVM selftests
 #: make uninstall KSRC=dir  take it out again
 install uninstall:
 	@if [ -z "$(strip $(KSRC))" ]; then \
@@ -95,8 +102,8 @@ install uninstall:
 
 #: make selftest-clean  remove one tree's selftest build
 selftest-clean:
-	rm -rf $(KOUT) $(SELFTEST_COPY)
+	rm -rf $(KOUT) $(if $(SELFTEST_COPIES),$(addprefix $(SELFTEST_COPIES)/,$(SELFTEST_PROGS)))
 
-#: make selftest-ci   what CI checks of the selftest (both trees, install, VMs)
+#: make selftest-ci   what CI checks of the selftests (three trees, install, VMs)
 selftest-ci:
 	@BUILD=$(BUILD) $(PVC_ROOT)/scripts/selftest-ci.sh
