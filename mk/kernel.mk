@@ -16,11 +16,15 @@
 #                   variant's mode (a skip fails), their figures side by
 #                   side, and the no-master-clock boot (clocksource=hpet)
 #   make kernel-patch [KERNEL_PATCH_OUT=dir]
-#                   the three patches of variant exact as an RFC series
-#                   with a cover letter (build/kernel-patch), checkpatch
-#                   --strict clean and applied to a fresh copy of Debian's
-#                   BASE_KVER files, 3/3 also with 1/3 alone, and the
-#                   kernel built after each patch
+#                   the three patches of variant exact and
+#                   pvclock_clock_guest_test as an RFC series with a cover
+#                   letter (build/kernel-patch), based on Debian's
+#                   BASE_KVER source plus the selftest series (make patch,
+#                   written to build/kernel-patch/base): checkpatch
+#                   --strict clean, the selftest series and then the RFC
+#                   applied with git am to a fresh copy of Debian's files,
+#                   3/4 also with 1/4 alone, the kernel built after each
+#                   kernel patch and the KVM selftests after 4/4
 
 VARIANT ?= exact
 CONFIG_EXTRA ?=
@@ -35,7 +39,7 @@ kernel:
 		$(if $(strip $(CONFIG_EXTRA)),--config-extra '$(CONFIG_EXTRA)') \
 		$(if $(strip $(KMAKE_FLAGS)),--make-flags '$(KMAKE_FLAGS)')
 
-#: make kernel-patch  the kernel patches as an RFC series with a cover letter
+#: make kernel-patch  the kernel patches and their test as an RFC series
 kernel-patch:
 	@BUILD=$(BUILD) scripts/kernel-patch.sh $(if $(KERNEL_PATCH_OUT),$(KERNEL_PATCH_OUT))
 
