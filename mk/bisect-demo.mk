@@ -24,7 +24,7 @@ THRESHOLD ?=
 #: make bisect-demo [SEED=N] [DRIFT=PPB [THRESHOLD=PPB]]  a KVM clock
 #:                    regression injected, bisected by building and booting kernels
 bisect-demo: selftest
-	@BUILD=$(BUILD) scripts/bisect-demo.sh --test $(BUILD)/pvclock_drift_test \
+	@BUILD=$(BUILD) scripts/bisect-demo.sh --test $(KOUT) \
 		$(if $(strip $(SEED)),--seed '$(SEED)') \
 		$(if $(strip $(DRIFT)),--drift-ppb '$(DRIFT)') \
 		$(if $(strip $(THRESHOLD)),--threshold-ppb '$(THRESHOLD)')

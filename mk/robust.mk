@@ -3,9 +3,12 @@
 # Robustness and the kernel's process.
 #
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over the library against models
-#   make badinput                 bad options for both programs (asan+ubsan)
+#   make badinput                 bad options for the tool (asan+ubsan) and
+#                                 each test
 #   make checkpatch               the kernel's checkpatch.pl on every .c/.h
-#   make stability [RUNS=200]     the whole selftest RUNS times in a row
+#   make stability [RUNS=200] [RUN_ARGS=...]
+#                                 all the tests RUNS times in a row on this
+#                                 machine (--only in RUN_ARGS: those subtests)
 #   make patch KSRC=dir           a format-patch series of three against dir
 #   make patch-check [PATCH_KVERS="6.1 6.12 $(BASE_KVER)"]
 #                                 the series against each Debian tree is
@@ -36,9 +39,9 @@ BADINPUT_SUITES := \
 	"tool bad input (asan+ubsan)" \
 		"tests/test_badinput.sh tool $(BUILD)/san/pvclock-ref" \
 	"selftest bad input" \
-		"tests/test_badinput.sh selftest $(BUILD)/pvclock_drift_test"
+		"tests/test_badinput.sh selftest $(BUILD)/kvm-$(BASE_KVER)"
 
-#: make badinput      bad command lines for both programs
+#: make badinput      bad command lines for the tool and each test
 badinput: $(BUILD)/san/test_opts $(BUILD)/san/pvclock-ref
 	@tests/run.sh $(BADINPUT_SUITES)
 
@@ -62,9 +65,9 @@ patch:
 patch-check:
 	@tests/run.sh "patch series" "env BUILD=$(BUILD) scripts/patch-check.sh $(PATCH_KVERS)"
 
-#: make stability [RUNS=200]  the whole selftest RUNS times in a row
+#: make stability [RUNS=200]  all the tests RUNS times in a row on this machine
 stability: selftest
-	@scripts/stability.sh --test $(SELFTEST_BIN) --out $(BUILD)/stability \
+	@BUILD=$(BUILD) scripts/stability.sh --test $(KOUT) --out $(BUILD)/stability \
 		$(RUNS) $(if $(strip $(RUN_ARGS)),-- $(RUN_ARGS))
 
 #: make fuzz [FUZZ_SECONDS=60]  libFuzzer over the library against the model

@@ -4,8 +4,11 @@
 #
 #   make vm-run [KERNEL=debian-X.Y|path/to/bzImage] (default debian-$(BASE_KVER))
 #		[MODULES=dir] [ACCEL=auto|kvm|tcg] [APPEND='params']
-#		[RUN_ARGS='test options']
-#	run pvclock_drift_test (the build that matches the kernel) inside
+#		[TEST=NAME] [ONLY=subtest,...] [RUN_ARGS='test options']
+#	run the tests (SELFTEST_PROGS, the build that matches the kernel)
+#	inside, in one boot: all of them; TEST=NAME that one alone; ONLY
+#	the named subtests, wherever they live.  Each option of RUN_ARGS
+#	goes to the selected tests that take it (--only in it is ONLY)
 #   make tree-test [KVER=6.1] [TREE_TEST=x86/kvm_clock_test]
 #	one of the tree's own KVM selftests, static, for the runner
 #   make vm-selftest
@@ -13,18 +16,23 @@
 
 KERNEL ?= debian-$(BASE_KVER)
 ACCEL ?= auto
+TEST ?=
+ONLY ?=
 # x86/ from 6.14 on, x86_64/ before.
 TREE_TEST ?= $(if $(wildcard $(KTREE)/tools/testing/selftests/kvm/x86/.),x86,x86_64)/kvm_clock_test
 
 .PHONY: vm-run tree-test vm-selftest debian-versions
 
-#: make vm-run [KERNEL=debian-X.Y|bzImage] [RUN_ARGS=...]  (default debian-$(BASE_KVER))
-#:                    run the selftest inside a kernel booted in QEMU (KVM inside)
+#: make vm-run [KERNEL=debian-X.Y|bzImage] [TEST=NAME] [ONLY=a,b] [RUN_ARGS=...]
+#:                    run the tests inside a kernel booted in QEMU (KVM inside), in one
+#:                    boot: all (default debian-$(BASE_KVER)), one (TEST), or subtests (ONLY)
 vm-run:
-	@scripts/vm-run.sh --kernel $(KERNEL) --accel $(ACCEL) \
-		$(if $(MODULES),--modules $(MODULES)) \
+	@scripts/vm-run.sh --kernel '$(KERNEL)' --accel '$(ACCEL)' \
+		$(if $(MODULES),--modules '$(MODULES)') \
 		$(if $(APPEND),--append '$(APPEND)') \
-		-- pvclock_drift_test $(RUN_ARGS)
+		$(if $(strip $(TEST)),--test '$(strip $(TEST))') \
+		$(if $(strip $(ONLY)),--only '$(strip $(ONLY))') \
+		-- $(RUN_ARGS)
 
 #: make tree-test [TREE_TEST=x86/kvm_clock_test]  one of the tree's tests, static
 #: make debian-versions  the kernel series Debian's suites carry (sources, kernels)

@@ -30,7 +30,9 @@
 #	                   regression (1 to 99999999)
 #	--threshold-ppb N  with --drift-ppb: masterclock_update's
 #	                   --max-drift-ppb (default N/2)
-#	--test PATH        the static test (default build/pvclock_drift_test)
+#	--test PATH        the static tests' folder (default build/kvm-BASE_KVER;
+#	                   bisect-run.sh finds the test of the subtest there),
+#	                   or one static test binary
 #	--jobs N           make -j (default 2)
 #	--check-edits TREE only check that every edit of the commits and of
 #	                   both regressions applies to a copy of TREE's files
@@ -47,7 +49,7 @@ usage_hint=" (see --help)"
 seed=
 drift=
 threshold=
-test_bin=$build/pvclock_drift_test
+test_bin=$build/kvm-$BASE_KVER
 jobs=2
 ncommits=8
 check_tree=
@@ -96,7 +98,8 @@ case $test_bin in
 /*) ;;
 *) test_bin=$PWD/$test_bin ;;
 esac
-[ -n "$check_tree" ] || [ -x "$test_bin" ] || die "no test binary $test_bin (make selftest)"
+[ -n "$check_tree" ] || [ -d "$test_bin" ] || [ -x "$test_bin" ] ||
+	die "no tests at $test_bin (make selftest)"
 if [ -z "$seed" ]; then
 	seed=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 fi

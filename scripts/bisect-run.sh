@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # bisect-run.sh [HELPER OPTIONS] [--] TEST OPTIONS...
-#	One step of `git bisect run`: run pvclock_drift_test with the user's
-#	thresholds, on the running kernel or (--kernel) inside the step's
-#	kernel booted by the VM runner, and map its verdict to what git
-#	bisect expects:
+#	One step of `git bisect run`: run the tests (or the one test that
+#	holds the subtests --only names) with the user's thresholds, on the
+#	running kernel or (--kernel) inside the step's kernel booted by the
+#	VM runner, and map their verdict to what git bisect expects:
 #
 #	  pass -> 0 (good)   fail -> 1 (bad)   skip -> 125 (cannot test)
 #
@@ -23,26 +23,33 @@
 #                    scripts/vm-run.sh and run the test inside it; the
 #                    test must then be static, as this project builds it
 #   --modules DIR    with --kernel: the step's modules, for a modular KVM
-#   --test PATH      the test binary (default: build/pvclock_drift_test of
-#                    this project, or $PVCLOCK_TEST).  Across v6.8 use the
-#                    6.1 build (build/kvm-6.1/pvclock_drift_test): the
-#                    builds of later trees skip everything on kernels
-#                    before 6.8, the 6.1 one runs on both
-#   --only NAME      run only this subtest (repeatable; the test's --list
-#                    names them) and judge by its TAP line alone; a
-#                    missing line is a skip
+#   --test PATH      the folder of the tests (a build of them: default
+#                    build/kvm-BASE_KVER of this project, or
+#                    $PVCLOCK_TEST), or one test binary.  In a folder the
+#                    VM runner (scripts/vm-run.sh --build) finds the test
+#                    of each --only name, and each test option goes to
+#                    the tests that take it; a binary runs alone with the
+#                    options as given, unless it lacks an --only name:
+#                    then its folder is searched.  Across v6.8 use the
+#                    6.1 build (build/kvm-6.1): the builds of later trees
+#                    skip everything on kernels before 6.8, the 6.1 one
+#                    runs on both
+#   --only NAME      run only this subtest (repeatable; the tests' --list
+#                    names them, in whichever test) and judge by its TAP
+#                    line alone; a missing line is a skip
 #   --timeout SECS   give up on a run after SECS (default 600): a skip
 #   --log FILE       append each step's verdict and output (default:
 #                    build/bisect/bisect.log of this project)
-#   --no-threshold   allow a run without --max-drift-ppb, --max-set-clock-ns
-#                    or --tolerance-ns (without one, little can fail)
+#   --no-threshold   allow a run without --max-drift-ppb, --max-set-clock-ns,
+#                    --tolerance-ns or --restore-tolerance-ns (without one,
+#                    little can fail)
 #   --check          only check the arguments and that the test starts,
 #                    exit 0; do it once before `git bisect run`
 #
 # Everything else, or everything after --, goes to the test.  Before each
-# run the test options are checked by the test itself: the helper runs
-# TEST OPTIONS --help, which parses them in order and stops with an error
-# at the first bad one.
+# run the test options are checked by the tests themselves: the helper
+# runs TEST OPTIONS --help (for a folder, through vm-run.sh --plan), which
+# parses them in order and stops with an error at the first bad one.
 
 set -uo pipefail
 
@@ -62,7 +69,7 @@ VM_USAGE=2
 usage_exit=$USAGE_EXIT
 usage_hint=" (bisection aborted: exit $USAGE_EXIT)"
 
-test_bin=${PVCLOCK_TEST:-$build/pvclock_drift_test}
+test_bin=${PVCLOCK_TEST:-$build/kvm-$BASE_KVER}
 kernel=
 modules=
 log=$build/bisect/bisect.log
@@ -144,23 +151,35 @@ while [ $# -gt 0 ]; do
 done
 
 [ -e "$test_bin" ] || usage_error "test binary '$test_bin' not found (make selftest, or --test PATH)"
-if [ ! -f "$test_bin" ] || [ ! -x "$test_bin" ]; then
-	usage_error "test binary '$test_bin' is not an executable file"
-fi
 for a in "${targs[@]}"; do
 	case $a in
 	--help | -h) usage_error "'$a' is not a test option here" ;;
 	esac
 done
-# The names the test itself knows; it runs only those asked for.
-if [ ${#only[@]} -gt 0 ]; then
+# tests: the folder of the tests, when the VM runner picks them; empty
+# when the binary runs alone.
+tests=
+if [ -d "$test_bin" ]; then
+	tests=$test_bin
+elif [ ! -f "$test_bin" ] || [ ! -x "$test_bin" ]; then
+	usage_error "test binary '$test_bin' is not an executable file"
+elif [ ${#only[@]} -gt 0 ]; then
+	# The names the binary knows; a name it lacks sends the search to
+	# its folder.
 	names=$("$test_bin" --list 2>/dev/null | grep -E '^[a-z_]+$' | tr '\n' ' ')
 	for t in "${only[@]}"; do
 		case " $names " in
 		*" $t "*) ;;
-		*) usage_error "--only: '$t' is not a subtest of $test_bin (--list: ${names:-none})" ;;
+		*) tests=$(dirname "$test_bin") ;;
 		esac
 	done
+fi
+if [ -n "$tests" ]; then
+	sel=(--build "$tests")
+	for t in "${only[@]}"; do
+		sel+=(--only "$t")
+	done
+elif [ ${#only[@]} -gt 0 ]; then
 	targs+=(--only "$(IFS=,; echo "${only[*]}")")
 fi
 if [ "$no_threshold" = 0 ]; then
@@ -168,22 +187,36 @@ if [ "$no_threshold" = 0 ]; then
 	for a in "${targs[@]}"; do
 		case $a in
 		--max-drift-ppb | --max-drift-ppb=* | --max-set-clock-ns | \
-		--max-set-clock-ns=* | --tolerance-ns | --tolerance-ns=*) have=1 ;;
+		--max-set-clock-ns=* | --tolerance-ns | --tolerance-ns=* | \
+		--restore-tolerance-ns | --restore-tolerance-ns=*) have=1 ;;
 		esac
 	done
 	[ "$have" = 1 ] ||
-		usage_error "no threshold: give --max-drift-ppb N, --max-set-clock-ns N or --tolerance-ns N (or --no-threshold)"
+		usage_error "no threshold: give --max-drift-ppb N, --max-set-clock-ns N, --tolerance-ns N or --restore-tolerance-ns N (or --no-threshold)"
 fi
 
 # The test parses its options in order and stops at --help: exit 0 means
 # every option is good and the binary starts; its one-line error otherwise.
-err=$("$test_bin" "${targs[@]}" --help 2>&1 >/dev/null)
-rc=$?
-if [ "$rc" != 0 ]; then
-	usage_error "'$test_bin ${targs[*]}' does not start: exit $rc: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+# The VM runner's --plan does that for each test it picks, and names the
+# subtest or option that no test has.
+vmrun=$root/scripts/vm-run.sh
+if [ -n "$tests" ]; then
+	err=$("$vmrun" "${sel[@]}" --plan -- "${targs[@]}" 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] ||
+		usage_error "'$test_bin ${targs[*]}': $(printf '%s\n' "$err" | grep -v '^# vm: ' | head -n 1)"
+	# "TEST ARGS; ...": each test by its name, its arguments quoted.
+	what=$(sed "s,^'[^']*/\([^/']*\)',\1," <<<"$err" | paste -sd';' | sed 's/;/; /g')
+else
+	err=$("$test_bin" "${targs[@]}" --help 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		usage_error "'$test_bin ${targs[*]}' does not start: exit $rc: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+	fi
+	what="$test_bin ${targs[*]}"
 fi
 [ "$check_only" = 1 ] && {
-	echo "$me: ok: $test_bin ${targs[*]}"
+	echo "$me: ok: $what"
 	exit 0
 }
 
@@ -202,11 +235,19 @@ if [ -n "$kernel" ]; then
 	else
 		vm=(--kernel "$kernel" --timeout "$timeout")
 		[ -z "$modules" ] || vm+=(--modules "$modules")
-		"$root/scripts/vm-run.sh" "${vm[@]}" -- "$test_bin" "${targs[@]}" >"$out" 2>&1
+		if [ -n "$tests" ]; then
+			"$vmrun" "${vm[@]}" "${sel[@]}" -- "${targs[@]}" >"$out" 2>&1
+		else
+			"$vmrun" "${vm[@]}" -- "$test_bin" "${targs[@]}" >"$out" 2>&1
+		fi
 		rc=$?
 		release=$(sed -n 's/^# vm: kernel \([^ ]*\).*/\1/p' "$out")
 		release=${release:-"$kernel (not booted)"}
 	fi
+elif [ -n "$tests" ]; then
+	# The tests on this machine, one after another, under one deadline.
+	"$vmrun" --no-vm --timeout "$timeout" "${sel[@]}" -- "${targs[@]}" >"$out" 2>&1
+	rc=$?
 elif command -v timeout >/dev/null; then
 	timeout --kill-after=10 "$timeout" "$test_bin" "${targs[@]}" >"$out" 2>&1
 	rc=$?
@@ -259,7 +300,7 @@ no-kernel)
 	fi
 	;;
 "$VM_USAGE")
-	[ -z "$kernel" ] || usage_error "the VM runner refused: $(grep -m1 '^vm-run.sh: ' "$out")" ;;
+	[ -z "$kernel$tests" ] || usage_error "the VM runner refused: $(grep -m1 '^vm-run.sh: ' "$out")" ;;
 esac
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')

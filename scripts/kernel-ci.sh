@@ -12,22 +12,29 @@
 #     source and one O= folder, so the second is an incremental build of
 #     the first (each one's time is printed).  tests/test_uapi.sh compiles
 #     a program against each patched tree's installed uapi.
-#  2. The VM runner boots each and runs pvclock_drift_test --reads 1000000
-#     with --clock-guest-mode naming the variant (exact: --tolerance-ns 0):
-#     every subtest --list names must run and pass, a skip of any is a
-#     failure; set_clock_guest must report each of its checks (exact: the
-#     wait until the saved reference is P old, T1 != T0, 0 reads
-#     different, the young clock restored as saved; both: v6's errnos,
-#     the round trip on a vCPU 200 ppm off); migrate must restore with
-#     KVM_SET_CLOCK_GUEST into the fresh VM in both its restores (young:
-#     T1 - T0 < P; old: T1 - T* >= P/2) with at least 1,000,000 reads per
-#     vCPU (exact: none different) and the update step within its bound;
+#  2. The VM runner boots each and runs all the tests (SELFTEST_PROGS) in
+#     one boot with --reads 1000000 and --clock-guest-mode naming the
+#     variant (exact: --tolerance-ns 0): every subtest their --list names
+#     must run and pass, a skip of any is a failure; set_clock_guest must
+#     report each of its checks (exact: the wait until the saved
+#     reference is P old, T1 != T0, 0 reads different, the young clock
+#     restored as saved; both: v6's errnos, the round trip on a vCPU 200
+#     ppm off); migrate_clock_guest must restore with KVM_SET_CLOCK_GUEST
+#     into the fresh VM in both its restores (young: T1 - T0 < P; old:
+#     T1 - T* >= P/2) with at least 1,000,000 reads per vCPU (exact: none
+#     different) and the update step within its bound; the stock migrate
+#     must restore through pvclock_restore() in both, no guest entry
+#     before either, with at least 1,000,000 reads per vCPU;
 #     reference_update's exact must leave 0 of at least 1,000,000 reads
 #     different at every rate.  The two kernels' differing reads and
 #     largest differences are printed side by side.
-#  3. Without --clock-guest-mode, set_clock_guest must find each kernel's
+#  3. make vm-run ONLY=set_clock_guest,migrate_clock_guest,vcpu_hotplug
+#     RUN_ARGS='--reads 1000000 --clock-guest-mode exact --tolerance-ns 0'
+#     on the exact kernel: those three and no other, all passed, 0 reads
+#     different in each.
+#  4. Without --clock-guest-mode, set_clock_guest must find each kernel's
 #     own behaviour.
-#  4. The exact kernel booted with clocksource=hpet (no master clock):
+#  5. The exact kernel booted with clocksource=hpet (no master clock):
 #     set_clock_guest must pass with both ioctls returning EINVAL.
 #
 # TAP on stdout; the logs go to $BUILD/kernel-ci (build/kernel-ci).
@@ -61,7 +68,7 @@ must_say()
 	grep -qE -- "$3" "$1" || fail "set_clock_guest did not report $2, see $1"
 }
 
-# $1: log; the rest: runner arguments, then -- and the program's.
+# $1: log; the rest: runner arguments, then -- and the tests' options.
 boot()
 {
 	local log=$1 rc=0
@@ -69,7 +76,16 @@ boot()
 	shift
 	BUILD=$build scripts/vm-run.sh --kernel "$kernel" "$@" >"$log" 2>&1 || rc=$?
 	sed 's/^/# /' "$log"
-	[ $rc -eq 0 ] || fail "the selftest in $kernel exited $rc, see $log"
+	[ $rc -eq 0 ] || fail "the tests in $kernel exited $rc, see $log"
+}
+
+# $1: log: each test ran in that one boot (the runner's summary).
+all_tests_ran()
+{
+	local got
+
+	got=$(sed -n 's/^# summary: \(pvclock_[a-z_]*\): exit .*/\1/p' "$1" | paste -sd' ')
+	[ "$got" = "$tests" ] || fail "the boot ran '$got', not every test ($tests), see $1"
 }
 
 mkdir -p "$logs"
@@ -137,24 +153,43 @@ interface_errors()
 		'^# its own KVM_GET_CLOCK_GUEST \(a scale for [0-9]+ Hz\) back: accepted$'
 }
 
-# $1: log, $2: variant.  migrate restored with KVM_SET_CLOCK_GUEST in both
-# restores, >= 1,000,000 reads per vCPU (exact: none different), and the
-# update after each within its bound (the subtest's own check, passed).
+# $1: log, $2: variant.  migrate_clock_guest restored with
+# KVM_SET_CLOCK_GUEST in both restores, >= 1,000,000 reads per vCPU
+# (exact: none different), and the update after each within its bound (the
+# subtest's own check, passed).
 migrate_ioctl()
+{
+	local log=$1 v=$2 bad rows m=migrate_clock_guest
+
+	grep -qE "^# $m: saved with KVM_GET_CLOCK_GUEST, restored with\$" "$log" ||
+		fail "$v: $m did not restore with KVM_SET_CLOCK_GUEST, see $log"
+	rows=$(grep -cE "^# metric $m\\.(young|old)\\.(vcpu[01]\\.max_diff|update_step_error) " "$log")
+	[ "$rows" = 6 ] || fail "$v: $m: $rows of 6 figures (2 restores), see $log"
+	bad=$(awk -v v="$v" -v m="$m" '$1 == "#" && $2 == "metric" &&
+		   ($3 ~ "^" m "\\.(young|old)\\.vcpu[01]\\.reads$" && $4 < 1000000 ||
+		    v == "exact" && $3 ~ "^" m "\\.(young|old)\\.vcpu[01]\\.differing$" && $4 != 0 ||
+		    $3 ~ "^" m "\\.(young|old)\\.vcpu[01]\\.max_diff$" && $4 > 2)' "$log")
+	[ -z "$bad" ] || fail "$v: $m: $bad"
+	must_say "$log" "T1 - T* >= P/2 in the old restore" "^# $m old: T1 - T\\* is [0-9]+ to [0-9]+ ticks \\(P [0-9]+\\)\$"
+	ok "$v: $m: both restores into a fresh VM, >= 1000000 reads per vCPU$([ "$v" = exact ] && echo ", none different"), the next update by the drift since T1 ($(awk -v m="$m" '$3 ~ "^" m "\\.(young|old)\\.update_step_error$" { printf "%s%s ps", sep, $4; sep = ", " }' "$log") off the prediction)"
+}
+
+# $1: log, $2: variant.  The stock migrate (pvclock_restore(), KVM_SET_CLOCK
+# alone) on the project's kernel: both restores done by the routine with
+# no guest entry before them, >= 1,000,000 reads per vCPU.
+migrate_stock()
 {
 	local log=$1 v=$2 bad rows
 
-	grep -qE '^# migrate: KVM_CAP_CLOCK_GUEST: ' "$log" ||
-		fail "$v: migrate did not restore with KVM_SET_CLOCK_GUEST, see $log"
-	rows=$(grep -cE '^# metric migrate\.(young|old)\.(vcpu[01]\.max_diff|update_step_error) ' "$log")
-	[ "$rows" = 6 ] || fail "$v: migrate: $rows of 6 figures (2 restores), see $log"
-	bad=$(awk -v v="$v" '$1 == "#" && $2 == "metric" &&
+	rows=$(grep -cE '^# migrate (young|old): pvclock_restore\(\): restored after [0-9]+ attempts' "$log")
+	[ "$rows" = 2 ] || fail "$v: migrate: pvclock_restore() restored $rows of 2 times, see $log"
+	rows=$(grep -cE '^# metric migrate\.(young|old)\.vcpu[01]\.reads ' "$log")
+	[ "$rows" = 4 ] || fail "$v: migrate: $rows of 4 read counts (2 restores, 2 vCPUs), see $log"
+	bad=$(awk '$1 == "#" && $2 == "metric" &&
 		   ($3 ~ /^migrate\.(young|old)\.vcpu[01]\.reads$/ && $4 < 1000000 ||
-		    v == "exact" && $3 ~ /^migrate\.(young|old)\.vcpu[01]\.differing$/ && $4 != 0 ||
-		    $3 ~ /^migrate\.(young|old)\.vcpu[01]\.max_diff$/ && $4 > 2)' "$log")
+		    $3 ~ /^migrate\.(young|old)\.entries_before_restore$/ && $4 != 0)' "$log")
 	[ -z "$bad" ] || fail "$v: migrate: $bad"
-	must_say "$log" "T1 - T* >= P/2 in the old restore" '^# migrate old: T1 - T\* is [0-9]+ to [0-9]+ ticks \(P [0-9]+\)$'
-	ok "$v: migrate: both restores into a fresh VM, >= 1000000 reads per vCPU$([ "$v" = exact ] && echo ", none different"), the next update by the drift since T1 ($(awk '$3 ~ /^migrate\.(young|old)\.update_step_error$/ { printf "%s%s ps", sep, $4; sep = ", " }' "$log") off the prediction)"
+	ok "$v: migrate: both restores through pvclock_restore(), no guest entry before either, >= 1000000 reads per vCPU ($(awk '$3 ~ /^migrate\.(young|old)\.attempts$/ { printf "%s%s", sep, $4; sep = " and " }' "$log") KVM_SET_CLOCK calls)"
 }
 
 build exact
@@ -164,17 +199,25 @@ kernel_round_down=$img
 
 make -s selftest >"$logs/selftest-build.log" 2>&1 ||
 	fail "make selftest, see $logs/selftest-build.log"
-# The subtests, as the test names them (the library may print a line first).
-all=$("$build/pvclock_drift_test" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')
-[ -n "$all" ] || fail "pvclock_drift_test --list named no subtest"
+# The tests (the runner's plan of its build) and their subtests, as they
+# name them (the library may print a line first).
+tests=''
+all=''
+while read -r line; do
+	eval "set -- $line"
+	tests+="${tests:+ }${1##*/}"
+	all+=" $("$1" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')"
+done < <(BUILD=$build scripts/vm-run.sh --build "$build/kvm-$BASE_KVER" --plan)
+[ -n "${all// /}" ] || fail "the tests' --list named no subtest"
 
 # The ABI patch alone, in its own mode.
 kernel=$kernel_round_down
 log=$logs/round-down.log
-boot "$log" -- pvclock_drift_test --reads 1000000 --clock-guest-mode round-down
+boot "$log" -- --reads 1000000 --clock-guest-mode round-down
+all_tests_ran "$log"
 # shellcheck disable=SC2086 # a list of words
 must_pass "$log" $all
-ok "round-down kernel: all $(echo $all | wc -w) subtests passed, none skipped"
+ok "round-down kernel: all $(wc -w <<<"$all") subtests of $tests passed in one boot, none skipped"
 must_say "$log" "the new reference inside the host's TSC reads" \
 	'^# set_clock_guest: restored through vCPU 1; T1 [0-9]+, guest TSC around$'
 must_say "$log" "1,000,000 reads" '^# set_clock_guest: 1000000 guest reads, [0-9]+ differ'
@@ -186,16 +229,18 @@ interface_errors "$log"
 must_say "$log" "the cost of the ioctl" '^# set_clock_guest: 1000 KVM_SET_CLOCK_GUEST calls: median [0-9]+ ns'
 ok "round-down: T1 between the host's TSC reads, system_time the library's, 1,000,000 reads, the next update within the drift since T1, two vCPUs, v6's errnos"
 migrate_ioctl "$log" round-down
+migrate_stock "$log" round-down
 exact_rates "$log"
 ok "round-down kernel: reference_update's exact left 0 differing of 1000000 reads at every rate"
 
 # With the exact reference: not one read may differ.
 kernel=$kernel_exact
 log=$logs/exact.log
-boot "$log" -- pvclock_drift_test --reads 1000000 --clock-guest-mode exact --tolerance-ns 0
+boot "$log" -- --reads 1000000 --clock-guest-mode exact --tolerance-ns 0
+all_tests_ran "$log"
 # shellcheck disable=SC2086 # a list of words
 must_pass "$log" $all
-ok "exact kernel: all $(echo $all | wc -w) subtests passed, none skipped"
+ok "exact kernel: all $(wc -w <<<"$all") subtests of $tests passed in one boot, none skipped"
 must_say "$log" "the wait until the saved reference is P old" \
 	'^# 2\^[0-9]+ ticks \([0-9]+ ms\); the saved reference is [0-9]+ ms old: waiting [0-9]+ ms$'
 must_say "$log" "1,000,000 reads, none different" \
@@ -214,6 +259,7 @@ case $t1_t0 in
 esac
 ok "exact: T1 = T0 + $t1_t0 (not T0), on the closed form, 0 of 1000000 reads different, the next update within the drift since T1, a young clock restored as saved, two vCPUs, v6's errnos"
 migrate_ioctl "$log" exact
+migrate_stock "$log" exact
 exact_rates "$log"
 ok "exact kernel: reference_update's exact left 0 differing of 1000000 reads at every rate"
 
@@ -228,11 +274,30 @@ if [ "$(metric "$ex" differing)" != 0 ] || [ "$(metric "$ex" max_diff)" != 0 ]; 
 fi
 ok "both behaviours side by side (above)"
 
+# The named subtests wherever they live, as the documents show it.
+log=$logs/only.log
+only=set_clock_guest,migrate_clock_guest,vcpu_hotplug
+rc=0
+make -s vm-run BUILD="$build" KERNEL="$kernel_exact" ONLY=$only \
+	RUN_ARGS='--reads 1000000 --clock-guest-mode exact --tolerance-ns 0' >"$log" 2>&1 || rc=$?
+sed 's/^/# /' "$log"
+[ $rc -eq 0 ] || fail "make vm-run ONLY=$only exited $rc, see $log"
+must_pass "$log" ${only//,/ }
+ran=$(sed -nE 's/^(not )?ok [0-9]+ ([a-z_]+).*/\2/p' "$log" | sort | paste -sd,)
+[ "$ran" = "$(tr , '\n' <<<"$only" | sort | paste -sd,)" ] ||
+	fail "make vm-run ONLY=$only ran $ran, see $log"
+bad=$(awk '$1 == "#" && $2 == "metric" && $3 ~ /(^|\.)differing$/ && $4 != 0' "$log")
+rows=$(grep -cE '^# metric [a-z_.0-9]*differing ' "$log")
+if [ -n "$bad" ] || [ "$rows" -lt 6 ]; then
+	fail "make vm-run ONLY=$only: $rows counts of differing reads, not all 0: $bad"
+fi
+ok "make vm-run ONLY=$only on the exact kernel: those three alone passed, 0 reads different in all $rows counts"
+
 for v in round-down exact; do
 	log=$logs/auto-$v.log
 	kernel=$kernel_round_down
 	[ $v = exact ] && kernel=$kernel_exact
-	boot "$log" -- pvclock_drift_test --interval-ms 500
+	boot "$log" -- --interval-ms 500
 	# shellcheck disable=SC2086 # a list of words
 	must_pass "$log" $all
 	must_say "$log" "the behaviour it found" \
@@ -242,7 +307,7 @@ done
 
 kernel=$kernel_exact
 log=$logs/hpet.log
-boot "$log" --append clocksource=hpet -- pvclock_drift_test --clock-guest-mode exact
+boot "$log" --append clocksource=hpet -- --clock-guest-mode exact
 grep -qE '^# vm: clocksource hpet;' "$log" || fail "the boot did not run on the hpet clocksource, see $log"
 must_pass "$log" set_clock_guest
 must_say "$log" "EINVAL from both ioctls without a master clock" \

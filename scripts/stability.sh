@@ -2,22 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # stability.sh [--test PATH] [--out DIR] [--kernel K] RUNS [-- TEST OPTIONS...]
-#	Run the whole selftest RUNS times in a row on this machine (or, with
-#	--kernel, each time in a fresh boot of K by the VM runner: a bzImage
-#	or debian-X.Y such as debian-7.3; the test must be static) and report
-#	passes, failures and skips (overall and per subtest), and the spread
-#	(min, median, max over the runs) of every '# metric NAME VALUE UNIT'
-#	line.  Each run's output is kept in DIR (default build/stability);
-#	the report is printed and written to DIR/report.txt.  Exits 0 only
-#	when every run passed.  Needs /dev/kvm (or the CPU) to itself: not
-#	part of CI.
+#	Run the tests RUNS times in a row on this machine (or, with --kernel,
+#	each time in a fresh boot of K by the VM runner: a bzImage or
+#	debian-X.Y such as debian-7.3) and report passes, failures and skips
+#	(overall and per subtest), and the spread (min, median, max over the
+#	runs) of every '# metric NAME VALUE UNIT' line.  Each run's output is
+#	kept in DIR (default build/stability); the report is printed and
+#	written to DIR/report.txt.  Exits 0 only when every run passed.
+#	Needs /dev/kvm (or the CPU) to itself: not part of CI.
+#
+#	Each run is one call of scripts/vm-run.sh (--no-vm without --kernel):
+#	every test of the build that matches the kernel, or of --test's
+#	folder, in turn; --only NAME,... among the test options runs those
+#	subtests wherever they live, and each option goes to the tests that
+#	take it, as `make vm-run` does.  A run passes when the runner exits 0
+#	(every test 0 or 4, a subtest passed), fails on 1, is skipped on 4.
+#	--test a binary runs that one program with the options as given.
 
 set -uo pipefail
 
 me=stability.sh
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
-test_bin=${PVCLOCK_TEST:-$build/pvclock_drift_test}
+test_bin=${PVCLOCK_TEST:-}
 out=$build/stability
 kernel=
 
@@ -52,9 +59,33 @@ if [ $# -gt 0 ]; then
 	[ "$1" = -- ] || usage_error "unexpected argument '$1' (test options go after --)"
 	shift
 fi
-[ -x "$test_bin" ] || usage_error "$test_bin: not an executable (make selftest first)"
-err=$("$test_bin" "$@" --help 2>&1 >/dev/null) ||
-	usage_error "the test rejects its options: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+# where: the runner's options for a run; what: the tests, or the program.
+vmrun=$root/vm/vm-run.sh
+if [ -n "$kernel" ]; then
+	where=(--kernel "$kernel")
+else
+	where=(--no-vm)
+fi
+what=()
+if [ -d "$test_bin" ]; then
+	what=(--build "$test_bin")
+elif [ -n "$test_bin" ]; then
+	[ -x "$test_bin" ] || usage_error "$test_bin: not an executable (make selftest first)"
+	err=$("$test_bin" "$@" --help 2>&1 >/dev/null) ||
+		usage_error "the test rejects its options: $(printf '%s\n' "$err" | grep -v '^Random seed' | head -n 1)"
+fi
+if [ -z "$test_bin" ] || [ -d "$test_bin" ]; then
+	# The runner's plan: the tests, their options checked by each.
+	plan=$(BUILD=$build "$vmrun" "${where[@]}" "${what[@]}" --plan -- "$@" 2>&1) ||
+		usage_error "$(printf '%s\n' "$plan" | grep -v '^# vm: ' | head -n 1)"
+	# "TEST ARGS; ...": each test by its name, its arguments quoted.
+	plan=$(grep -v '^# vm: ' <<<"$plan" | sed "s,^'[^']*/\([^/']*\)',\1," |
+		paste -sd';' | sed 's/;/; /g')
+	what+=(--)
+else
+	plan="$test_bin $*"
+	what=(-- "$test_bin")
+fi
 
 rm -rf "$out"
 mkdir -p "$out" || usage_error "cannot create $out"
@@ -63,12 +94,7 @@ failed_runs=()
 start=$(date +%s)
 for ((i = 1; i <= runs; i++)); do
 	log=$out/run-$i.log
-	if [ -n "$kernel" ]; then
-		BUILD=$build "$root/vm/vm-run.sh" --kernel "$kernel" -- \
-			"$test_bin" "$@" >"$log" 2>&1
-	else
-		"$test_bin" "$@" >"$log" 2>&1
-	fi
+	BUILD=$build "$vmrun" "${where[@]}" "${what[@]}" "$@" >"$log" 2>&1
 	rc=$?
 	case $rc in
 	0) pass=$((pass + 1)) ;;
@@ -81,7 +107,7 @@ done
 elapsed=$(($(date +%s) - start))
 
 {
-	echo "stability: $runs runs of $test_bin $* in $elapsed s on" \
+	echo "stability: $runs runs of $plan in $elapsed s on" \
 		"${kernel:-$(uname -r)}$([ -z "$kernel" ] || echo " (VM runner, $(sed -n 's/^# vm: kernel \([^ ]*\).*accel \([a-z]*\).*/\1, \2/p' "$out/run-1.log"))")"
 	echo "runs: $pass passed, $fail failed, $skip skipped, $other other"
 	[ ${#failed_runs[@]} -eq 0 ] ||

@@ -1,20 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Bad command lines for both programs, every option of each: a missing,
-# empty, malformed, negative, zero, out-of-range or beyond-64-bit value,
-# an unknown option, a stray argument; for the selftest also an option
-# given twice and an abbreviated one.  Each must exit with the program's
-# usage code (2 for the host tool, 1 for the selftest, as kselftests do)
-# with exactly one line on stderr and nothing else: no crash, no sanitizer
-# report, no silent default.  TAP output.
+# Bad command lines for the host tool and each test, every option of each:
+# a missing, empty, malformed, negative, zero, out-of-range or
+# beyond-64-bit value, an unknown option, a stray argument; for the tests
+# also an option given twice, an abbreviated one, each option of the other
+# tests (a usage error there) and --only with a subtest of another test.
+# Each must exit with the program's usage code (2 for the host tool, 1 for
+# the tests, as kselftests do) with exactly one line on stderr, starting
+# with the program's name, and nothing else: no crash, no sanitizer
+# report, no silent default.  What each test takes and names is the
+# interface's (Documentation/selftest.rst), written out below.  TAP output.
 #
 # usage: tests/test_badinput.sh tool PATH/TO/pvclock-ref
-#        tests/test_badinput.sh selftest PATH/TO/pvclock_drift_test
-# A missing selftest binary is a skip (it needs a kernel tree to build).
+#        tests/test_badinput.sh selftest BUILD/kvm-VERSION
+# The selftest form checks every test of SELFTEST_PROGS (mk/selftest.mk) in
+# that folder; a missing binary is a skip (it needs a kernel tree to
+# build).
 
-kind=${1:?usage: $0 tool|selftest PROGRAM}
-prog=${2:?usage: $0 tool|selftest PROGRAM}
+kind=${1:?usage: $0 tool PROGRAM | selftest FOLDER}
+prog=${2:?usage: $0 tool PROGRAM | selftest FOLDER}
+dir=$prog
 # shellcheck source=tests/tap.sh
 . "$(dirname "$0")/tap.sh"
 
@@ -86,10 +92,131 @@ bad_values()
 	expect_bad "$@" "$opt"1 1
 }
 
-if [ ! -x "$prog" ]; then
+if [ "$kind" = tool ] && [ ! -x "$prog" ]; then
 	echo "ok 1 $kind bad input # SKIP $prog not built"
 	exit 0
 fi
+
+# The tests: their subtests, the options each takes, and each numeric
+# option's largest value and whether 0 is allowed.
+tests=$(sed -n 's/^SELFTEST_PROGS :\{0,1\}= *//p' "$(dirname "$0")/../mk/selftest.mk")
+declare -A subtests=(
+	[pvclock_drift_test]="masterclock_update set_clock reference_update concurrent_update vcpu_hotplug"
+	[pvclock_restore_test]="stock_restore migrate"
+	[pvclock_clock_guest_test]="set_clock_guest migrate_clock_guest"
+)
+declare -A options=(
+	[pvclock_drift_test]="interval-ms max-drift-ppb max-set-clock-ns reads"
+	[pvclock_restore_test]="interval-ms reads restore-tolerance-ns restore-attempts restore-ms"
+	[pvclock_clock_guest_test]="interval-ms reads tolerance-ns clock-guest-mode"
+)
+declare -A max=(
+	[interval-ms]=3600000 [max-drift-ppb]=1000000000
+	[max-set-clock-ns]=1000000000000 [reads]=100000000 [tolerance-ns]=1000000
+	[restore-tolerance-ns]=1000000 [restore-attempts]=1000 [restore-ms]=600000
+)
+nonzero=" interval-ms reads restore-attempts restore-ms "
+
+# The checks of one test, $name at $prog.
+selftest_bad()
+{
+	local opt v t other mine=" ${options[$name]} " first
+
+	expect_bad stray
+	expect_bad -x
+	expect_bad -- stray
+	expect_bad --bogus
+	expect_bad --bogus 1
+	expect_bad --interval-ms=5 extra
+	# getopt_long() takes unambiguous prefixes; the tests do not
+	expect_bad --interval 5
+	expect_bad --interval-m 5
+	expect_bad --rea 5
+	expect_bad --he
+	expect_bad --lis
+	for opt in ${options[$name]}; do
+		[ "$opt" = clock-guest-mode ] && continue
+		expect_bad "--$opt"
+		expect_bad "--$opt="
+		expect_bad "--$opt" --reads 5
+		expect_bad "--$opt" 5 "--$opt" 5
+		for v in "${malformed[@]}" "${beyond[@]}" 2^10 -1; do
+			expect_bad "--$opt" "$v"
+			expect_bad "--$opt=$v"
+		done
+		[[ $nonzero != *" $opt "* ]] || expect_bad "--$opt" 0
+		expect_bad "--$opt" $((max[$opt] + 1))
+		expect_good "--$opt" "${max[$opt]}" --help
+	done
+	# Each option of the other tests is unknown here.
+	for t in $tests; do
+		[ "$t" = "$name" ] && continue
+		for opt in ${options[$t]}; do
+			[[ $mine == *" $opt "* ]] && continue
+			if [ "$opt" = clock-guest-mode ]; then
+				expect_bad --clock-guest-mode exact
+			else
+				expect_bad "--$opt" 5
+			fi
+		done
+	done
+	# knobs no user needed, dropped: unknown options now
+	for opt in freq-khz=host candidates=100 window=5 duration-ms=2000; do
+		expect_bad "--$opt"
+	done
+	if [[ $mine == *" clock-guest-mode "* ]]; then
+		expect_bad --clock-guest-mode
+		expect_bad --clock-guest-mode=
+		expect_bad --clock-guest-mode --reads 5
+		expect_bad --clock-guest-mode exact --clock-guest-mode exact
+		expect_bad --clock-guest exact
+		for v in '' auto round Round-down 'round-down,' ' exact' 1; do
+			expect_bad --clock-guest-mode "$v"
+			expect_bad "--clock-guest-mode=$v"
+		done
+		expect_good --clock-guest-mode round-down --help
+		expect_good --clock-guest-mode=exact -h
+	fi
+	first=${subtests[$name]%% *}
+	expect_bad --only
+	expect_bad --only=
+	expect_bad --only "$first" --only "$first"
+	expect_bad --list=1
+	for v in bogus "$first," ",$first" "$first,$first" "${first^}" "$first "; do
+		expect_bad --only "$v"
+	done
+	# A subtest of another test is not one of this test's.
+	for t in $tests; do
+		[ "$t" = "$name" ] || expect_bad --only "${subtests[$t]%% *}"
+	done
+	# good values pass the parser, which stops at --help
+	expect_good --only "${subtests[$name]// /,}" --help
+	expect_good --interval-ms=3000 --reads 0x10 --help
+	expect_good --reads 010 -h
+	# --list: every subtest's name, one a line, and nothing run
+	v=$("$prog" --list 2>/dev/null | grep -E '^[a-z_]+$' | paste -sd' ')
+	if [ "$v" = "${subtests[$name]}" ]; then
+		ok "$name --list names its subtests: $v"
+	else
+		not_ok "$name --list names '$v', not '${subtests[$name]}'"
+	fi
+	v=$("$prog" --help 2>/dev/null)
+	other=
+	for opt in ${options[$name]} only list help; do
+		grep -q -- "--$opt" <<<"$v" || other+=" lacks --$opt"
+	done
+	for t in $tests; do
+		for opt in ${options[$t]}; do
+			[[ $mine == *" $opt "* ]] || ! grep -q -- "--$opt\b" <<<"$v" ||
+				other+=" lists --$opt"
+		done
+	done
+	if [ -z "$other" ]; then
+		ok "$name --help lists its options and no other test's"
+	else
+		not_ok "$name --help:$other"
+	fi
+}
 
 if [ "$kind" = tool ]; then
 	code=2 name=pvclock-ref
@@ -168,81 +295,16 @@ if [ "$kind" = tool ]; then
 	bad_values --reads 1 4294967297 0 sweep --window 4
 	bad_values --seed 0 '' 0 sweep --window 4 --reads 1
 else
-	code=1 name=pvclock_drift_test
-	expect_bad stray
-	expect_bad -x
-	expect_bad -- stray
-	expect_bad --bogus
-	expect_bad --bogus 1
-	expect_bad --interval-ms=5 extra
-	# getopt_long() takes unambiguous prefixes; the test does not
-	expect_bad --max-d 5
-	expect_bad --max-drift=5
-	expect_bad --max-d
-	expect_bad --interval 5
-	expect_bad --freq host
-	expect_bad --he
-	for opt in interval-ms max-drift-ppb max-set-clock-ns reads \
-		   tolerance-ns restore-tolerance-ns restore-attempts \
-		   restore-ms; do
-		expect_bad "--$opt"
-		expect_bad "--$opt="
-		expect_bad "--$opt" --reads 5
-		expect_bad "--$opt" 5 "--$opt" 5
-		for v in "${malformed[@]}" "${beyond[@]}" 2^10 -1; do
-			expect_bad "--$opt" "$v"
-			expect_bad "--$opt=$v"
-		done
+	code=1
+	for name in $tests; do
+		prog=$dir/$name
+		if [ -x "$prog" ]; then
+			selftest_bad
+		else
+			echo "ok $((n + 1)) $name bad input # SKIP $prog not built"
+			n=$((n + 1))
+		fi
 	done
-	for opt in interval-ms reads restore-attempts restore-ms; do
-		expect_bad "--$opt" 0
-	done
-	expect_bad --interval-ms 3600001
-	expect_bad --max-drift-ppb 1000000001
-	expect_bad --max-set-clock-ns 1000000000001
-	expect_bad --reads 100000001
-	expect_bad --tolerance-ns 1000001
-	expect_bad --restore-tolerance-ns 1000001
-	expect_bad --restore-attempts 1001
-	expect_bad --restore-ms 600001
-	# knobs no user needed, dropped: unknown options now
-	for opt in freq-khz=host candidates=100 window=5 duration-ms=2000; do
-		expect_bad "--$opt"
-	done
-	expect_bad --clock-guest-mode
-	expect_bad --clock-guest-mode=
-	expect_bad --clock-guest-mode --reads 5
-	expect_bad --clock-guest-mode exact --clock-guest-mode exact
-	expect_bad --clock-guest exact
-	for v in '' auto round Round-down round-down, ' exact' 1; do
-		expect_bad --clock-guest-mode "$v"
-		expect_bad "--clock-guest-mode=$v"
-	done
-	expect_bad --only
-	expect_bad --only=
-	expect_bad --only migrate --only migrate
-	expect_bad --list=1
-	for v in bogus migrate, ,migrate migrate,migrate Migrate 'migrate '; do
-		expect_bad --only "$v"
-	done
-	# good values pass the parser, which stops at --help
-	expect_good --only migrate,set_clock --help
-	expect_good --clock-guest-mode round-down --help
-	expect_good --clock-guest-mode=exact -h
-	expect_good --tolerance-ns 0x2 --interval-ms=3000 --help
-	expect_good --max-drift-ppb 0 --reads 010 -h
-	# --list: every subtest's name, one a line, and nothing run
-	names=$("$prog" --list 2>/dev/null | grep -E '^[a-z_]+$' | tr '\n' ' ')
-	if [ "$names" = "masterclock_update set_clock reference_update set_clock_guest stock_restore concurrent_update migrate vcpu_hotplug " ]; then
-		ok "--list names the subtests"
-	else
-		not_ok "--list names the subtests: '$names'"
-	fi
-	if "$prog" --help 2>/dev/null | grep -q -- '--max-drift-ppb'; then
-		ok "--help lists the options"
-	else
-		not_ok "--help lists the options"
-	fi
 fi
 
 echo "1..$n"

@@ -4,11 +4,15 @@
 # scripts/bisect-run.sh against a fake test binary: the exit-code mapping
 # (pass 0, fail 1, skip 125, crash or timeout 125), --only, and every usage
 # error aborting the bisection (exit above 127) before the test runs.
-# With a real selftest binary as $1, its own option parser is checked too;
+# With a real selftest binary as $1, its own option parser is checked too,
+# and the test that holds an --only subtest is found in its folder (the
+# build of all the tests), a subtest no test has and an option none of the
+# selected tests takes being usage errors;
 # with a kernel as $2 (a bzImage, or debian-VERSION), the helper's --kernel
 # boots it for real: a passing run is good (0), a threshold the clock
 # cannot meet is bad (1), a file that is not a kernel cannot be tested
-# (125), and the log names the booted kernel's release.  bisect-demo's
+# (125), and the log names the booted kernel's release; subtests of two
+# tests run in one boot, and a failure in either is bad.  bisect-demo's
 # command line is checked too, and, where Debian's BASE_KVER tree is
 # cached (build/trees/linux-BASE_KVER), that every edit it makes applies
 # to that tree.
@@ -162,7 +166,7 @@ usage_error "--timeout 0" "${T[@]}" --timeout 0 "${th[@]}"
 usage_error "--timeout abc" "${T[@]}" --timeout abc "${th[@]}"
 usage_error "--test followed by an option" --test --max-drift-ppb 200
 usage_error "a missing test binary" --test "$tmp/nope" "${th[@]}"
-usage_error "a test binary that is a folder" --test "$tmp" "${th[@]}"
+usage_error "a folder without the tests" --test "$tmp" "${th[@]}"
 : >"$tmp/plain"
 usage_error "a test binary without the x bit" --test "$tmp/plain" "${th[@]}"
 printf '#!/bin/sh\nexit 1\n' >"$tmp/broken"
@@ -232,6 +236,23 @@ if [ -n "$real" ] && [ -x "$real" ]; then
 	usage_error "real test: a value swallowed" "${R[@]}" --max-drift-ppb --interval-ms 5
 	step 0 "real test: --check" "${R[@]}" --check --max-drift-ppb 200 \
 		--interval-ms 3000
+	# The test that holds the subtest, wherever it is in the build.
+	tests=$(dirname "$real")
+	for t in "$tests" "$real"; do
+		out=$("$helper" --log "$tmp/log" --test "$t" --only migrate --check \
+			--restore-tolerance-ns 1 2>&1)
+		rc=$?
+		if [ "$rc" = 0 ] && grep -q "pvclock_restore_test --only 'migrate'" <<<"$out"; then
+			ok "--test ${t#"$root"/} --only migrate: found in pvclock_restore_test"
+		else
+			not_ok "--test ${t#"$root"/} --only migrate: exit $rc" "$out"
+		fi
+	done
+	usage_error "folder: a subtest no test has" --test "$tests" --only migrat --no-threshold
+	usage_error "folder: an option no selected test takes" --test "$tests" \
+		--only migrate --max-drift-ppb 200
+	usage_error "folder: a bad value" --test "$tests" --only migrate \
+		--restore-tolerance-ns 1x
 elif [ -n "$real" ]; then
 	echo "ok $((n + 1)) real test binary # SKIP $real not built"
 	n=$((n + 1))
@@ -259,6 +280,10 @@ if [ -n "$vm_kernel" ] && [ -x "$real" ]; then
 		--kernel "$tmp/bzImage" --max-drift-ppb 100000
 	step 125 "a step whose kernel is missing" --test "$real" \
 		--kernel "$tmp/no-bzImage" --max-drift-ppb 100000
+	step 0 "real boot: subtests of two tests, one boot" "${R[@]}" \
+		--only migrate --only vcpu_hotplug --no-threshold
+	step 1 "real boot: a failure in one of two tests" "${R[@]}" \
+		--only stock_restore --only set_clock --max-set-clock-ns 1
 fi
 
 echo "1..$n"

@@ -8,6 +8,16 @@
 # arguments arrive intact, --append reaches the kernel, and each way of
 # getting no result (not a kernel, a panic, a hang, no /dev/kvm inside)
 # gives exit 125 and one line.  Bad arguments: one line, exit 2.
+#
+# The tests through make, each command form the documents show: `make
+# vm-run` runs every program of SELFTEST_PROGS in one boot, in that order,
+# each one's KTAP then a summary line per program and one for all (exit 0:
+# on Debian's kernel every subtest passes but the two of KVM_GET_CLOCK_GUEST,
+# which skip); TEST=NAME runs that one alone, ONLY=a,b the named subtests
+# wherever they live and nothing else, --only in RUN_ARGS the same; every
+# subtest skipped is exit 4, a failure in one test is exit 1 though another
+# passed; a subtest no test has and an option no selected test takes are
+# one line naming it and a non-zero exit, before any boot.
 # TAP output.
 #
 # usage: tests/test_vm.sh [KERNEL]   (default debian-BASE_KVER)
@@ -134,7 +144,7 @@ usage_error "--timeout" --timeout 0
 usage_error "--smp" --smp 99
 usage_error "missing file" --kernel /nonexistent/bzImage
 usage_error "empty --append" --append ''
-usage_error "-- without a program" --kernel "$kernel" --
+usage_error "--test of no test" --kernel "$kernel" --test pvclock_bogus_test
 usage_error "a dynamically linked program" --kernel "$kernel" -- /bin/true
 usage_error "--modules with a Debian kernel" --kernel "$kernel" --modules /tmp
 
@@ -146,6 +156,118 @@ if [ "$rc" = 2 ] && [ "$(program_stderr | wc -l)" = 1 ] && [ ! -s "$tmp/out" ] &
 	ok "bad arguments: a series Debian does not carry: $(program_stderr)"
 else
 	not_ok "debian-5.99: exit $rc, want 2 and one line" "$(head -n 3 "$tmp/err")"
+fi
+
+# ---- The tests, through make.
+
+progs=$(sed -n 's/^SELFTEST_PROGS :\{0,1\}= *//p' "$root/mk/selftest.mk" | xargs)
+
+# mk NAME [VAR=VALUE...]: make vm-run with these variables; out, err, rc,
+# secs describe the run.
+mk()
+{
+	local start=$SECONDS
+
+	make -s -C "$root" vm-run BUILD="$build" KERNEL="$kernel" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	secs=$((SECONDS - start))
+}
+
+# The subtests of the KTAP on stdout, "name" or "name:skip" or
+# "name:fail", in order, a line each.
+results()
+{
+	sed -nE -e 's/^not ok [0-9]+ ([a-z_]+).*/\1:fail/p' \
+		-e 's/^ok [0-9]+ ([a-z_]+) .*# SKIP.*/\1:skip/p' \
+		-e 's/^ok [0-9]+ ([a-z_]+)$/\1/p' -e 's/^ok [0-9]+ ([a-z_]+) [^#]*$/\1/p' "$tmp/out"
+}
+
+# The programs the summary names, in its order.
+summarized()
+{
+	sed -n 's/^# summary: \(pvclock_[a-z_]*\): exit [0-9]*, .*/\1/p' "$tmp/out" | paste -sd' '
+}
+
+mk all
+want_pass=$(results | grep -vc ':')
+want_skip=$(results | grep -c ':skip')
+if [ "$rc" = 0 ] && [ "$(summarized)" = "$progs" ] &&
+   [ "$(grep -c '^TAP version' "$tmp/out")" = "$(wc -w <<<"$progs")" ] &&
+   [ "$(results | grep -c ':fail')" = 0 ] && [ "$want_pass" -gt 0 ] &&
+   [ "$(results | grep ':skip' | paste -sd' ')" = "set_clock_guest:skip migrate_clock_guest:skip" ] &&
+   grep -qx "# summary: all $(wc -w <<<"$progs") tests: exit 0, $want_pass passed, 0 failed, $want_skip skipped" "$tmp/out" &&
+   [ "$(grep -c '^# vm: kernel ' "$tmp/err")" = 1 ]; then
+	ok "make vm-run: $(wc -w <<<"$progs") tests in one boot, in SELFTEST_PROGS order, $want_pass subtests passed, the two clock_guest ones skipped, exit 0 ($secs s)"
+else
+	not_ok "make vm-run: exit $rc, tests '$(summarized)' (want '$progs')" \
+		"$(results | paste -sd' ')" "$(grep '^# summary' "$tmp/out")" "$(tail -n 3 "$tmp/err")"
+fi
+
+mk test TEST=pvclock_restore_test
+if [ "$rc" = 0 ] && [ "$(results | paste -sd' ')" = "stock_restore migrate" ] &&
+   [ "$(summarized)" = pvclock_restore_test ]; then
+	ok "make vm-run TEST=pvclock_restore_test: stock_restore and migrate alone, exit 0 ($secs s)"
+else
+	not_ok "make vm-run TEST=pvclock_restore_test: exit $rc, ran '$(results | paste -sd' ')'" \
+		"$(tail -n 3 "$tmp/err")"
+fi
+
+mk only ONLY=migrate,vcpu_hotplug
+if [ "$rc" = 0 ] && [ "$(results | sort | paste -sd' ')" = "migrate vcpu_hotplug" ] &&
+   [ "$(summarized)" = "pvclock_drift_test pvclock_restore_test" ]; then
+	ok "make vm-run ONLY=migrate,vcpu_hotplug: the two alone, from their two tests, in one boot, exit 0 ($secs s)"
+else
+	not_ok "make vm-run ONLY=migrate,vcpu_hotplug: exit $rc, ran '$(results | paste -sd' ')' of '$(summarized)'" \
+		"$(tail -n 3 "$tmp/err")"
+fi
+
+mk skip ONLY=set_clock_guest,migrate_clock_guest
+if [ "$rc" = 4 ] && [ "$(results | paste -sd' ')" = "set_clock_guest:skip migrate_clock_guest:skip" ]; then
+	ok "every subtest skipped (no KVM_GET_CLOCK_GUEST in Debian's kernel): exit 4 ($secs s)"
+else
+	not_ok "every subtest skipped: exit $rc (want 4), '$(results | paste -sd' ')'" "$(tail -n 3 "$tmp/err")"
+fi
+
+mk fail ONLY=stock_restore,set_clock RUN_ARGS='--max-set-clock-ns 1'
+if [ "$rc" = 1 ] && [ "$(results | sort | paste -sd' ')" = "set_clock:fail stock_restore" ]; then
+	ok "a failure in one test, a pass in another: exit 1 ($secs s)"
+else
+	not_ok "a failure and a pass: exit $rc (want 1), '$(results | paste -sd' ')'" "$(tail -n 3 "$tmp/err")"
+fi
+
+# mk_error NAME WORD VAR=VALUE...: one line on stderr naming WORD, a
+# non-zero exit, nothing on stdout, no boot.
+mk_error()
+{
+	local name=$1 word=$2
+
+	shift 2
+	mk "$@"
+	if [ "$rc" != 0 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -qF -- "$word" "$tmp/err" &&
+	   [ ! -s "$tmp/out" ] && [ "$secs" -le 60 ]; then
+		ok "make vm-run $name: exit $rc: $(cat "$tmp/err")"
+	else
+		not_ok "make vm-run $name: exit $rc, want one line naming '$word'" "$(head -n 3 "$tmp/err")"
+	fi
+}
+mk_error "ONLY=a subtest no test has" "'migrat'" ONLY=vcpu_hotplug,migrat
+mk_error "RUN_ARGS=an option no selected test takes" "'--max-drift-ppb'" \
+	ONLY=migrate RUN_ARGS='--max-drift-ppb 5'
+mk_error "TEST= with an option it does not take" "'--tolerance-ns'" \
+	TEST=pvclock_restore_test RUN_ARGS='--tolerance-ns 1'
+mk_error "RUN_ARGS=an option no test takes" "'--frobnicate'" RUN_ARGS=--frobnicate
+mk_error "TEST= and ONLY= a subtest of another test" "'vcpu_hotplug'" \
+	TEST=pvclock_restore_test ONLY=vcpu_hotplug
+mk_error "TEST=a test that is none" "'pvclock_bogus_test'" TEST=pvclock_bogus_test
+mk_error "RUN_ARGS=a value the test rejects" "--reads" ONLY=migrate RUN_ARGS='--reads 1x'
+
+# --only in RUN_ARGS is ONLY: the same plan.
+a=$("$runner" --kernel "$kernel" --only migrate,vcpu_hotplug --plan -- --reads 1000 2>/dev/null)
+b=$("$runner" --kernel "$kernel" --plan -- --reads 1000 --only migrate,vcpu_hotplug 2>/dev/null)
+if [ -n "$a" ] && [ "$a" = "$b" ]; then
+	ok "--only in the test options is --only: $(printf '%s\n' "$a" | sed 's,^.*/,,' | paste -sd';')"
+else
+	not_ok "--only in the test options differs from --only" "$a" "$b"
 fi
 
 echo "1..$n"

@@ -1,11 +1,39 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# vm-run.sh [OPTIONS] [-- PROGRAM [ARGS...]]
-#	Boot a kernel in QEMU with KVM inside it, run one statically linked
-#	program there and hand back its standard output, standard error and
-#	exit code unchanged.  The runner's own notes go to standard error as
-#	"# vm: ..." lines, so standard output is exactly the program's.
+# vm-run.sh [OPTIONS] [--test NAME] [--only LIST] [-- TEST OPTIONS...]
+# vm-run.sh [OPTIONS] -- PROGRAM [ARGS...]
+#	Boot a kernel in QEMU with KVM inside it and run, in that one boot,
+#	this project's tests (the first form) or one statically linked
+#	program (the second).  A program's standard output, standard error
+#	and exit code come back unchanged.  The runner's own notes go to
+#	standard error as "# vm: ..." lines.
+#
+# The tests: each program of SELFTEST_PROGS (mk/selftest.mk) in turn, in
+# that order, each one's KTAP on standard output, then a summary there, a
+# line per test and one for all ("# summary: NAME: exit N, P passed, F
+# failed, S skipped").  The programs are those of the build that matches
+# the kernel (--build to choose another): its own series where the
+# project supports it (BASE_KVER and OLD_KVERS of mk/versions.conf); else
+# 6.1 for kernels before 6.8, whose KVM later selftest libraries refuse,
+# and BASE_KVER otherwise; made with `make selftest` when missing.
+#
+#   --test NAME      only the test NAME (pvclock_drift_test, ...)
+#   --only LIST      only these subtests (comma-separated, repeatable),
+#                    wherever they live: each test that holds one of
+#                    them runs with --only and its own names; the others
+#                    do not run.  --only in the test options is the same
+#   -- TEST OPTIONS  each option goes to each selected test that takes
+#                    it (as its --help lists it): --reads 1000 to every
+#                    one, --max-drift-ppb to pvclock_drift_test alone
+#
+# The names (--list) and options (--help) come from the tests themselves,
+# run on this machine: the build's own, or where that cannot start here
+# (7.x builds exit 4 before main() without a /dev/kvm) the 6.1 build.  A
+# subtest no test has, a subtest outside --test, an option no selected
+# test takes, or an option value a test rejects is a one-line error and
+# exit 2, before anything boots.  `-- NAME ARGS`, NAME a test, is
+# `--test NAME -- ARGS`.
 #
 # Options:
 #   --kernel K       debian-X.Y: Debian's newest cloud kernel of series
@@ -21,6 +49,7 @@
 #                    a built-in KVM needs none.  Default: the lib/modules
 #                    folder beside the bzImage, where `make kernel` puts
 #                    its modules, if there is one
+#   --build DIR      the folder of the test programs (build/kvm-6.1, ...)
 #   --accel A        auto (default), kvm or tcg.  auto takes this machine's
 #                    /dev/kvm only where the CPU shows svm or vmx and the
 #                    KVM module allows nested guests, and falls back to
@@ -28,24 +57,33 @@
 #                    an AMD EPYC with SVM in software (single-threaded)
 #   --append STR     more kernel parameters, after the defaults
 #                    "console=ttyS0 panic=-1 rdinit=/init"
-#   --timeout SECS   the program's deadline (default 900); booting has
-#                    a deadline of its own (--boot-timeout, default 180)
+#   --timeout SECS   the deadline of the programs, all together (default
+#                    900); booting has a deadline of its own
+#                    (--boot-timeout, default 180)
+#   --no-vm          boot nothing: run on this machine's own kernel and
+#                    KVM (--build default: the build matching it), the
+#                    same output and exit codes; --kernel, --modules,
+#                    --accel and --append do not apply
+#   --plan           print each selected test's command line (its path
+#                    and arguments, each word quoted for a POSIX shell),
+#                    one a line, check them, and exit 0; nothing runs
 #   --fetch          only fetch the kernel: print its bzImage's path and
 #                    its modules folder (empty for a built-in KVM), exit 0
 #   --help           this text
 #
-# PROGRAM defaults to pvclock_drift_test: this project's build against the
-# Debian tree that matches the kernel (its own series where the project
-# supports it; else 6.1 for kernels before 6.8, whose KVM later selftest
-# libraries refuse, and the base version's tree otherwise), made with
-# `make selftest` when missing.  Any other PROGRAM is a path to a static binary.
-# The arguments reach it exactly as given (spaces and commas included).
+# PROGRAM is a path to a static binary; its arguments reach it exactly as
+# given (spaces and commas included).
 #
-# Exit codes: the program's own; 2 for a bad argument; 125 when the boot
-# gave no result (not a kernel, a kernel panic, a hang past a deadline, no
-# /dev/kvm inside, QEMU failing): one line says which.  A boot without a
-# result is tried once more.  Each run has a folder of its own (runs at the
-# same time do not share one); the last one to end is build/vm/last.
+# Exit codes.  A PROGRAM: its own.  The tests: 0 when every test exited 0
+# or 4 (skip) and at least one subtest passed; 4 when every test exited 0
+# or 4 and none passed (everything skipped: no KVM, say); else the exit
+# code of the first test (in SELFTEST_PROGS order) that exited neither 0
+# nor 4 (1 for a failure; above 128 for a crash).  Either way: 2 for a
+# bad argument; 125 when the boot gave no result (not a kernel, a kernel
+# panic, a hang past a deadline, no /dev/kvm inside, QEMU failing): one
+# line says which.  A boot without a result is tried once more.  Each run
+# has a folder of its own (runs at the same time do not share one); the
+# last one to end is build/vm/last.
 
 set -uo pipefail
 
@@ -68,6 +106,18 @@ boot_timeout=180
 smp=1
 prog=()
 fetch_only=0
+kernel_given=
+# The tests: which (empty: all), which subtests, their options, the
+# folder of their build; and where they run.
+test_name=
+only=()
+targs=()
+build_dir=
+plan_only=0
+no_vm=0
+# SELFTEST_PROGS, read from its one home.
+read -r -a all_tests <<<"$(sed -n 's/^SELFTEST_PROGS :\{0,1\}= *//p' "$root/mk/selftest.mk")"
+[ ${#all_tests[@]} -gt 0 ] || { echo "$me: no SELFTEST_PROGS in $root/mk/selftest.mk" >&2; exit "$USAGE"; }
 
 no_result()
 {
@@ -84,7 +134,7 @@ parse_args()
 {
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--kernel) need_value "$@"; kernel=$2; shift 2 ;;
+		--kernel) need_value "$@"; kernel=$2; kernel_given=1; shift 2 ;;
 		--modules) need_value "$@"; moddir=$2; shift 2 ;;
 		--accel)
 			need_value "$@"
@@ -104,14 +154,38 @@ parse_args()
 		--timeout) need_value "$@"; positive "$@"; timeout=$2; shift 2 ;;
 		--boot-timeout) need_value "$@"; positive "$@"; boot_timeout=$2; shift 2 ;;
 		--fetch) fetch_only=1; shift ;;
+		--test)
+			need_value "$@"
+			is_test "$2" || usage_error "--test: '$2' is not a test (${all_tests[*]})"
+			test_name=$2
+			shift 2
+			;;
+		--only) need_value "$@"; only+=("$2"); shift 2 ;;
+		--build)
+			need_value "$@"
+			[ -d "$2" ] || usage_error "--build: no such folder '$2'"
+			build_dir=$(cd "$2" && pwd)
+			shift 2
+			;;
+		--plan) plan_only=1; shift ;;
+		--no-vm) no_vm=1; shift ;;
 		--help | -h)
 			usage_text '4,/^$/'
 			exit 0
 			;;
 		--)
 			shift
-			prog=("$@")
-			[ $# -gt 0 ] || usage_error "-- must be followed by a program"
+			# Test options; or a test's name and its options (the
+			# command line before --test); or a program.
+			if [ -n "$test_name" ] || [ ${#only[@]} -gt 0 ] ||
+			   [ $# = 0 ] || [[ $1 == -* ]]; then
+				targs=("$@")
+			elif is_test "$1"; then
+				test_name=$1
+				targs=("${@:2}")
+			else
+				prog=("$@")
+			fi
 			return 0
 			;;
 		*) usage_error "unknown argument '$1' (see --help)" ;;
@@ -264,34 +338,230 @@ add_module()
 	echo "$name" >>"$dst/../modules.list"
 }
 
-# The default program: the selftest built against the matching tree, that
-# of the kernel's own series where the project supports it (BASE_KVER and
-# OLD_KVERS), else 6.1's for kernels before 6.8 (whose KVM later selftest
-# libraries refuse) and BASE_KVER's for the rest.
-default_program()
+is_test()
 {
-	local major minor kver bin
+	local t
 
-	major=${krelease%%.*}
-	minor=${krelease#*.}
+	for t in "${all_tests[@]}"; do
+		[ "$1" = "$t" ] && return 0
+	done
+	return 1
+}
+
+# The series whose build of the tests matches kernel release $1: its own
+# where the project supports it (BASE_KVER and OLD_KVERS), else 6.1 for
+# kernels before 6.8 (whose KVM later selftest libraries refuse) and
+# BASE_KVER for the rest.
+matching_kver()
+{
+	local major minor
+
+	major=${1%%.*}
+	minor=${1#*.}
 	minor=${minor%%[!0-9]*}
 	case ",$BASE_KVER,$OLD_KVERS," in
-	*",$major.$minor,"*) kver=$major.$minor ;;
+	*",$major.$minor,"*) echo "$major.$minor" ;;
 	*)
-		kver=$BASE_KVER
 		if [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "$minor" -lt 8 ]; }; then
-			kver=6.1
+			echo 6.1
+		else
+			echo "$BASE_KVER"
 		fi
 		;;
 	esac
-	bin=$build/kvm-$kver/pvclock_drift_test
-	if [ ! -x "$bin" ]; then
-		note "building pvclock_drift_test against the $kver tree"
-		make -s -C "$root" BUILD="$build" selftest KVER="$kver" >&2 ||
-			usage_error "make selftest KVER=$kver failed"
+}
+
+# $build/kvm-$1 holds every test: made with `make selftest` when not.
+ensure_build()
+{
+	local t
+
+	for t in "${all_tests[@]}"; do
+		[ -x "$build/kvm-$1/$t" ] && continue
+		note "building the tests against the $1 tree"
+		make -s -C "$root" BUILD="$build" selftest KVER="$1" >&2 ||
+			usage_error "make selftest KVER=$1 failed"
+		return
+	done
+}
+
+# The subtests test binary $1 names (--list), one a line; fails when it
+# does not start here.
+list_of()
+{
+	local out
+
+	out=$("$1" --list 2>/dev/null) || return 1
+	grep -E '^[a-z0-9_]+$' <<<"$out"
+}
+
+# What each test of the build names and takes: avail (the tests the
+# build has), t_list[T] (its subtests), t_help[T] (its --help),
+# t_host[T] (the binary that ran here: the build's own, or the 6.1
+# build's where that one cannot start), t_owner[SUBTEST] (its test).
+declare -A t_list t_help t_host t_owner args_of
+avail=()
+probe_tests()
+{
+	local t bin s
+
+	for t in "${all_tests[@]}"; do
+		bin=$build_dir/$t
+		if [ ! -x "$bin" ]; then
+			note "$build_dir has no $t: it does not run"
+			continue
+		fi
+		if ! t_list[$t]=$(list_of "$bin"); then
+			ensure_build 6.1
+			bin=$build/kvm-6.1/$t
+			t_list[$t]=$(list_of "$bin") ||
+				usage_error "$t --list does not run on this machine, from $build_dir or the 6.1 build"
+		fi
+		t_help[$t]=$("$bin" --help 2>/dev/null)
+		t_host[$t]=$bin
+		for s in ${t_list[$t]}; do
+			t_owner[$s]=$t
+		done
+		avail+=("$t")
+	done
+	[ ${#avail[@]} -gt 0 ] || usage_error "$build_dir holds none of the tests (${all_tests[*]})"
+}
+
+# takes TEST OPTION: whether TEST's --help lists OPTION.
+takes()
+{
+	grep -qE -- "^  $2( |\$)" <<<"${t_help[$1]}"
+}
+
+# The tests among $2... that take option $1, by name.
+takers()
+{
+	local o=$1 t
+
+	shift
+	for t in "$@"; do
+		takes "$t" "$o" && printf '%s ' "$t"
+	done
+}
+
+# Whether option $1 has a value ("  --reads N" in a --help).
+has_value()
+{
+	local t
+
+	for t in "${avail[@]}"; do
+		grep -qE -- "^  $1 [A-Z]" <<<"${t_help[$t]}" && return 0
+	done
+	return 1
+}
+
+# Every test's subtests, "a, b, ...".
+all_subtests()
+{
+	local t
+
+	for t in "${avail[@]}"; do
+		echo "${t_list[$t]}"
+	done | paste -sd, | sed 's/,/, /g'
+}
+
+# The tests to run, sel, in SELFTEST_PROGS order, and args_of[T], each
+# one's arguments quoted for a shell: --only with its own names, then
+# each test option that it takes, in the order given.
+sel=()
+# shellcheck disable=SC2120 # set -- on the quoted arguments, not its own
+select_tests()
+{
+	local i=0 a o v unit t n list names=() units=() uopts=() used
+	declare -A only_of=()
+
+	while [ $i -lt ${#targs[@]} ]; do
+		a=${targs[i]}
+		case $a in
+		--?*=*) o=${a%%=*} ;;
+		--?*) o=$a ;;
+		*) usage_error "'$a' is not a test option (they begin with --)" ;;
+		esac
+		[ -n "$(takers "$o" "${avail[@]}")" ] ||
+			usage_error "no test takes the option '$o'"
+		unit=$(shell_quote "$a") v=${a#*=}
+		if [ "$o" = "$a" ] && has_value "$o"; then
+			[ $((i + 1)) -lt ${#targs[@]} ] || usage_error "$o needs a value"
+			i=$((i + 1))
+			v=${targs[i]}
+			unit+=" $(shell_quote "$v")"
+		fi
+		i=$((i + 1))
+		if [ "$o" = --only ]; then
+			only+=("$v")
+			continue
+		fi
+		units+=("$unit")
+		uopts+=("$o")
+	done
+
+	for list in "${only[@]}"; do
+		[[ $list != ,* && $list != *, && $list != *,,* && -n $list ]] ||
+			usage_error "--only: '$list' is not a list of names (a,b,...)"
+		IFS=, read -r -a names <<<"$list"
+		for n in "${names[@]}"; do
+			t=${t_owner[$n]:-}
+			[ -n "$t" ] ||
+				usage_error "no test has a subtest '$n' (subtests: $(all_subtests))"
+			[ -z "$test_name" ] || [ "$t" = "$test_name" ] ||
+				usage_error "'$n' is a subtest of $t, not of $test_name"
+			case ",${only_of[$t]:-}," in
+			*",$n,"*) ;;
+			*) only_of[$t]=${only_of[$t]:+${only_of[$t]},}$n ;;
+			esac
+		done
+	done
+	if [ -n "$test_name" ] && [ -z "${t_host[$test_name]:-}" ]; then
+		usage_error "--test: $build_dir has no $test_name"
 	fi
-	prog[0]=$bin
-	note "program: $bin (built against the $kver tree, for kernel $krelease)"
+	for t in "${avail[@]}"; do
+		if [ ${#only[@]} -gt 0 ]; then
+			[ -n "${only_of[$t]:-}" ] || continue
+			args_of[$t]="--only $(shell_quote "${only_of[$t]}")"
+		elif [ -n "$test_name" ]; then
+			[ "$t" = "$test_name" ] || continue
+			args_of[$t]=
+		else
+			args_of[$t]=
+		fi
+		sel+=("$t")
+	done
+
+	for i in "${!units[@]}"; do
+		o=${uopts[i]}
+		used=$(takers "$o" "${sel[@]}")
+		if [ -z "$used" ]; then
+			used=$(takers "$o" "${avail[@]}")
+			usage_error "no selected test takes the option '$o' (selected: ${sel[*]}; it is ${used% }'s)"
+		fi
+		for t in $used; do
+			args_of[$t]+="${args_of[$t]:+ }${units[i]}"
+		done
+	done
+
+	# Each test parses its options in order and stops at --help: exit 0
+	# means that it takes them all; its own one-line error otherwise.
+	for t in "${sel[@]}"; do
+		eval "set -- ${args_of[$t]}"
+		a=$("${t_host[$t]}" "$@" --help 2>&1 >/dev/null) ||
+			usage_error "$(grep -v '^Random seed' <<<"$a" | head -n 1)"
+	done
+}
+
+# The build of the tests for this kernel, the default --build.
+default_build()
+{
+	local kver
+
+	kver=$(matching_kver "$krelease")
+	ensure_build "$kver"
+	build_dir=$build/kvm-$kver
+	note "tests: $build_dir (built against the $kver tree, for kernel $krelease)"
 }
 
 check_program()
@@ -301,6 +571,8 @@ check_program()
 	if [ ! -f "$p" ] || [ ! -x "$p" ]; then
 		usage_error "program '$p' is not an executable file"
 	fi
+	# This machine runs what it can (a script too).
+	[ "$no_vm" = 0 ] || return 0
 	readelf -h "$p" >/dev/null 2>&1 || usage_error "program '$p' is not an ELF binary"
 	! readelf -l "$p" 2>/dev/null | grep -q 'Requesting program interpreter' ||
 		usage_error "program '$p' is dynamically linked; the VM has no libraries (link it with -static)"
@@ -314,10 +586,12 @@ shell_quote()
 	printf "'%s'" "$s"
 }
 
-# The initramfs: busybox, /init, the modules, the program and its command.
+# The initramfs: busybox, /init, the modules, the programs and /vm/cmd,
+# a line for each: "run PROGRAM ARGS..." or, for a test, "run_test ...",
+# each word quoted.
 make_initramfs()
 {
-	local dir=$1 out=$2 a
+	local dir=$1 out=$2 a t
 
 	rm -rf "$dir"
 	mkdir -p "$dir/bin" "$dir/vm/modules" "$dir/prog"
@@ -329,16 +603,22 @@ make_initramfs()
 	if [ -n "$kmods" ] && [ -n "$(find_module kvm_amd)" ]; then
 		add_module kvm_amd "$dir/vm/modules"
 	fi
-	cp "${prog[0]}" "$dir/prog/"
-	{
-		printf 'set --'
-		printf ' %s' "$(shell_quote "/prog/$(basename "${prog[0]}")")"
-		for a in "${prog[@]:1}"; do
-			printf ' %s' "$(shell_quote "$a")"
-		done
-		printf '\n'
-	} >"$dir/vm/cmd"
-	printf '%s\n' "$(basename "${prog[0]}") ${prog[*]:1}" >"$dir/vm/cmd.txt"
+	if [ ${#prog[@]} -gt 0 ]; then
+		cp "${prog[0]}" "$dir/prog/"
+		{
+			printf 'run'
+			printf ' %s' "$(shell_quote "/prog/$(basename "${prog[0]}")")"
+			for a in "${prog[@]:1}"; do
+				printf ' %s' "$(shell_quote "$a")"
+			done
+			printf '\n'
+		} >"$dir/vm/cmd"
+	else
+		for t in "${sel[@]}"; do
+			cp "$build_dir/$t" "$dir/prog/"
+			printf 'run_test %s%s\n' "$(shell_quote "/prog/$t")" "${args_of[$t]:+ ${args_of[$t]}}"
+		done >"$dir/vm/cmd"
+	fi
 	od -An -tx8 -N8 /dev/urandom | tr -d ' ' >"$dir/vm/nonce"
 	(cd "$dir" && find . | cpio -o -H newc --quiet -R 0:0) >"$out" ||
 		usage_error "cpio failed"
@@ -488,26 +768,139 @@ report_boot()
 	sed -n "s/^vm-status $nonce note /# vm: note: /p" "$run/status" >&2
 }
 
+# The tests' output: $run/stdout split at the marks /init writes after
+# each test into $run/out.K (K from 0, in order), and "NAME EXIT" a line
+# each in $run/rcs; the output without the marks in $run/tests.out.
+split_output()
+{
+	: >"$run/rcs"
+	awk -v m="vm-test $nonce end " -v dir="$run" '
+		{ i = index($0, m) }
+		i == 0 { print; print > (dir "/out." k); next }
+		{
+			pre = substr($0, 1, i - 1)
+			if (pre != "") { print pre; print pre > (dir "/out." k) }
+			split(substr($0, i + length(m)), f, " ")
+			print f[1], f[2] >> (dir "/rcs")
+			k++
+		}' k=0 "$run/stdout" >"$run/tests.out"
+}
+
+# Each test's exit code and KTAP results, then all of them together, on
+# stdout; sets rc, the runner's exit code (see the header).
+summarize()
+{
+	local k=0 t trc p f s tp=0 tf=0 ts=0 bad=
+
+	while read -r t trc; do
+		touch "$run/out.$k"
+		p=$(grep -E '^ok [0-9]+ ' "$run/out.$k" | grep -vc '# SKIP')
+		s=$(grep -E '^ok [0-9]+ ' "$run/out.$k" | grep -c '# SKIP')
+		f=$(grep -cE '^not ok [0-9]+ ' "$run/out.$k")
+		echo "# summary: $t: exit $trc, $p passed, $f failed, $s skipped"
+		tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
+		case $trc in
+		0 | 4) ;;
+		*) bad=${bad:-$trc} ;;
+		esac
+		k=$((k + 1))
+	done <"$run/rcs"
+	if [ "$k" != ${#sel[@]} ]; then
+		bad=${bad:-$NO_RESULT}
+		echo "# summary: $k of ${#sel[@]} tests reported an exit code"
+	fi
+	if [ -n "$bad" ]; then
+		rc=$bad
+	elif [ "$tp" -gt 0 ]; then
+		rc=0
+	else
+		rc=4
+	fi
+	echo "# summary: all $k tests: exit $rc, $tp passed, $tf failed, $ts skipped"
+}
+
+# --no-vm: the tests, or the program, on this machine, under the same
+# deadline; the same output and exit code.
+run_here()
+{
+	local k=0 t left
+
+	deadline=$((SECONDS + timeout))
+	if [ ${#prog[@]} -gt 0 ]; then
+		timeout --kill-after=10 "$timeout" "${prog[@]}"
+		exit $?
+	fi
+	: >"$run/rcs"
+	for t in "${sel[@]}"; do
+		left=$((deadline - SECONDS))
+		eval "set -- ${args_of[$t]}"
+		if [ "$left" -gt 0 ]; then
+			timeout --kill-after=10 "$left" "$build_dir/$t" "$@" \
+				>"$run/out.$k" 2>"$run/err.$k" </dev/null
+			trc=$?
+		else
+			trc=124
+			echo "$me: $t: not started, past the deadline of $timeout s" >"$run/err.$k"
+		fi
+		cat "$run/err.$k" >&2
+		cat "$run/out.$k"
+		echo "$t $trc" >>"$run/rcs"
+		k=$((k + 1))
+	done
+	summarize
+	exit "$rc"
+}
+
 main()
 {
-	local modes mode try
+	local modes mode try t
 
 	parse_args "$@"
-	command -v qemu-system-x86_64 >/dev/null ||
-		usage_error "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-	command -v cpio >/dev/null || usage_error "cpio not found (apt-get install cpio)"
-	mkdir -p "$vmdir"
-	run=$(mktemp -d "$vmdir/run.XXXXXX") || exit 1
-	trap publish_run EXIT
-	resolve_kernel
-	if [ "$fetch_only" = 1 ]; then
-		printf '%s\n%s\n' "$kimage" "$kmods"
-		exit 0
+	if [ ${#prog[@]} -gt 0 ] && [ "$plan_only" = 1 ]; then
+		usage_error "--plan goes with the tests, not a program"
 	fi
-	if [ ${#prog[@]} -eq 0 ] || [ "${prog[0]}" = pvclock_drift_test ]; then
-		default_program
+	if [ ${#prog[@]} -gt 0 ] && [ -n "$build_dir" ]; then
+		usage_error "--build goes with the tests, not a program"
 	fi
-	check_program
+	if [ "$no_vm" = 1 ]; then
+		[ -z "$kernel_given$moddir$append" ] && [ "$fetch_only" = 0 ] ||
+			usage_error "--no-vm boots no kernel: no --kernel, --modules, --append or --fetch"
+		krelease=$(uname -r)
+		run=$(mktemp -d) || exit 1
+		trap 'rm -rf "$run"' EXIT
+	else
+		if [ "$plan_only" = 0 ]; then
+			command -v qemu-system-x86_64 >/dev/null ||
+				usage_error "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+			command -v cpio >/dev/null || usage_error "cpio not found (apt-get install cpio)"
+		fi
+		mkdir -p "$vmdir"
+		run=$(mktemp -d "$vmdir/run.XXXXXX") || exit 1
+		trap publish_run EXIT
+		# --plan with a build needs no kernel.
+		if [ "$plan_only" = 0 ] || [ -z "$build_dir" ]; then
+			resolve_kernel
+		fi
+		if [ "$fetch_only" = 1 ]; then
+			printf '%s\n%s\n' "$kimage" "$kmods"
+			exit 0
+		fi
+	fi
+	if [ ${#prog[@]} -gt 0 ]; then
+		check_program
+	else
+		[ -n "$build_dir" ] || default_build
+		probe_tests
+		select_tests
+		if [ "$plan_only" = 1 ]; then
+			for t in "${sel[@]}"; do
+				printf '%s%s\n' "$(shell_quote "$build_dir/$t")" "${args_of[$t]:+ ${args_of[$t]}}"
+			done
+			exit 0
+		fi
+		note "running: $(for t in "${sel[@]}"; do printf '%s%s\n' "$t" "${args_of[$t]:+ ${args_of[$t]}}"; done | paste -sd';' | sed 's/;/; /g')"
+	fi
+	[ "$no_vm" = 0 ] || run_here
 
 	case $accel in
 	tcg) modes=tcg ;;
@@ -526,7 +919,13 @@ main()
 			if boot_once "$mode"; then
 				report_boot "$mode"
 				cat "$run/stderr" >&2
-				cat "$run/stdout"
+				if [ ${#prog[@]} -gt 0 ]; then
+					cat "$run/stdout"
+					exit "$rc"
+				fi
+				split_output
+				cat "$run/tests.out"
+				summarize
 				exit "$rc"
 			fi
 			note "attempt $try with $mode: no result: $outcome"
