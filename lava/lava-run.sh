@@ -31,9 +31,10 @@
 # Exit 0 only when kvm_setup passed, every program of JOBDIR/tests.list and
 # every subtest of JOBDIR/subtests.list has its test case, and every test
 # case is as the kernel (JOBDIR/kernel.txt) must give it: lava/expected says
-# which interfaces the kernel lacks and which subtests need them; such a
-# subtest skips, a program all of whose subtests skip skips (exit 4), every
-# other case passes (make vm-run's judgement of the same kernel).  Else 1,
+# which interfaces and fixes the kernel lacks, which subtests need those
+# interfaces (they skip) and which check those fixes (they fail); a program
+# fails with such a failure, skips (exit 4) when all its subtests skip, and
+# every other case passes (the tests' contract for the kernel).  Else 1,
 # with a line saying why: setup failed (and why), a test case failed or
 # missing, lava-run's error (QEMU or libguestfs not starting), or the run
 # past its bound (the job's timeout plus 2 minutes).  2: a bad command
@@ -233,9 +234,9 @@ grep '^target' "$out/parsed.txt" | cut -f2- | sed 's/^/  /' >&2 || true
 
 kernel=$(cat "$jobdir/kernel.txt")
 
-# lava/expected: the interfaces this kernel lacks, and those each subtest
-# needs.
-declare -A lacked=() needs=()
+# lava/expected: the interfaces and fixes this kernel lacks, the
+# interfaces each subtest needs and the fixes it checks.
+declare -A lacked=() needs=() checks=()
 lineno=0
 while read -r kind a b extra; do
 	lineno=$((lineno + 1))
@@ -243,21 +244,29 @@ while read -r kind a b extra; do
 	'' | '#'*) continue ;;
 	esac
 	if [ -z "$b" ] || [ -n "$extra" ]; then
-		die "lava/expected:$lineno: not 'lacks KERNEL INTERFACE' or 'needs SUBTEST INTERFACE'"
+		die "lava/expected:$lineno: not a line of three words (KIND NAME NAME)"
 	fi
 	case $kind in
 	lacks) if [[ $kernel =~ ^($a)$ ]]; then lacked[$b]=1; fi ;;
 	needs) needs[$a]+=" $b" ;;
-	*) die "lava/expected:$lineno: '$kind' is neither lacks nor needs" ;;
+	checks) checks[$a]+=" $b" ;;
+	*) die "lava/expected:$lineno: '$kind' is not lacks, needs or checks" ;;
 	esac
 done <"$root/lava/expected"
 
-# subtest_expected NAME: skip where the kernel lacks an interface that the
-# subtest NAME needs, else pass.
+# subtest_expected NAME: fail where the kernel lacks a fix that the subtest
+# NAME checks, else skip where it lacks an interface that NAME needs, else
+# pass.
 subtest_expected()
 {
 	local i
 
+	for i in ${checks[$1]:-}; do
+		if [ -n "${lacked[$i]:-}" ]; then
+			echo fail
+			return
+		fi
+	done
 	for i in ${needs[$1]:-}; do
 		if [ -n "${lacked[$i]:-}" ]; then
 			echo skip
@@ -299,27 +308,28 @@ while read -r prog _; do
 done <"$jobdir/tests.list"
 
 # expected KEY: the result the kernel must give for the test case KEY.  A
-# program's exit code: skip (4) when each of its subtests must skip, else
-# pass (0).
+# program's exit code: fail (1) when one of its subtests must fail, else
+# skip (4) when each must skip, else pass (0).
 expected()
 {
-	local key=$1 name
+	local key=$1 name want all=skip
 
 	case $key in
 	*/*.ktap_plan) echo pass ;;
 	*/*) subtest_expected "${key#*/}" ;;
 	*)
-		if [ -n "${is_prog[$key]:-}" ] && [ -n "${subtests[$key]:-}" ]; then
-			for name in ${subtests[$key]}; do
-				if [ "$(subtest_expected "$name")" = pass ]; then
-					echo pass
-					return
-				fi
-			done
-			echo skip
-		else
+		if [ -z "${is_prog[$key]:-}" ] || [ -z "${subtests[$key]:-}" ]; then
 			echo pass
+			return
 		fi
+		for name in ${subtests[$key]}; do
+			want=$(subtest_expected "$name")
+			case $want in
+			fail) echo fail; return ;;
+			pass) all=pass ;;
+			esac
+		done
+		echo "$all"
 		;;
 	esac
 }
@@ -390,4 +400,6 @@ if [ ${#bad[@]} -gt 0 ]; then
 	[ "$rc" = 0 ] || extra="; $(why_no_result)"
 	die "${#bad[@]} test case(s) not as $kernel should give: ${bad[*]}$extra (log: $log)"
 fi
-note "every test case as $kernel should give: ${count[pass]:-0} passed, ${count[skip]:-0} skipped${secs:+, in $secs s}"
+failed=
+[ -z "${count[fail]:-}" ] || failed=", ${count[fail]} failed (lava/expected)"
+note "every test case as $kernel should give: ${count[pass]:-0} passed, ${count[skip]:-0} skipped$failed${secs:+, in $secs s}"

@@ -5,19 +5,32 @@
 #   make lava-job [KERNEL=debian-X.Y|bzImage] [MODULES=dir] [LAVA_URL=base]
 #	a ready LAVA job in $(BUILD)/lava/job: job.yaml, bzImage and
 #	ramdisk.cpio.gz, running every test program the project builds
-#	(SELFTEST_PROGS, built against $(KOUT): KVER= and KSRC= as for make
-#	selftest) on a qemu device whose CPU has SVM; the artifacts as
-#	file:// URLs, or under the lab's URL base LAVA_URL
+#	(SELFTEST_PROGS, built against the kernel's own series where the
+#	project supports it, else $(BASE_KVER); KVER= and KSRC= as for make
+#	selftest choose another) on a qemu device whose CPU has SVM; the
+#	artifacts as file:// URLs, or under the lab's URL base LAVA_URL
 #   make lava-run [KERNEL=...] [LAVA_CPU=EPYC,+svm]
 #	that job (with file:// URLs) run for real by lava-run, with no server;
 #	the test cases as a table; exit 0 only when each is as the kernel
-#	should give (lava/expected)
+#	should give (lava/expected: which kernel lacks which interface)
 #   make lava-selftest
 #	the CI suite (tests/test_lava.sh)
 
 # The job runs every test program the project builds: SELFTEST_PROGS, the
-# one list of them (mk/selftest.mk), in $(KOUT) ($(BUILD)/kvm-$(BASE_KVER)
-# by default).
+# one list of them (mk/selftest.mk), in $(KOUT).  Unless KVER= or KSRC=
+# says which, that is the build the VM runner would take for the kernel:
+# a supported series' own (KERNEL=debian-6.1 runs the 6.1 build, whose
+# selftest library the older kernels accept), else $(BASE_KVER)'s.
+# (mk/selftest.mk, included after this file, reads KVER.)
+lava_comma := ,
+ifneq ($(filter lava-job lava-run,$(MAKECMDGOALS)),)
+ifeq ($(origin KVER)$(strip $(KSRC)),undefined)
+lava_kver := $(patsubst debian-%,%,$(filter debian-%,$(KERNEL)))
+ifneq ($(filter $(lava_kver),$(BASE_KVER) $(subst $(lava_comma), ,$(OLD_KVERS))),)
+KVER := $(lava_kver)
+endif
+endif
+endif
 LAVA_URL ?=
 LAVA_CPU ?= EPYC,+svm
 LAVA_JOB := $(BUILD)/lava/job
