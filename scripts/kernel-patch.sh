@@ -87,12 +87,12 @@ fresh()
 	local dir=$1 f
 
 	mkdir -p "$dir/$(dirname "$KVM")"
+	cp -a "$tree/$KVM" "$dir/$KVM"
 	while read -r f; do
 		[ -f "$tree/$f" ] || die "$tree has no $f"
 		mkdir -p "$dir/$(dirname "$f")"
 		cp "$tree/$f" "$dir/$f"
 	done < <(sed -n 's|^--- a/||p' "${patches[@]}" | sort -u)
-	cp -a "$tree/$KVM" "$dir/$KVM"
 	git -C "$dir" init -q
 	git -C "$dir" -c user.name=base -c user.email=base@invalid add -f -A
 	git -C "$dir" -c user.name=base -c user.email=base@invalid \
