@@ -10,8 +10,8 @@
 # its own there, the line that starts its description) and in the
 # description of the patch that adds the test: the series message whose
 # first line names it (scripts/series/), or the message of the kernel patch
-# whose subject names it (kernel/patches/) and the RFC's cover letter
-# (kernel/rfc-cover.txt).  selftest.rst's table of the tests must give each
+# whose subject names it (kernel/patches/), and the RFC's cover letter
+# (kernel/rfc-cover.txt) for a test that travels with the kernel series.  selftest.rst's table of the tests must give each
 # test the count and the names, in order, that its --list gives, and name
 # no test that does not exist.  No name may belong to two tests, so that
 # --only and make vm-run ONLY= name one subtest each.  TAP.
@@ -53,22 +53,30 @@ patch_message()
 	awk '/^Subject:/ { on = 1 } on && /^---$/ { exit } on { print }' "$1"
 }
 
-# The descriptions of the patch that adds test $1, one a line: a series
-# message whose first line names it (scripts/series/), or a kernel patch
-# whose subject names it (kernel/patches/) and then the RFC's cover letter.
+# The descriptions of the patch that adds test $1 (source $2), one a line:
+# a series message whose first line names it (scripts/series/), or a kernel
+# patch whose subject names it (kernel/patches/); and the RFC's cover letter
+# for a test that travels with the kernel series, as one that needs the
+# proposed uapi does (its source names KVM_[GS]ET_CLOCK_GUEST or
+# KVM_CAP_CLOCK_GUEST).
 descriptions()
 {
 	local f
 
-	for f in scripts/series/*.txt; do
-		head -n 1 "$f" | grep -qw -- "$1" && echo "$f"
-	done
-	for f in kernel/patches/*.patch; do
-		if patch_subject "$f" | grep -qw -- "$1"; then
-			echo "$f"
+	{
+		for f in scripts/series/*.txt; do
+			head -n 1 "$f" | grep -qw -- "$1" && echo "$f"
+		done
+		for f in kernel/patches/*.patch; do
+			if patch_subject "$f" | grep -qw -- "$1"; then
+				echo "$f"
+				echo kernel/rfc-cover.txt
+			fi
+		done
+		if grep -qE 'KVM_(GET|SET)_CLOCK_GUEST|KVM_CAP_CLOCK_GUEST' "$2"; then
 			echo kernel/rfc-cover.txt
 		fi
-	done | sort -u
+	} | sort -u
 }
 
 # The text of description $1: a kernel patch's message, any other file whole.
@@ -107,8 +115,8 @@ for src in x86_64/*_test.c; do
 	all+="$names"$'\n'
 	help=$("$bin" --help 2>/dev/null)
 	comment=$(opening_comment "$src")
-	mapfile -t descs < <(descriptions "$prog")
-	if [ ${#descs[@]} -eq 0 ]; then
+	mapfile -t descs < <(descriptions "$prog" "$src")
+	if ! printf '%s\n' "${descs[@]}" | grep -qvx kernel/rfc-cover.txt; then
 		not_ok "$prog: no description of the patch that adds it" \
 			"(a scripts/series/*.txt whose first line names it, or a kernel/patches/*.patch whose Subject does)"
 	fi
