@@ -227,7 +227,7 @@ check_migrate_stock()
 run_in_vm()
 {
 	local prog=$1 ver=$2 kernel=debian-$2 log=$logs/vm-$1-debian-$2.log rc=0
-	local name want=0 skipped='' failed='' vm
+	local name want=0 skipped='' failed='' vm passed
 
 	BUILD=$build scripts/vm-run.sh --kernel "$kernel" -- "$build/kvm-$ver/$prog" \
 		--reads 1000000 >"$log" 2>&1 || rc=$?
@@ -241,7 +241,7 @@ run_in_vm()
 				fail "vcpu_hotplug did not fail in $kernel, see $log"
 			grep -qE '^# vcpu_hotplug: the reference moved: a step of -?[0-9]+ ns \(old - new\)$' "$log" ||
 				fail "vcpu_hotplug failed in $kernel without reporting the step, see $log"
-			failed=" vcpu_hotplug ($(sed -n 's/^# vcpu_hotplug: the reference moved: \(a step of .*\) (old - new)$/\1/p' "$log"), no v6.8 fix)"
+			failed=" vcpu_hotplug ($(sed -n 's/^# vcpu_hotplug: the reference moved: \(a step of .*\) (old - new)$/\1/p' "$log"): no v6.8 fix)"
 			want=1
 		else
 			grep -qE "^ok [0-9]+ $name\$" "$log" ||
@@ -260,7 +260,8 @@ run_in_vm()
 	esac
 	ktap_strict "$log"
 	vm=$(sed -n 's/^# vm: kernel \([^ ]*\).*accel \([a-z]*\).*/\1, \2/p' "$log")
-	ok "$prog in a VM of $kernel ($vm): $(wc -w <<<"${subtests[$prog]}") subtests, every one passed$([ -z "$skipped" ] || echo " but${skipped} (skipped: no KVM_CAP_CLOCK_GUEST)")$([ -z "$failed" ] || echo "; failed as it must:$failed")$([ "$prog" != pvclock_drift_test ] || echo "; exact 0 differing in each of $exact_rows comparisons of >= 1000000 reads")$([ "$prog" != pvclock_restore_test ] || echo "; migrate restored twice by pvclock_restore() before any guest entry, every read within 1 ns")"
+	passed=$(grep -cE '^ok [0-9]+ [a-z_]+$' "$log")
+	ok "$prog in a VM of $kernel ($vm): $passed of $(wc -w <<<"${subtests[$prog]}") subtests passed$([ -z "$skipped" ] || echo ";${skipped} skipped (no KVM_CAP_CLOCK_GUEST)")$([ -z "$failed" ] || echo ";$failed failed as it must")$([ "$prog" != pvclock_drift_test ] || echo "; exact 0 differing in each of $exact_rows comparisons of >= 1000000 reads")$([ "$prog" != pvclock_restore_test ] || echo "; migrate restored twice by pvclock_restore() before any guest entry, every read within 1 ns")"
 }
 
 # install_in_tree VERSION: on a fresh copy of the VERSION tree, make
@@ -311,7 +312,8 @@ install_in_tree()
 				fail "the kselftest runner did not pass $prog, see $log"
 		done
 		check_ktap "$log" "${must_run[*]}"
-		ok "kselftest runner of $ver ran ${progs[*]}"
+		ktap_strict "$log"
+		ok "kselftest runner of $ver ran ${progs[*]}; kunit.py parse of $trees: no [ERROR]"
 	fi
 
 	make -s uninstall KSRC="$copy" >"$logs/uninstall-$ver.log" 2>&1 ||
