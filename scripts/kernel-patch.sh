@@ -223,7 +223,7 @@ no_make_env nice -n 10 make -C "$src/$KVM" OUTPUT="$work/kvm" \
 [ -x "$work/kvm/x86/pvclock_clock_guest_test" ] ||
 	die "the KVM selftests made no pvclock_clock_guest_test after $count/$count"
 flock -u 9
-built="$built, $count/$count (the KVM selftests) in $((SECONDS - start)) s"
+built="$built, $count/$count (the KVM selftests, $(find "$work/kvm" -type f -perm -u+x -name '*[a-z]' ! -name '*.*' | wc -l) programs) in $((SECONDS - start)) s"
 
 echo "# kernel-patch: Debian linux-source-$BASE_KVER ($(basename "$tree")) and the selftest series (${#base[@]} patches, $out/base): checkpatch --strict clean; applies, and 3/$count with 1/$count alone; builds after each patch ($built)" >&2
 ls "$out"/*.patch
