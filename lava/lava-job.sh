@@ -96,12 +96,19 @@ ramdisk_add_modules()
 {
 	local src=$kmods mod line path rel dst n=0
 
-	[ -d "$kmods/$release" ] && src=$kmods/$release
+	# A lib/modules folder, or a modules_install tree (INSTALL_MOD_PATH).
+	if [ -d "$kmods/$release" ]; then
+		src=$kmods/$release
+	elif [ -d "$kmods/lib/modules/$release" ]; then
+		src=$kmods/lib/modules/$release
+	fi
 	mkdir -p "$modroot/lib/modules"
 	cp -al "$src" "$modroot/lib/modules/$release" 2>/dev/null ||
 		cp -a "$src" "$modroot/lib/modules/$release" || die "cannot copy $src"
 	# Debian's packages have no modules.order or modules.builtin: depmod
 	# only warns, but says so.
+	has_builtin=
+	[ ! -s "$modroot/lib/modules/$release/modules.builtin" ] || has_builtin=1
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		[ -f "$modroot/lib/modules/$release/$f" ] || : >"$modroot/lib/modules/$release/$f"
 	done
@@ -135,9 +142,38 @@ ramdisk_add_modules()
 		modprobe -d "$ramdisk" -S "$release" --show-depends "$mod" >/dev/null 2>&1 ||
 			die "the ramdisk lacks $mod of $release"
 	done
+	overlay_disk_check
 	n=$(find "$ramdisk/lib/modules/$release" -name '*.ko' | wc -l)
 	note "ramdisk: $n modules of $release ($(find "$ramdisk/lib/modules/$release" -name 'kvm*.ko' -printf '%f ' | sed 's/ $//'))"
 	rm -rf "$modroot"
+}
+
+# overlay_disk_check: on a qemu device LAVA's test overlay is an ext2 disk
+# on virtio (job.yaml.in), so the kernel needs virtio_blk and ext4 or ext2,
+# built in or as modules; without them the job waits for its test
+# action's timeout (Documentation/lava.rst).  Only a modules folder with
+# its own modules.builtin says what is built in (make kernel's has one,
+# Debian's packages have none): without one nothing is said.  A lack goes
+# to DIR/no-overlay-disk, which lava-run.sh stops at; a lab whose deploy
+# puts the overlay in the ramdisk (tftp) needs neither.
+overlay_disk_check()
+{
+	local want m found lacks=
+
+	[ -n "$has_builtin" ] || return 0
+	for want in virtio_blk "ext4 ext2"; do
+		found=
+		for m in $want; do
+			if modprobe -d "$modroot" -S "$release" --show-depends "$m" >/dev/null 2>&1; then
+				found=1
+			fi
+		done
+		[ -n "$found" ] || lacks+="${lacks:+, }no ${want// / or }"
+	done
+	[ -n "$lacks" ] || return 0
+	echo "$kernel ($release) has $lacks, neither built in nor as a module: a qemu device cannot mount LAVA's test overlay disk (ext2 on virtio)" \
+		>"$out/no-overlay-disk"
+	note "$(cat "$out/no-overlay-disk")"
 }
 
 mkdir -p "$ramdisk/bin" "$ramdisk/opt/kvm-selftests"

@@ -154,10 +154,23 @@ else
 	"$py" -c 'import guestfs, jinja2, yaml' 2>/dev/null ||
 		die_exit=3 die "$py lacks guestfs, jinja2 or yaml: apt-get install lava-dispatcher"
 
+	# A kernel that cannot mount the test overlay's disk would only wait for
+	# the test action's timeout (lava-job.sh found it out).
+	if [ -f "$jobdir/no-overlay-disk" ]; then
+		die "not run: $(cat "$jobdir/no-overlay-disk")"
+	fi
 	log=$out/lava.log
+	# One run at a time in a run folder: another one's log would be read
+	# as this one's.  A second run waits for the first (at most its bound).
+	mkdir -p "$out"
+	exec 9>"$out/.lock"
+	if ! flock -n 9; then
+		note "another run is using $out: waiting for it"
+		flock -w $((19 * 60 + 120)) 9 || die "$out stayed in use by another run"
+	fi
 	tdir=$(templates)
 	appliance
-	mkdir -p "$out" "$lavadir/guestfs-cache"
+	mkdir -p "$lavadir/guestfs-cache"
 	rm -rf "${out:?}/output" "$out/lava.log" "$out/results.txt" "$out/device.yaml"
 
 	# The device configuration: lava/qemu-svm.jinja2 on top of lava-server's

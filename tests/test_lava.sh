@@ -19,7 +19,9 @@
 #      debian-6.1 (where vcpu_hotplug must fail, lacking v6.8's fix), a
 #      failed subtest, a program's or a subtest's case missing, libguestfs
 #      and QEMU not starting, the overlay's disk not mounted: each exit 1
-#      with a line naming it.
+#      with a line naming it.  A kernel without virtio_blk (a modules
+#      tree whose modules.builtin lacks it): lava-job.sh says so and
+#      lava-run.sh stops at once, exit 1, with that line.
 #   5. the same job on a CPU without SVM: exit 1 with the setup failure's
 #      line, kvm_setup failed and no other test case.
 set -uo pipefail
@@ -265,6 +267,33 @@ if [ "$rc" = 0 ] && [ -f "$log" ] && [ -n "$passed" ]; then
 else
 	not_ok "judgement: no successful run in debian-$BASE_KVER to judge again"
 fi
+
+# A kernel that cannot mount LAVA's test overlay disk: Debian's, its
+# modules folder made a modules_install tree of KVM's modules only, with a
+# modules.builtin that names ext4 (so that what is built in is known).
+if [ -f "$job/no-overlay-disk" ]; then
+	not_ok "debian-$BASE_KVER: lava-job.sh says it cannot mount the overlay: $(cat "$job/no-overlay-disk")"
+else
+	ok "debian-$BASE_KVER: lava-job.sh finds the overlay's disk mountable (no no-overlay-disk)"
+fi
+fetched=$(BUILD=$build scripts/vm-run.sh --kernel "debian-$BASE_KVER" --fetch 2>/dev/null)
+kimage=$(sed -n 1p <<<"$fetched")
+release=$(basename "$(dirname "$kimage")")
+mods=$tmp/mods/lib/modules/$release
+mkdir -p "$mods"
+(cd "$(sed -n 2p <<<"$fetched")/$release" &&
+	find kernel/arch/x86/kvm kernel/virt -name '*.ko*' -exec cp --parents {} "$mods/" \;)
+echo kernel/fs/ext4/ext4.ko >"$mods/modules.builtin"
+BUILD=$build lava/lava-job.sh --kernel "$kimage" --modules "$tmp/mods" --out "$tmp/nodisk" \
+	"$build/kvm-$BASE_KVER/$first_prog" >/dev/null 2>"$tmp/nodisk.log"
+same "lava-job.sh, a kernel without virtio_blk: exit 0, and it says so" \
+	"0 lava-job.sh: $kimage ($release) has no virtio_blk, neither built in nor as a module" \
+	"$? $(grep -o '^lava-job.sh: .* as a module' "$tmp/nodisk.log")"
+start=$(date +%s)
+out=$(BUILD=$build lava/lava-run.sh --out "$tmp/nodisk-run" "$tmp/nodisk" 2>&1)
+rc=$?
+same "lava-run.sh, a kernel without virtio_blk: exit 1 at once ($(($(date +%s) - start)) s), not run" \
+	"1 lava-run.sh: not run: $kimage ($release) has no virtio_blk" "$rc $(cut -d, -f1 <<<"$out")"
 
 # ---- 5. a CPU without SVM: KVM cannot load ----
 run=$build/lava/test-nosvm
