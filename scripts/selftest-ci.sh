@@ -48,7 +48,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$root"
 logs=$build/selftest-ci
-scratch=$build/selftest-ci/scratch
+# The tree copies, a folder per run: CI runs at the same time must not
+# remove each other's.
+mkdir -p "$logs"
+scratch=$(mktemp -d "$logs/scratch.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
 # The programs, in their order: SELFTEST_PROGS, read from its one home.
 read -r -a progs <<<"$(sed -n 's/^SELFTEST_PROGS :\{0,1\}= *//p' mk/selftest.mk)"
 [ ${#progs[@]} -gt 0 ] || die "no SELFTEST_PROGS in mk/selftest.mk"
@@ -274,8 +278,7 @@ install_in_tree()
 	local ver=$1 tree=$build/trees/linux-$1 copy=$scratch/linux-$1 out=$scratch/out
 	local bin arch prog runner_progs='' log=$logs/runner-$1.log listed f
 
-	rm -rf "$scratch"
-	mkdir -p "$scratch"
+	rm -rf "$copy" "$out"
 	cp -a "$tree" "$copy"
 	make -s install KSRC="$copy" >"$logs/install-$ver.log" 2>&1 ||
 		fail "make install into $ver, see $logs/install-$ver.log"
@@ -321,7 +324,7 @@ install_in_tree()
 	diff -r "$tree" "$copy" >"$logs/uninstall-$ver.diff" 2>&1 ||
 		fail "uninstall left the $ver tree changed, see $logs/uninstall-$ver.diff"
 	ok "make uninstall restored the $ver tree"
-	rm -rf "$scratch"
+	rm -rf "$copy" "$out"
 }
 
 mkdir -p "$logs"
