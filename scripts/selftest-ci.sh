@@ -161,6 +161,31 @@ not ok 9 crash"
 		fail "pvc_runner_test ($ver): not one plan and one totals line, see $log"
 	ktap_strict "$log" "Ran 9 tests: passed: 2, failed: 4, skipped: 3"
 	ok "$ver: a skip, failure or assertion of the library inside a subtest gives one KTAP line for it; kunit.py parse of $trees: no [ERROR]"
+	check_runner_all_skip "$ver"
+}
+
+# The runner's test of tree $1 with only its three skipping subtests: one
+# line each, the totals once, and exit 4, a skipped test to kselftest.
+check_runner_all_skip()
+{
+	local ver=$1 bin=$build/kvm-$1/pvc_runner_test rc=0
+	local log=$logs/runner-test-skips-$1.log
+
+	if kvm_usable; then
+		"$bin" skips >"$log" 2>/dev/null || rc=$?
+	else
+		BUILD=$build scripts/vm-run.sh --kernel "debian-$ver" -- "$bin" skips \
+			>"$log" 2>/dev/null || rc=$?
+	fi
+	[ $rc -eq 4 ] || fail "pvc_runner_test skips ($ver) exited $rc, not 4, see $log"
+	[ "$(grep -E '^(not )?ok ' "$log")" = "ok 1 own_skip # SKIP the test's own reason
+ok 2 library_require # SKIP - Requirement not met: false
+ok 3 library_skip # SKIP the library's reason" ] ||
+		fail "pvc_runner_test skips ($ver): not one skip line per subtest, see $log"
+	[ "$(grep -c '^# Totals:' "$log")" = 1 ] ||
+		fail "pvc_runner_test skips ($ver): not one totals line, see $log"
+	ktap_strict "$log" "Ran 3 tests: skipped: 3"
+	ok "$ver: every subtest skipped: exit 4, one line each; kunit.py parse of $trees: no [ERROR]"
 }
 
 # Program $1 built against tree $2, on this machine's KVM.

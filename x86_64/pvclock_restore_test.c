@@ -17,6 +17,8 @@
  * code may only use the general registers: some KVM setups run guest code
  * through the instruction emulator, which has no SSE.
  */
+#include <linux/types.h>
+#include <asm/pvclock-abi.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -7,6 +7,7 @@
  * with.  Guest code here may only use the general registers.
  */
 #include <asm/kvm_para.h>
+#include <asm/pvclock-abi.h>
 #include <stdio.h>
 #include <string.h>
 
