@@ -8,7 +8,9 @@
 #	run the tests (SELFTEST_PROGS, the build that matches the kernel)
 #	inside, in one boot: all of them; TEST=NAME that one alone; ONLY
 #	the named subtests, wherever they live.  Each option of RUN_ARGS
-#	goes to the selected tests that take it (--only in it is ONLY)
+#	goes to the selected tests that take it (--only in it is ONLY).
+#	make's own exit code is 2 for any failure; its "Error N" is the
+#	runner's (vm/vm-run.sh: 4 when every subtest skipped, ...)
 #   make tree-test [KVER=6.1] [TREE_TEST=x86/kvm_clock_test]
 #	one of the tree's own KVM selftests, static, for the runner
 #   make vm-selftest
