@@ -10,8 +10,9 @@
 #                            Debian's suites carry: make debian-versions)
 #   make selftest KSRC=dir   against a tree of your own (make headers is run
 #                            in it when usr/include is missing)
-#   make run [RUN_ARGS=...]  build, then run pvclock_drift_test on this
-#                            machine's KVM
+#   make run [TEST=..] [ONLY=..] [RUN_ARGS=...]  build, then run the tests
+#                            on this machine's KVM, selected as make vm-run
+#                            selects them
 #   make install KSRC=dir    add the tests to dir's KVM selftests
 #   make uninstall KSRC=dir  take them out again
 #   make selftest-ci         what CI checks (scripts/selftest-ci.sh): the
@@ -88,9 +89,13 @@ selftest:
 	fi
 	@echo "selftest: $(SELFTEST_PROGS) in $(or $(SELFTEST_COPIES),$(KOUT)) (built against $(KTREE))"
 
-#: make run [RUN_ARGS=...]  build and run the selftest on this machine
+#: make run [TEST=NAME] [ONLY=a,b] [RUN_ARGS=...]  build, then run the tests
+#:                    on this machine's KVM, selected as make vm-run selects them
 run: selftest
-	$(SELFTEST_BIN) $(RUN_ARGS)
+	@$(PVC_ROOT)/scripts/vm-run.sh --no-vm --build '$(KOUT)' \
+		$(if $(strip $(TEST)),--test '$(strip $(TEST))') \
+		$(if $(strip $(ONLY)),--only '$(strip $(ONLY))') \
+		-- $(RUN_ARGS)
 
 #: make install KSRC=dir    add the tests to a tree's KVM selftests
 #: make uninstall KSRC=dir  take it out again
