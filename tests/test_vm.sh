@@ -265,6 +265,26 @@ mk_error "TEST= and ONLY= a subtest of another test" "'vcpu_hotplug'" \
 mk_error "TEST=a test that is none" "'pvclock_bogus_test'" TEST=pvclock_bogus_test
 mk_error "RUN_ARGS=a value the test rejects" "--reads" ONLY=migrate RUN_ARGS='--reads 1x'
 
+# make run: the same selection on this machine's KVM; without a usable
+# /dev/kvm every test skips, the runner exits 4 and make says "Error 4".
+start=$SECONDS
+make -s -C "$root" run BUILD="$build" ONLY=stock_restore,masterclock_update \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+secs=$((SECONDS - start))
+if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	if [ "$rc" = 0 ] && [ "$(results | paste -sd' ')" = "masterclock_update stock_restore" ] &&
+	   [ "$(summarized)" = "pvclock_drift_test pvclock_restore_test" ]; then
+		ok "make run ONLY=stock_restore,masterclock_update: the two, from their two tests, on this machine's KVM, exit 0 ($secs s)"
+	else
+		not_ok "make run ONLY=...: exit $rc, ran '$(results | paste -sd' ')'" "$(tail -n 3 "$tmp/err")"
+	fi
+elif [ "$rc" = 2 ] && grep -q 'Error 4' "$tmp/err"; then
+	ok "make run without a usable /dev/kvm: the runner exits 4, a skip ($secs s)"
+else
+	not_ok "make run without a usable /dev/kvm: exit $rc, want the runner's 4" "$(tail -n 3 "$tmp/err")"
+fi
+
 # --only in RUN_ARGS is ONLY: the same plan.
 a=$("$runner" --kernel "$kernel" --only migrate,vcpu_hotplug --plan -- --reads 1000 2>/dev/null)
 b=$("$runner" --kernel "$kernel" --plan -- --reads 1000 --only migrate,vcpu_hotplug 2>/dev/null)
