@@ -246,7 +246,7 @@ mk_error()
 	shift 2
 	mk "$@"
 	# Besides the runner's notes and make's own line about the exit.
-	grep -v -e '^# vm: ' -e '^make: \*\*\* ' "$tmp/err" >"$tmp/errline"
+	grep -v -e '^# vm: ' -e '^make\(\[[0-9]*\]\)\{0,1\}: \*\*\* ' "$tmp/err" >"$tmp/errline"
 	if [ "$rc" != 0 ] && [ "$(wc -l <"$tmp/errline")" = 1 ] &&
 	   grep -qF -- "$word" "$tmp/errline" && [ ! -s "$tmp/out" ] && [ "$secs" -le 60 ]; then
 		ok "make vm-run $name: exit $rc: $(cat "$tmp/errline")"
