@@ -197,7 +197,7 @@ cp "$ramdisk/opt/kvm-selftests/tests.list" "$out/tests.list"
 # cannot list without /dev/kvm (it exits 4 before main()): that program's
 # subtests are then known only from what the job records.
 for p in "${progs[@]}"; do
-	names=$("$p" --list </dev/null 2>/dev/null | grep -E '^[a-z0-9_]+$') ||
+	names=$(subtests_of "$p") ||
 		{ note "$(basename "$p") --list failed here (no /dev/kvm?): lava-run.sh checks only the subtests it records"; continue; }
 	for n in $names; do
 		echo "$(basename "$p") $n"

@@ -166,7 +166,7 @@ elif [ ! -f "$test_bin" ] || [ ! -x "$test_bin" ]; then
 elif [ ${#only[@]} -gt 0 ]; then
 	# The names the binary knows; a name it lacks sends the search to
 	# its folder.
-	names=$("$test_bin" --list 2>/dev/null | grep -E '^[a-z_]+$' | tr '\n' ' ')
+	names=$(subtests_of "$test_bin" | tr '\n' ' ')
 	for t in "${only[@]}"; do
 		case " $names " in
 		*" $t "*) ;;

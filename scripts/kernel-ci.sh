@@ -206,7 +206,7 @@ all=''
 while read -r line; do
 	eval "set -- $line"
 	tests+="${tests:+ }${1##*/}"
-	all+=" $("$1" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')"
+	all+=" $(subtests_of "$1" | tr '\n' ' ')"
 done < <(BUILD=$build scripts/vm-run.sh --build "$build/kvm-$BASE_KVER" --plan)
 [ -n "${all// /}" ] || fail "the tests' --list named no subtest"
 

@@ -70,6 +70,16 @@ usage_error()
 	exit "${usage_exit:-2}"
 }
 
+# The subtests test binary $1 names (its --list), one a line; fails when
+# it does not start here (a 7.x build without /dev/kvm exits 4 first).
+subtests_of()
+{
+	local out
+
+	out=$("$1" --list </dev/null 2>/dev/null) || return 1
+	grep -E '^[a-z0-9_]+$' <<<"$out"
+}
+
 # need_value OPTION [VALUE]: a usage error unless the option has a
 # non-empty value (call it with "$@" of an argument loop).
 need_value()

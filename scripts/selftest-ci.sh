@@ -368,7 +368,7 @@ done
 # does not.
 declare -A subtests
 for prog in "${progs[@]}"; do
-	subtests[$prog]=$("$build/kvm-6.1/$prog" --list | grep -E '^[a-z_]+$' | tr '\n' ' ')
+	subtests[$prog]=$(subtests_of "$build/kvm-6.1/$prog" | tr '\n' ' ')
 	[ -n "${subtests[$prog]}" ] || fail "$prog --list named no subtest"
 done
 

@@ -385,16 +385,6 @@ ensure_build()
 	done
 }
 
-# The subtests test binary $1 names (--list), one a line; fails when it
-# does not start here.
-list_of()
-{
-	local out
-
-	out=$("$1" --list 2>/dev/null) || return 1
-	grep -E '^[a-z0-9_]+$' <<<"$out"
-}
-
 # What each test of the build names and takes: avail (the tests the
 # build has), t_list[T] (its subtests), t_help[T] (its --help),
 # t_host[T] (the binary that ran here: the build's own, or the 6.1
@@ -411,10 +401,10 @@ probe_tests()
 			note "$build_dir has no $t: it does not run"
 			continue
 		fi
-		if ! t_list[$t]=$(list_of "$bin"); then
+		if ! t_list[$t]=$(subtests_of "$bin"); then
 			ensure_build 6.1
 			bin=$build/kvm-6.1/$t
-			t_list[$t]=$(list_of "$bin") ||
+			t_list[$t]=$(subtests_of "$bin") ||
 				usage_error "$t --list does not run on this machine, from $build_dir or the 6.1 build"
 		fi
 		t_help[$t]=$("$bin" --help 2>/dev/null)
